@@ -1,0 +1,59 @@
+#pragma once
+/// Thread-parallel loops for the core's kernels.
+///
+/// `parallel_for(n, nthreads, f)` calls `f(i, thread_id)` for every i in [0, n), spread over
+/// `resolve_threads(nthreads)` threads (0 = all cores). Iterations are handed out dynamically,
+/// so uneven tasks balance. No exception leaves the parallel region: the first one thrown is
+/// kept and rethrown on the calling thread after all threads have joined.
+#include <cstdint>
+#include <exception>
+#include <mutex>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace plmscope {
+
+/// Number of threads a kernel will use for a request of `nthreads` (0 = all cores).
+inline int resolve_threads(int nthreads) {
+#ifdef _OPENMP
+  if (nthreads <= 0) return omp_get_max_threads();
+  return nthreads;
+#else
+  (void)nthreads;
+  return 1;
+#endif
+}
+
+template <class F>
+void parallel_for(std::int64_t n, int nthreads, F&& f) {
+  if (n <= 0) return;
+  const int nt = static_cast<int>(std::min<std::int64_t>(resolve_threads(nthreads), n));
+  if (nt <= 1) {
+    for (std::int64_t i = 0; i < n; ++i) f(i, 0);
+    return;
+  }
+  std::exception_ptr first;
+  std::mutex guard;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < n; ++i) {
+      try {
+        f(i, tid);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(guard);
+        if (!first) first = std::current_exception();
+      }
+    }
+  }
+#else
+  for (std::int64_t i = 0; i < n; ++i) f(i, 0);
+#endif
+  if (first) std::rethrow_exception(first);
+}
+
+}  // namespace plmscope

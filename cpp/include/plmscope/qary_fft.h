@@ -1,0 +1,40 @@
+#pragma once
+/// The q-ary Fourier transform over Z_q^n.
+///
+/// A function on Z_q^n is stored flat, most-significant site first:
+/// index(x) = sum_i x_i q^(n-1-i). With omega = exp(2 pi i / q):
+///   forward  F[k] = q^-n sum_x f(x) omega^-<k,x>
+///   inverse  f(x) =      sum_k F[k] omega^+<k,x>
+/// (numpy: fftn(f.reshape([q]*n)) / q**n, and ifftn(...) * q**n).
+///
+/// The transform runs in place, one n-dimensional transform per row of a (batch, q^n)
+/// array. Work is O(batch q^n n c(q)), where c(q) is the cost of one length-q DFT per point:
+/// hand-written butterflies for q in {2, 3, 4, 5, 8, 20} (20 = 4 x 5 by the prime-factor
+/// algorithm, no twiddles), a direct O(q) product otherwise. Sites whose stride fits in cache
+/// are done block by block; the remaining sites are done on column panels gathered into a
+/// per-thread buffer, so the data crosses memory about twice whatever n is.
+///
+/// Thread-safe (distinct arrays); uses up to `nthreads` threads (0 = all cores).
+#include <complex>
+#include <cstdint>
+
+namespace plmscope {
+
+/// Length q^n after checking q >= 2, n >= 0 and that q^n fits in int64.
+std::int64_t qary_length(int q, int n);
+
+/// n such that q^n == length; throws std::invalid_argument if length is not a power of q.
+int qary_log(std::int64_t length, int q);
+
+/// In-place batched transform of `batch` contiguous rows of q^n complex values.
+void qary_fft(std::complex<double>* data, std::int64_t batch, int q, int n, bool inverse,
+              int nthreads = 0);
+void qary_fft(std::complex<float>* data, std::int64_t batch, int q, int n, bool inverse,
+              int nthreads = 0);
+
+/// In-place batched Walsh-Hadamard transform (the q = 2 transform of real data). Forward
+/// divides by 2^n, inverse does not.
+void walsh_hadamard(double* data, std::int64_t batch, int n, bool inverse, int nthreads = 0);
+void walsh_hadamard(float* data, std::int64_t batch, int n, bool inverse, int nthreads = 0);
+
+}  // namespace plmscope

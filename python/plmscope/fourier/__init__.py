@@ -1,0 +1,5 @@
+"""q-ary Fourier analysis of functions on Z_q^n (see DESIGN.md for the conventions)."""
+from .fft import qary_fft
+from .sparse import SparseFourier
+
+__all__ = ["qary_fft", "SparseFourier"]

@@ -1,0 +1,86 @@
+"""The dense q-ary Fourier transform, computed by the C++ core."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _core
+from .._memory import require_memory
+
+
+def check_q(q) -> int:
+    if isinstance(q, (bool, np.bool_)) or not isinstance(q, numbers.Integral) or q < 2:
+        raise ValueError(f"q must be an integer >= 2 (the alphabet size), got q={q!r}")
+    return int(q)
+
+
+def check_nthreads(nthreads) -> int:
+    if not isinstance(nthreads, numbers.Integral) or nthreads < 0:
+        raise ValueError(f"nthreads must be an integer >= 0 (0 = all cores), got {nthreads!r}")
+    return int(nthreads)
+
+
+def qary_log(length: int, q: int) -> int:
+    """n with q**n == length, or ValueError naming the length."""
+    n, v = 0, int(length)
+    while v > 1 and v % q == 0:
+        v //= q
+        n += 1
+    if v != 1:
+        raise ValueError(
+            f"x.shape[-1] = {length} is not a power of q={q}: the last axis must hold the "
+            f"q**n values of one function on Z_q^n"
+        )
+    return n
+
+
+def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = False):
+    """n-dimensional DFT over Z_q^n along the last axis.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., q**n)
+        Function values, flattened most-significant site first (index = sum x_i q^(n-1-i)).
+        Leading axes are a batch of independent functions. Real or complex.
+    q : int
+        Alphabet size, >= 2 (any q: prime, composite, 20).
+    inverse : bool
+        False: F[k] = q^-n sum_x f(x) omega^-<k,x>. True: f(x) = sum_k F[k] omega^<k,x>
+        (no normalisation), so ``qary_fft(qary_fft(f, q), q, inverse=True) == f``.
+    nthreads : int
+        Threads to use; 0 = all cores.
+    real : bool
+        Only for q = 2 and real x: return the real Walsh-Hadamard transform (float dtype)
+        instead of a complex array with zero imaginary part.
+
+    Returns
+    -------
+    numpy.ndarray of x's shape: complex128 (complex64 for float32/complex64 input), or
+    float64/float32 when ``real=True``.
+    """
+    q = check_q(q)
+    nthreads = check_nthreads(nthreads)
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError("x must have at least one axis of length q**n, got a scalar")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise ValueError(f"x must hold numbers, got dtype {x.dtype}")
+    qary_log(x.shape[-1], q)
+    single = x.dtype in (np.float32, np.complex64, np.float16)
+    if real:
+        if q != 2:
+            raise ValueError(f"real=True is the Walsh-Hadamard path and needs q=2, got q={q}")
+        if np.iscomplexobj(x):
+            raise ValueError("real=True needs real input, got a complex array")
+        dtype = np.float32 if single else np.float64
+    else:
+        dtype = np.complex64 if single else np.complex128
+    require_memory(x.size * np.dtype(dtype).itemsize, f"qary_fft of shape {x.shape}")
+    out = np.array(x, dtype=dtype, order="C", copy=True)
+    if out.size:
+        if real:
+            _core.walsh_hadamard_inplace(out, bool(inverse), nthreads)
+        else:
+            _core.qary_fft_inplace(out, q, bool(inverse), nthreads)
+    return out

@@ -1,0 +1,125 @@
+// The core's transforms against a direct O(q^2n) DFT, without Python.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <complex>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "plmscope/qary_fft.h"
+
+namespace {
+
+using cd = std::complex<double>;
+
+// F[k] = q^-n sum_x f(x) exp(sg 2 pi i <k,x> / q), sites most significant first.
+std::vector<cd> direct_dft(const std::vector<cd>& f, int q, int n, bool inverse) {
+  const std::int64_t len = plmscope::qary_length(q, n);
+  std::vector<cd> out(len);
+  const double sg = inverse ? 1.0 : -1.0;
+  for (std::int64_t k = 0; k < len; ++k) {
+    cd acc = 0;
+    for (std::int64_t x = 0; x < len; ++x) {
+      std::int64_t dot = 0, kk = k, xx = x;
+      for (int i = 0; i < n; ++i) {
+        dot += (kk % q) * (xx % q);
+        kk /= q;
+        xx /= q;
+      }
+      acc += f[x] * std::polar(1.0, sg * 2.0 * M_PI * double(dot % q) / q);
+    }
+    out[k] = inverse ? acc : acc / double(len);
+  }
+  return out;
+}
+
+std::vector<cd> random_signal(std::int64_t len, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> g;
+  std::vector<cd> f(len);
+  for (auto& v : f) v = {g(rng), g(rng)};
+  return f;
+}
+
+class QaryFft : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(QaryFft, MatchesDirectDftBothDirections) {
+  const auto [q, n] = GetParam();
+  const std::int64_t len = plmscope::qary_length(q, n);
+  for (bool inverse : {false, true}) {
+    auto f = random_signal(len, 7 * q + n);
+    auto want = direct_dft(f, q, n, inverse);
+    plmscope::qary_fft(f.data(), 1, q, n, inverse, 2);
+    for (std::int64_t k = 0; k < len; ++k)
+      ASSERT_NEAR(std::abs(f[k] - want[k]), 0.0, 1e-9 * std::sqrt(double(len)))
+          << "q=" << q << " n=" << n << " k=" << k << " inverse=" << inverse;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, QaryFft,
+                         ::testing::Values(std::pair{2, 1}, std::pair{2, 7}, std::pair{3, 4},
+                                           std::pair{4, 3}, std::pair{5, 3}, std::pair{6, 2},
+                                           std::pair{7, 2}, std::pair{8, 3}, std::pair{20, 2},
+                                           std::pair{20, 1}, std::pair{3, 0}));
+
+TEST(QaryFft, BatchRowsAreIndependentAndFloatAgrees) {
+  const int q = 20, n = 3, batch = 3;
+  const std::int64_t len = plmscope::qary_length(q, n);
+  auto all = random_signal(len * batch, 3);
+  std::vector<std::complex<float>> single(all.begin(), all.end());
+  plmscope::qary_fft(all.data(), batch, q, n, false, 2);
+  plmscope::qary_fft(single.data(), batch, q, n, false, 2);
+  for (int b = 0; b < batch; ++b) {
+    std::vector<cd> row(all.begin() + b * len, all.begin() + (b + 1) * len);
+    auto f = random_signal(len * batch, 3);
+    auto want = direct_dft(std::vector<cd>(f.begin() + b * len, f.begin() + (b + 1) * len), q, n,
+                           false);
+    for (std::int64_t k = 0; k < len; ++k) {
+      ASSERT_NEAR(std::abs(row[k] - want[k]), 0.0, 1e-10);
+      ASSERT_NEAR(std::abs(std::complex<double>(single[b * len + k]) - want[k]), 0.0, 1e-5);
+    }
+  }
+}
+
+TEST(WalshHadamard, LargeTransformRoundTripsAndMatchesComplexPath) {
+  // n = 19 is past the cache block, so the column-panel path runs too.
+  const int n = 19;
+  const std::int64_t len = plmscope::qary_length(2, n);
+  std::mt19937 rng(1);
+  std::normal_distribution<double> g;
+  std::vector<double> f(len);
+  for (auto& v : f) v = g(rng);
+  std::vector<cd> fc(f.begin(), f.end());
+  auto orig = f;
+  plmscope::walsh_hadamard(f.data(), 1, n, false, 2);
+  plmscope::qary_fft(fc.data(), 1, 2, n, false, 2);
+  for (std::int64_t k = 0; k < len; k += 997) ASSERT_NEAR(f[k], fc[k].real(), 1e-12);
+  plmscope::walsh_hadamard(f.data(), 1, n, true, 2);
+  for (std::int64_t k = 0; k < len; ++k) ASSERT_NEAR(f[k], orig[k], 1e-9);
+}
+
+TEST(QaryFft, LargeQ20UsesPanelsAndRoundTrips) {
+  const int q = 20, n = 4;
+  const std::int64_t len = plmscope::qary_length(q, n);
+  auto f = random_signal(len, 11);
+  auto orig = f;
+  plmscope::qary_fft(f.data(), 1, q, n, false, 0);
+  // F[0] is the mean.
+  cd mean = 0;
+  for (auto v : orig) mean += v;
+  mean /= double(len);
+  ASSERT_NEAR(std::abs(f[0] - mean), 0.0, 1e-12);
+  plmscope::qary_fft(f.data(), 1, q, n, true, 0);
+  for (std::int64_t k = 0; k < len; ++k) ASSERT_NEAR(std::abs(f[k] - orig[k]), 0.0, 1e-9);
+}
+
+TEST(QaryFft, RejectsBadArguments) {
+  std::vector<cd> f(8);
+  EXPECT_THROW(plmscope::qary_fft(f.data(), 1, 1, 3, false), std::invalid_argument);
+  EXPECT_THROW(plmscope::qary_log(12, 5), std::invalid_argument);
+  EXPECT_THROW(plmscope::qary_length(20, 40), std::invalid_argument);
+  EXPECT_EQ(plmscope::qary_log(8000, 20), 3);
+}
+
+}  // namespace
