@@ -73,6 +73,12 @@ py::array_t<double> evaluate(CArray<std::uint8_t> freqs, CArray<std::complex<dou
   return out;
 }
 
+// ---- q-SFT (decoder) -----------------------------------------------------------------
+
+// ---- similarity kernels (isotropy, distances) -----------------------------------------
+
+// ---- CUDA entry points ----------------------------------------------------------------
+
 bool has_cuda() {
 #ifdef PLMSCOPE_HAS_CUDA
   return true;
@@ -112,4 +118,10 @@ PYBIND11_MODULE(_core, m) {
         py::arg("values").noconvert(), py::arg("q"), py::arg("x").noconvert(),
         py::arg("nthreads") = 0,
         "Re sum_k values[k] omega^<frequencies[k], x[m]> for every row of x (uint8 inputs).");
+
+  // ---- q-SFT (decoder) ----
+
+  // ---- similarity kernels ----
+
+  // ---- CUDA entry points ----
 }

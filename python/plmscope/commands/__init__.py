@@ -1,0 +1,1 @@
+"""Subcommands of the ``plmscope`` command line: one module each, with ``register(sub)``."""
