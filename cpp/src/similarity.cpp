@@ -136,6 +136,14 @@ const TileShape& tile_shape() {
   return *s;
 }
 
+// Threads worth starting for `work` multiply-adds: a parallel region costs microseconds,
+// or a scheduler time slice when the machine is busy, so small calls stay on one thread.
+int threads_for(double work, int nthreads) {
+  constexpr double kWorkPerThread = 1 << 20;
+  const int most = resolve_threads(nthreads);
+  return static_cast<int>(std::max(1.0, std::min<double>(most, work / kWorkPerThread)));
+}
+
 void check_sizes(std::int64_t n, std::int64_t d, const char* what) {
   PLMSCOPE_CHECK(n >= 0, what << ": the number of rows must be >= 0, got n=" << n);
   PLMSCOPE_CHECK(d >= 0, what << ": the dimension must be >= 0, got d=" << d);
@@ -163,7 +171,8 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
   const std::int64_t W = ts.width, R = ts.rows;
   const std::int64_t panels = (d + W - 1) / W;
   const std::int64_t block = std::min(kRowBlock, n);
-  const int threads = static_cast<int>(std::min<std::int64_t>(resolve_threads(nthreads), panels));
+  const int threads = static_cast<int>(std::min<std::int64_t>(
+      threads_for(0.5 * double(n) * double(d) * double(d), nthreads), panels));
   const auto owned = assign_panels(panels, threads);
   // One parallel region and no barriers: each thread packs every row block itself (O(n d),
   // small next to its O(n d^2 / 2T) share) so a descheduled thread never stalls the others.
@@ -233,7 +242,7 @@ void unit_sum_impl(const T* x, std::int64_t n, std::int64_t d, double* unit_sum,
   const std::int64_t rows = (n + blocks - 1) / blocks;
   std::vector<double> partial(static_cast<std::size_t>(blocks * d), 0.0);
   std::vector<std::int64_t> zero_row(blocks, -1);
-  parallel_for(blocks, nthreads, [&](std::int64_t b, int) {
+  parallel_for(blocks, threads_for(2.0 * double(n) * double(d), nthreads), [&](std::int64_t b, int) {
     double* acc = partial.data() + b * d;
     for (std::int64_t i = b * rows; i < std::min(n, (b + 1) * rows); ++i) {
       const T* xi = x + i * d;
@@ -265,7 +274,8 @@ void pair_similarity_impl(const T* x, std::int64_t n, std::int64_t d, const std:
   constexpr std::int64_t kPairBlock = 256;
   const std::int64_t blocks = (npairs + kPairBlock - 1) / kPairBlock;
   std::vector<std::int64_t> zero_pair(blocks, -1);
-  parallel_for(blocks, nthreads, [&](std::int64_t blk, int) {
+  parallel_for(blocks, threads_for(4.0 * double(npairs) * double(d), nthreads),
+               [&](std::int64_t blk, int) {
     for (std::int64_t p = blk * kPairBlock; p < std::min(npairs, (blk + 1) * kPairBlock); ++p) {
       const T* a = x + pairs[2 * p] * d;
       const T* b = x + pairs[2 * p + 1] * d;

@@ -98,11 +98,11 @@ TEST(Covariance, EmptyInputIsANoOpAndBadSizesThrow) {
 }
 
 TEST(UnitSum, MatchesNormalisedRowsAndRejectsZeroRows) {
-  const std::int64_t n = 1000, d = 33;
+  const std::int64_t n = 20000, d = 65;  // enough work for several threads
   const auto x = random_rows(n, d, 0.3f, 4);
   std::vector<double> u1(d, 0.0), u2(d, 0.0);
   plmscope::unit_sum_accumulate(x.data(), n, d, u1.data(), 1);
-  plmscope::unit_sum_accumulate(x.data(), n, d, u2.data(), 2);
+  plmscope::unit_sum_accumulate(x.data(), n, d, u2.data(), 3);
   EXPECT_EQ(u1, u2);
   for (std::int64_t j = 0; j < d; ++j) {
     double s = 0.0;
