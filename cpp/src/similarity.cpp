@@ -31,9 +31,12 @@ constexpr std::int64_t kRowBlock = 256;   // rows per float32 partial sum
 constexpr int kMaxTile = 8 * 48;          // largest rows x width of a register tile
 constexpr std::int64_t kMaxSumBlocks = 256;  // partial sums of unit_sum_accumulate
 
-// A register tile: out[r * width + c] = sum_k A[k * width + r] * B[k * width + c] over kc
-// packed rows, r < rows, c < width. A and B point into panels of `width` floats per row.
-using TileKernel = void (*)(const float* A, const float* B, std::int64_t kc, float* out);
+// A register tile: T[r][c] = sum_k A[k * width + r] * B[k * width + c] over kc packed rows,
+// r < rows, c < width (A and B point into panels of `width` floats per row). With dst set,
+// the tile is added in float64 to dst[r * ld + c] straight from the registers; otherwise it
+// is stored to spill[r * width + c] for a masked flush (tiles on the diagonal or the edge).
+using TileKernel = void (*)(const float* A, const float* B, std::int64_t kc, double* dst,
+                            std::int64_t ld, float* spill);
 
 struct TileShape {
   int width;  // floats per packed row of a panel (columns of a tile)
@@ -42,7 +45,8 @@ struct TileShape {
   const char* isa;
 };
 
-void tile_generic(const float* A, const float* B, std::int64_t kc, float* out) {
+void tile_generic(const float* A, const float* B, std::int64_t kc, double* dst,
+                  std::int64_t ld, float* spill) {
   constexpr int W = 16, R = 4;
   float acc[R][W] = {};
   for (std::int64_t k = 0; k < kc; ++k) {
@@ -52,12 +56,18 @@ void tile_generic(const float* A, const float* B, std::int64_t kc, float* out) {
       for (int c = 0; c < W; ++c) acc[r][c] += a[r] * b[c];
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < W; ++c) out[r * W + c] = acc[r][c];
+    for (int c = 0; c < W; ++c) {
+      if (dst)
+        dst[r * ld + c] += acc[r][c];
+      else
+        spill[r * W + c] = acc[r][c];
+    }
 }
 
 #ifdef PLMSCOPE_X86_DISPATCH
 __attribute__((target("avx2,fma"))) void tile_avx2(const float* A, const float* B,
-                                                     std::int64_t kc, float* out) {
+                                                     std::int64_t kc, double* dst,
+                                                     std::int64_t ld, float* spill) {
   constexpr int W = 24, R = 4;  // 12 accumulators + 3 B vectors + 1 broadcast = 16 ymm
   __m256 acc[R][3];
   for (int r = 0; r < R; ++r)
@@ -75,11 +85,28 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* A, const float* 
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 3; ++v) _mm256_storeu_ps(out + r * W + 8 * v, acc[r][v]);
+    for (int v = 0; v < 3; ++v) {
+      if (!dst) {
+        _mm256_storeu_ps(spill + r * W + 8 * v, acc[r][v]);
+        continue;
+      }
+      double* d = dst + r * ld + 8 * v;
+      const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(acc[r][v]));
+      const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(acc[r][v], 1));
+      _mm256_storeu_pd(d, _mm256_add_pd(_mm256_loadu_pd(d), lo));
+      _mm256_storeu_pd(d + 4, _mm256_add_pd(_mm256_loadu_pd(d + 4), hi));
+    }
 }
 
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on _mm512_undefined_* (GCC bug
+// 105593, fixed in 13); the warning is about the header, not this code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 __attribute__((target("avx512f"))) void tile_avx512(const float* A, const float* B,
-                                                      std::int64_t kc, float* out) {
+                                                      std::int64_t kc, double* dst,
+                                                      std::int64_t ld, float* spill) {
   constexpr int W = 48, R = 8;  // 24 accumulators + 3 B vectors + 1 broadcast of 32 zmm
   __m512 acc[R][3];
   for (int r = 0; r < R; ++r)
@@ -97,8 +124,23 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* A, const float*
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 3; ++v) _mm512_storeu_ps(out + r * W + 16 * v, acc[r][v]);
+    for (int v = 0; v < 3; ++v) {
+      if (!dst) {
+        _mm512_storeu_ps(spill + r * W + 16 * v, acc[r][v]);
+        continue;
+      }
+      double* d = dst + r * ld + 16 * v;
+      const __m512 t = acc[r][v];
+      const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(t));
+      const __m512d hi = _mm512_cvtps_pd(
+          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+      _mm512_storeu_pd(d, _mm512_add_pd(_mm512_loadu_pd(d), lo));
+      _mm512_storeu_pd(d + 8, _mm512_add_pd(_mm512_loadu_pd(d + 8), hi));
+    }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 constexpr TileShape kGeneric{16, 4, tile_generic, "generic"};
@@ -174,6 +216,8 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
   const int threads = static_cast<int>(std::min<std::int64_t>(
       threads_for(0.5 * double(n) * double(d) * double(d), nthreads), panels));
   const auto owned = assign_panels(panels, threads);
+  std::vector<float> shift32(panels * W, 0.0f);
+  for (std::int64_t j = 0; j < d; ++j) shift32[j] = static_cast<float>(shift[j]);
   // One parallel region and no barriers: each thread packs every row block itself (O(n d),
   // small next to its O(n d^2 / 2T) share) so a descheduled thread never stalls the others.
   parallel_for(threads, threads, [&](std::int64_t t, int) {
@@ -182,34 +226,44 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
     const std::int64_t needed = mine.front() + 1;  // panels 0..max owned hold all A strips
     std::vector<float> packed(static_cast<std::size_t>(needed * block * W));
     std::vector<double> colsum(static_cast<std::size_t>(needed * W), 0.0);
-    std::array<float, kMaxTile> tile;
+    std::vector<float> blocksum(static_cast<std::size_t>(needed * W));
+    std::vector<char> is_mine(needed, 0);
+    for (const std::int64_t q : mine) is_mine[q] = 1;
+    std::array<float, kMaxTile> spill;
     for (std::int64_t r0 = 0; r0 < n; r0 += block) {
       const std::int64_t kc = std::min(block, n - r0);
+      std::fill(blocksum.begin(), blocksum.end(), 0.0f);
       for (std::int64_t k = 0; k < kc; ++k) {
         const float* src = x + (r0 + k) * d;
         for (std::int64_t p = 0; p < needed; ++p) {
           float* row = packed.data() + (p * block + k) * W;
-          double* cs = colsum.data() + p * W;
+          const float* sh = shift32.data() + p * W;
           const std::int64_t j0 = p * W, w = std::min(W, d - j0);
-          for (std::int64_t c = 0; c < w; ++c) {
-            const double v = static_cast<double>(src[j0 + c]) - shift[j0 + c];
-            row[c] = static_cast<float>(v);
-            cs[c] += v;
-          }
+          for (std::int64_t c = 0; c < w; ++c) row[c] = src[j0 + c] - sh[c];
           for (std::int64_t c = w; c < W; ++c) row[c] = 0.0f;
+          if (is_mine[p]) {
+            float* bs = blocksum.data() + p * W;
+            for (std::int64_t c = 0; c < W; ++c) bs[c] += row[c];
+          }
         }
       }
+      for (const std::int64_t q : mine)
+        for (std::int64_t c = 0; c < W; ++c) colsum[q * W + c] += blocksum[q * W + c];
       for (const std::int64_t q : mine) {
         const std::int64_t j0 = q * W;
         const float* B = packed.data() + q * block * W;
         for (std::int64_t i0 = 0; i0 < std::min(d, j0 + W); i0 += R) {
           const float* A = packed.data() + (i0 / W) * block * W + (i0 % W);
-          ts.kernel(A, B, kc, tile.data());
+          if (i0 + R - 1 <= j0 && j0 + W <= d) {  // wholly in the upper triangle
+            ts.kernel(A, B, kc, scatter + i0 * d + j0, d, nullptr);
+            continue;
+          }
+          ts.kernel(A, B, kc, nullptr, 0, spill.data());
           for (std::int64_t r = 0; r < R && i0 + r < d; ++r) {
             const std::int64_t i = i0 + r;
             double* out = scatter + i * d;
             for (std::int64_t c = std::max<std::int64_t>(0, i - j0); c < W && j0 + c < d; ++c)
-              out[j0 + c] += tile[r * W + c];
+              out[j0 + c] += spill[r * W + c];
           }
         }
       }

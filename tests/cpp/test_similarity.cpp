@@ -57,7 +57,8 @@ TEST_P(CovarianceIsa, UpperTriangleMatchesDirectSums) {
     for (std::int64_t i = 0; i < d; ++i) {
       double s = 0.0;
       for (std::int64_t k = 0; k < n; ++k) s += x[k * d + i] - 5.0;
-      ASSERT_NEAR(sum[i], s, 1e-9 * n) << "n=" << n << " d=" << d << " i=" << i;
+      // float32 sums over blocks of 256 rows of values ~N(0, 1).
+      ASSERT_NEAR(sum[i], s, 1e-6 * n) << "n=" << n << " d=" << d << " i=" << i;
       for (std::int64_t j = 0; j < d; ++j) {
         if (j < i) {
           ASSERT_EQ(scatter[i * d + j], -7.0) << "lower triangle was written at " << i << "," << j;

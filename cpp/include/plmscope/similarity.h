@@ -22,12 +22,14 @@ namespace plmscope {
 /// choosing `shift` close to the mean (e.g. the first chunk's mean) keeps that subtraction
 /// free of cancellation. Two accumulators with the same shift merge by adding their arrays.
 ///
-/// x - shift is computed in float64 and rounded to float32; products are summed in float32
-/// over blocks of at most 256 rows (relative error ~1e-7 per block), then added to the
-/// float64 scatter. Only the upper triangle is computed: n d (d + 1) / 2 multiply-adds,
-/// half of a general X^T X, hand-vectorised (AVX-512 or AVX2+FMA picked at run time, a
-/// portable loop otherwise); scratch memory 256 d floats. Results are bitwise identical for
-/// any `nthreads`. (float64 data: Python uses BLAS through numpy instead.)
+/// Precision: the shift is rounded to float32 (both accumulators are taken about that
+/// rounded shift, so pass a float32-representable shift to make `sum` exact), x - shift is
+/// formed in float32, and products and sums are added in float32 over blocks of at most 256
+/// rows (relative error ~1e-7 per block) before they reach the float64 accumulators.
+/// Only the upper triangle is computed: n d (d + 1) / 2 multiply-adds, half of a general
+/// X^T X, hand-vectorised (AVX-512 or AVX2+FMA picked at run time, a portable loop
+/// otherwise); scratch memory 256 d floats per thread. Results are bitwise identical for any
+/// `nthreads`. (float64 data: Python uses BLAS through numpy instead.)
 void covariance_accumulate(const float* x, std::int64_t n, std::int64_t d, const double* shift,
                            double* sum, double* scatter, int nthreads = 0);
 

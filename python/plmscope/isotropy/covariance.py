@@ -13,7 +13,8 @@ _F64_BLOCK = 8192
 class CovarianceAccumulator:
     """Covariance of all rows seen so far, without ever holding them.
 
-    Keeps the count m, a shift vector K (the first chunk's mean), s = sum (x - K) and the
+    Keeps the count m, a shift vector K (the first chunk's mean rounded to float32),
+    s = sum (x - K) and the
     scatter S = sum (x - K)(x - K)^T in float64; the covariance is
     (S - s s^T / m) / (m - 1). Memory is O(d^2) whatever the number of rows.
 
@@ -38,7 +39,9 @@ class CovarianceAccumulator:
 
     def _start(self, shift: np.ndarray) -> None:
         d = shift.shape[0]
-        self._shift = np.ascontiguousarray(shift, dtype=np.float64)
+        # float32-representable, as the float32 kernel needs (it subtracts in float32); any
+        # shift near the mean keeps the final subtraction free of cancellation.
+        self._shift = np.ascontiguousarray(shift, dtype=np.float32).astype(np.float64)
         self._sum = np.zeros(d)
         self._scatter = np.zeros((d, d))
 
