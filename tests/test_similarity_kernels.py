@@ -155,3 +155,26 @@ def test_pair_similarity_errors():
         _core.pair_similarity(x, np.array([[0, 1], [0, 2]]), True, True, 0)
     _, sq = _core.pair_similarity(x, np.array([[0, 2]]), False, True, 0)
     assert sq[0] == 2.0  # distances are defined for zero rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 40), d=st.integers(1, 40), P=st.integers(0, 60),
+       seed=st.integers(0, 2**31), single=st.booleans())
+def test_unit_sum_and_pairs_hypothesis(n, d, P, seed, single):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, d)) + 0.1).astype(np.float32 if single else np.float64)
+    u = np.zeros(d)
+    _core.unit_sum_accumulate(x, u, 0)
+    if n:
+        xf = x.astype(np.float64)
+        np.testing.assert_allclose(u, (xf / np.linalg.norm(xf, axis=1, keepdims=True)).sum(0),
+                                   rtol=1e-12, atol=1e-12 * n)
+    else:
+        assert not u.any()
+    pairs = rng.integers(0, max(n, 1), size=(P if n else 0, 2))
+    cos, sq = _core.pair_similarity(x, pairs, True, True, 0)
+    assert cos.shape == sq.shape == (len(pairs),)
+    if len(pairs):
+        cos_ref, sq_ref = pair_similarity_ref(x, pairs)
+        np.testing.assert_allclose(cos, cos_ref, atol=1e-12)
+        np.testing.assert_allclose(sq, sq_ref, rtol=1e-12, atol=1e-300)

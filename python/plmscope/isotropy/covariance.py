@@ -8,12 +8,13 @@ from .rows import as_rows, check_nthreads
 
 # Rows per BLAS call on the float64 path: bounds the shifted copy to ~64 MB at d = 1024.
 _F64_BLOCK = 8192
+_SHIFT_ROWS = 4096  # rows whose mean becomes the shift
 
 
 class CovarianceAccumulator:
     """Covariance of all rows seen so far, without ever holding them.
 
-    Keeps the count m, a shift vector K (the first chunk's mean rounded to float32),
+    Keeps the count m, a shift vector K (the mean of the first rows, rounded to float32),
     s = sum (x - K) and the
     scatter S = sum (x - K)(x - K)^T in float64; the covariance is
     (S - s s^T / m) / (m - 1). Memory is O(d^2) whatever the number of rows.
@@ -58,7 +59,9 @@ class CovarianceAccumulator:
         if x.shape[0] == 0:
             return self
         if self._shift is None:
-            self._start(x.mean(axis=0, dtype=np.float64))
+            # Any shift near the mean avoids cancellation; the first rows' mean costs no
+            # extra pass over a large array.
+            self._start(x[:_SHIFT_ROWS].mean(axis=0, dtype=np.float64))
         if x.dtype == np.float32:
             _core.covariance_accumulate(x, self._shift, self._sum, self._scatter, self.nthreads)
         else:
