@@ -99,7 +99,7 @@ def main() -> None:
     rows = []
     for threads in (0, 1):
         label = f"{cores if threads == 0 else 1} thr"
-        t_ours = median_time(lambda: isoscore(X, nthreads=threads), args.trials)
+        t_ours = median_time(lambda t=threads: isoscore(X, nthreads=t), args.trials)
         ours = isoscore(X, nthreads=threads).score
         rows.append({"task": "IsoScore", "impl": "plmscope", "threads": label,
                      "seconds": t_ours, "vs_plmscope": 1.0, "abs_err": abs(ours - exact)})
@@ -113,7 +113,7 @@ def main() -> None:
             rows.append({"task": "IsoScore", "impl": "isoscore pkg", "threads": label,
                          "seconds": t_pkg, "vs_plmscope": t_pkg / t_ours,
                          "abs_err": abs(pkg - exact)})
-        t_kern = median_time(lambda: kernel_scatter(threads), args.trials)
+        t_kern = median_time(lambda t=threads: kernel_scatter(t), args.trials)
         rows.append({"task": "covariance", "impl": "plmscope kernel", "threads": label,
                      "seconds": t_kern, "vs_plmscope": 1.0,
                      "abs_err": abs(score_from_scatter(

@@ -30,7 +30,8 @@ def _edges(text: str) -> tuple[float, ...]:
     try:
         edges = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--edges must be comma-separated numbers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--edges must be comma-separated numbers, got {text!r}") from None
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
         raise argparse.ArgumentTypeError(f"--edges must be increasing, got {text!r}")
     return edges
@@ -206,11 +207,11 @@ def run(args: argparse.Namespace) -> int:
     comparison.to_csv(out / "models.csv", index=False)
     lines = [
         "# Embedding distance vs alignment similarity", "",
-        f"FASTA `{fasta}`: {len(proteins)} of {len(seqs)} proteins sampled (fraction "
-        f"{args.fraction}, seed {args.seed}), all {len(pairs):,} pairs among them. Global "
-        f"alignment, PAM250, gap open -10, extend -0.5 (backend: {aln['backend']}); identity "
-        "= identical columns / alignment columns. Embeddings: mean over residues, layer "
-        f"{args.layer}.", "",
+        (f"FASTA `{fasta}`: {len(proteins)} of {len(seqs)} proteins sampled (fraction "
+         f"{args.fraction}, seed {args.seed}), all {len(pairs):,} pairs among them. Global "
+         f"alignment, PAM250, gap open -10, extend -0.5 (backend: {aln['backend']}); "
+         "identity = identical columns / alignment columns. Embeddings: mean over residues, "
+         f"layer {args.layer}."), "",
         f"Models compared (low/high: identity below/above {args.split}):", "",
         markdown_table(comparison), "",
     ] + sections

@@ -157,12 +157,12 @@ def run(args: argparse.Namespace) -> int:
     plots = _plots(out, summary, residues)
     lines = [
         "# Embedding isotropy", "",
-        f"FASTA: `{fasta}` ({len(seqs)} proteins, {sum(map(len, seqs))} residues); layer "
-        f"{args.layer}.", "",
-        "IsoScore = (PR - 1)/(d - 1) with PR = tr(C)^2/||C||_F^2 (1 = isotropic, 0 = one "
-        "direction); effective dimensions = ceil(PR). `isotropic_baseline` is what isotropic "
-        "Gaussian points with the same N and d would score (about 1/(1 + d/N)): compare "
-        "against it, not against 1, when N is not much larger than d.", "",
+        (f"FASTA: `{fasta}` ({len(seqs)} proteins, {sum(map(len, seqs))} residues); layer "
+         f"{args.layer}."), "",
+        ("IsoScore = (PR - 1)/(d - 1) with PR = tr(C)^2/||C||_F^2 (1 = isotropic, 0 = one "
+         "direction); effective dimensions = ceil(PR). `isotropic_baseline` is what isotropic "
+         "Gaussian points with the same N and d would score (about 1/(1 + d/N)): compare "
+         "against it, not against 1, when N is not much larger than d."), "",
         markdown_table(summary), "",
     ]
     for model, table in residues.items():
