@@ -32,22 +32,27 @@ constexpr int kMaxTile = 8 * 48;          // largest rows x width of a register 
 constexpr std::int64_t kMaxSumBlocks = 256;  // partial sums of unit_sum_accumulate
 
 // A register tile: T[r][c] = sum_k A[k * width + r] * B[k * width + c] over kc packed rows,
-// r < rows, c < width (A and B point into panels of `width` floats per row). With dst set,
-// the tile is added in float64 to dst[r * ld + c] straight from the registers; otherwise it
-// is stored to spill[r * width + c] for a masked flush (tiles on the diagonal or the edge).
-using TileKernel = void (*)(const float* A, const float* B, std::int64_t kc, double* dst,
-                            std::int64_t ld, float* spill);
+// r < rows, for the columns c of vectors [v0, v1) (vec floats each) only, so tiles on the
+// diagonal skip vectors wholly below it and the last panel skips its padding. A and B point
+// into panels of `width` floats per row. With dst set, the tile is added in float64 to
+// dst[r * ld + c] straight from the registers; otherwise it is stored to
+// spill[r * width + c] for a masked flush (tiles crossing the diagonal or the edge).
+using TileKernel = void (*)(const float* A, const float* B, std::int64_t kc, int v0, int v1,
+                            double* dst, std::int64_t ld, float* spill);
 
 struct TileShape {
   int width;  // floats per packed row of a panel (columns of a tile)
   int rows;   // rows of a tile; divides width so a tile's rows lie in one panel
+  int vec;    // floats per vector: columns are computed in whole vectors
   TileKernel kernel;
   const char* isa;
 };
 
-void tile_generic(const float* A, const float* B, std::int64_t kc, double* dst,
-                  std::int64_t ld, float* spill) {
-  constexpr int W = 16, R = 4;
+void tile_generic(const float* A, const float* B, std::int64_t kc, int v0, int v1,
+                  double* dst, std::int64_t ld, float* spill) {
+  constexpr int W = 16, R = 4;  // one "vector" of 16: v0 = 0, v1 = 1
+  (void)v0;
+  (void)v1;
   float acc[R][W] = {};
   for (std::int64_t k = 0; k < kc; ++k) {
     const float* a = A + k * W;
@@ -64,28 +69,40 @@ void tile_generic(const float* A, const float* B, std::int64_t kc, double* dst,
     }
 }
 
+// Calls body.template operator()<V0, V1>() for the runtime vector range of a 3-vector tile.
+template <class Body>
+inline void dispatch_vectors(int v0, int v1, Body&& body) {
+  switch (v0 * 4 + v1) {
+    case 1: return body.template operator()<0, 1>();
+    case 2: return body.template operator()<0, 2>();
+    case 6: return body.template operator()<1, 2>();
+    case 7: return body.template operator()<1, 3>();
+    case 11: return body.template operator()<2, 3>();
+    default: return body.template operator()<0, 3>();
+  }
+}
+
 #ifdef PLMSCOPE_X86_DISPATCH
-__attribute__((target("avx2,fma"))) void tile_avx2(const float* A, const float* B,
-                                                     std::int64_t kc, double* dst,
-                                                     std::int64_t ld, float* spill) {
+template <int V0, int V1>
+__attribute__((target("avx2,fma"), always_inline)) inline void tile_avx2_range(
+    const float* A, const float* B, std::int64_t kc, double* dst, std::int64_t ld,
+    float* spill) {
   constexpr int W = 24, R = 4;  // 12 accumulators + 3 B vectors + 1 broadcast = 16 ymm
   __m256 acc[R][3];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 3; ++v) acc[r][v] = _mm256_setzero_ps();
+    for (int v = V0; v < V1; ++v) acc[r][v] = _mm256_setzero_ps();
   for (std::int64_t k = 0; k < kc; ++k) {
     const float* b = B + k * W;
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8),
-                 b2 = _mm256_loadu_ps(b + 16);
+    __m256 bv[3];
+    for (int v = V0; v < V1; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
     const float* a = A + k * W;
     for (int r = 0; r < R; ++r) {
       const __m256 ar = _mm256_broadcast_ss(a + r);
-      acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
-      acc[r][2] = _mm256_fmadd_ps(ar, b2, acc[r][2]);
+      for (int v = V0; v < V1; ++v) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 3; ++v) {
+    for (int v = V0; v < V1; ++v) {
       if (!dst) {
         _mm256_storeu_ps(spill + r * W + 8 * v, acc[r][v]);
         continue;
@@ -98,33 +115,51 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* A, const float* 
     }
 }
 
+struct Avx2Body {
+  const float *A, *B;
+  std::int64_t kc;
+  double* dst;
+  std::int64_t ld;
+  float* spill;
+  template <int V0, int V1>
+  __attribute__((target("avx2,fma"))) void operator()() const {
+    tile_avx2_range<V0, V1>(A, B, kc, dst, ld, spill);
+  }
+};
+
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* A, const float* B,
+                                                     std::int64_t kc, int v0, int v1,
+                                                     double* dst, std::int64_t ld,
+                                                     float* spill) {
+  dispatch_vectors(v0, v1, Avx2Body{A, B, kc, dst, ld, spill});
+}
+
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on _mm512_undefined_* (GCC bug
 // 105593, fixed in 13); the warning is about the header, not this code.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-__attribute__((target("avx512f"))) void tile_avx512(const float* A, const float* B,
-                                                      std::int64_t kc, double* dst,
-                                                      std::int64_t ld, float* spill) {
+template <int V0, int V1>
+__attribute__((target("avx512f"), always_inline)) inline void tile_avx512_range(
+    const float* A, const float* B, std::int64_t kc, double* dst, std::int64_t ld,
+    float* spill) {
   constexpr int W = 48, R = 8;  // 24 accumulators + 3 B vectors + 1 broadcast of 32 zmm
   __m512 acc[R][3];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 3; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int v = V0; v < V1; ++v) acc[r][v] = _mm512_setzero_ps();
   for (std::int64_t k = 0; k < kc; ++k) {
     const float* b = B + k * W;
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16),
-                 b2 = _mm512_loadu_ps(b + 32);
+    __m512 bv[3];
+    for (int v = V0; v < V1; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
     const float* a = A + k * W;
     for (int r = 0; r < R; ++r) {
       const __m512 ar = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-      acc[r][2] = _mm512_fmadd_ps(ar, b2, acc[r][2]);
+      for (int v = V0; v < V1; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 3; ++v) {
+    for (int v = V0; v < V1; ++v) {
       if (!dst) {
         _mm512_storeu_ps(spill + r * W + 16 * v, acc[r][v]);
         continue;
@@ -138,15 +173,34 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* A, const float*
       _mm512_storeu_pd(d + 8, _mm512_add_pd(_mm512_loadu_pd(d + 8), hi));
     }
 }
+
+struct Avx512Body {
+  const float *A, *B;
+  std::int64_t kc;
+  double* dst;
+  std::int64_t ld;
+  float* spill;
+  template <int V0, int V1>
+  __attribute__((target("avx512f"))) void operator()() const {
+    tile_avx512_range<V0, V1>(A, B, kc, dst, ld, spill);
+  }
+};
+
+__attribute__((target("avx512f"))) void tile_avx512(const float* A, const float* B,
+                                                      std::int64_t kc, int v0, int v1,
+                                                      double* dst, std::int64_t ld,
+                                                      float* spill) {
+  dispatch_vectors(v0, v1, Avx512Body{A, B, kc, dst, ld, spill});
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 #endif
 
-constexpr TileShape kGeneric{16, 4, tile_generic, "generic"};
+constexpr TileShape kGeneric{16, 4, 16, tile_generic, "generic"};
 #ifdef PLMSCOPE_X86_DISPATCH
-constexpr TileShape kAvx2{24, 4, tile_avx2, "avx2"};
-constexpr TileShape kAvx512{48, 8, tile_avx512, "avx512"};
+constexpr TileShape kAvx2{24, 4, 8, tile_avx2, "avx2"};
+constexpr TileShape kAvx512{48, 8, 16, tile_avx512, "avx512"};
 #endif
 
 bool cpu_has(const std::string& isa) {
@@ -210,7 +264,7 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
                                 const double* shift, double* sum, double* scatter,
                                 int nthreads) {
   const TileShape& ts = tile_shape();
-  const std::int64_t W = ts.width, R = ts.rows;
+  const std::int64_t W = ts.width, R = ts.rows, V = ts.vec;
   const std::int64_t panels = (d + W - 1) / W;
   const std::int64_t block = std::min(kRowBlock, n);
   const int threads = static_cast<int>(std::min<std::int64_t>(
@@ -251,18 +305,23 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
         for (std::int64_t c = 0; c < W; ++c) colsum[q * W + c] += blocksum[q * W + c];
       for (const std::int64_t q : mine) {
         const std::int64_t j0 = q * W;
+        const int v1 = static_cast<int>((std::min(W, d - j0) + V - 1) / V);  // skip padding
         const float* B = packed.data() + q * block * W;
         for (std::int64_t i0 = 0; i0 < std::min(d, j0 + W); i0 += R) {
           const float* A = packed.data() + (i0 / W) * block * W + (i0 % W);
-          if (i0 + R - 1 <= j0 && j0 + W <= d) {  // wholly in the upper triangle
-            ts.kernel(A, B, kc, scatter + i0 * d + j0, d, nullptr);
+          // Vectors wholly left of the diagonal hold no upper-triangle entry of these rows.
+          const int v0 = static_cast<int>(std::max<std::int64_t>(0, i0 - j0) / V);
+          const std::int64_t c0 = v0 * V, c1 = v1 * V;
+          if (i0 + R - 1 <= j0 + c0 && j0 + c1 <= d) {  // wholly in the upper triangle
+            ts.kernel(A, B, kc, v0, v1, scatter + i0 * d + j0, d, nullptr);
             continue;
           }
-          ts.kernel(A, B, kc, nullptr, 0, spill.data());
+          ts.kernel(A, B, kc, v0, v1, nullptr, 0, spill.data());
           for (std::int64_t r = 0; r < R && i0 + r < d; ++r) {
             const std::int64_t i = i0 + r;
             double* out = scatter + i * d;
-            for (std::int64_t c = std::max<std::int64_t>(0, i - j0); c < W && j0 + c < d; ++c)
+            const std::int64_t hi = std::min(c1, d - j0);
+            for (std::int64_t c = std::max(c0, i - j0); c < hi; ++c)
               out[j0 + c] += spill[r * W + c];
           }
         }
