@@ -19,8 +19,9 @@ Times: design = drawing M and D and computing every query point (plmscope: in C+
 flat codes; "dedup" is plmscope's extra de-duplication pass, shown apart); transform = the
 q^b-point FFTs; decode = the peeling decoder (plmscope: noise estimate + C++ peel; peers:
 their ``transform`` call). plmscope's refit ("refine") is shown apart. plmscope: median of
---trials runs of ``recover`` after one warm-up; peers: ONE run each (they take tens of
-seconds). qsft 0.0.2 needs Python <= 3.10 and numpy < 1.24: it runs in a subprocess with
+--trials (small) / --paper-trials (paper) runs of ``recover`` after one warm-up, with all
+threads and with one (the peers are single-threaded, and on a busy machine OpenMP regions
+can cost more than they save); peers: ONE run each (they take tens of seconds). qsft 0.0.2 needs Python <= 3.10 and numpy < 1.24: it runs in a subprocess with
 --qsft-python (default /work/venv-qsft/bin/python), timed inside the subprocess.
 
 Accuracy: recall = fraction of the true nonzero-frequency coefficients (k != 0) found; NMSE =
@@ -31,7 +32,8 @@ Then a sample-efficiency table: plmscope's R^2 on the real GB1 test set for b in
 C in {2, 3}, repeats in {1, 2}, and whether R^2 >= 0.71 (the paper's) is reached with at
 most half the paper's 7,040,000 queries.
 
-Run: python bench/bench_qsft.py [--trials 5] [--skip-peers] [--qsft-python PATH]
+Run: python bench/bench_qsft.py [--trials 5] [--paper-trials 3] [--skip-peers]
+         [--qsft-python PATH] [--cases small,paper,efficiency]   (~3 minutes on 2 cores)
 """
 from __future__ import annotations
 
