@@ -73,10 +73,15 @@ def _read_checkpoint(path: Path) -> dict:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise ValueError(
-            f"{path} holds Python objects other than tensors and an argparse.Namespace, which "
-            f"plmscope will not unpickle (torch.load weights_only): {str(exc).splitlines()[0]}"
-        ) from exc
+        text = str(exc)
+        if "Unsupported global" in text:
+            found = text[text.index("Unsupported global"):].split(" was not")[0]
+            raise ValueError(
+                f"{path} holds Python objects other than tensors and an argparse.Namespace "
+                f"({found}), which plmscope does not unpickle (torch.load weights_only=True); "
+                "a fair-esm ESM2 checkpoint holds only tensors and its Namespace config"
+            ) from exc
+        raise ValueError(f"{path} is not a readable torch checkpoint (unpickling failed)") from exc
     except (RuntimeError, EOFError, OSError) as exc:
         raise ValueError(f"{path} is not a readable torch checkpoint: {exc}") from exc
 
@@ -274,9 +279,11 @@ def load(name_or_path, backend: str | None = None, device=None, dtype=None) -> P
             raise ValueError(f"{text} has no transformers weights; use backend='fair-esm'")
         return _load_transformers(known.hub_id, name=known.hub_id, source=text, device=dev,
                                   dtype=dtype, display=text)
-    if text.endswith(".pt") or os.sep in text or text.startswith("."):
+    hub_like = text.count("/") == 1 and not text.startswith(("/", ".", "~")) \
+        and not text.endswith(".pt")
+    if not hub_like and (text.endswith(".pt") or "/" in text or os.sep in text):
         raise ValueError(f"no file or folder at {path}. {LOCAL_HINT}")
-    if "/" in text and backend != FAIR_ESM and text.count("/") == 1:
+    if hub_like and backend != FAIR_ESM:
         # not one of ours, but maybe a hub model of a supported type: ask the hub
         return _load_transformers(text, name=text, source=text, device=dev, dtype=dtype,
                                   display=text)

@@ -60,22 +60,66 @@ def save_fair_esm(model, path) -> Path:
     return path
 
 
+def _vocabulary(family: str) -> list[str]:
+    """Token strings in id order, laid out like the Rostlab vocabularies."""
+    if family == "bert":
+        return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(_ROSTLAB_RESIDUES)
+    if family == "xlnet":
+        return (["<unk>", "<s>", "</s>", "<cls>", "<sep>", "<pad>", "<mask>", "<eod>", "<eop>"]
+                + ["\u2581" + a for a in _ROSTLAB_RESIDUES])
+    if family == "t5":
+        return ["<pad>", "</s>", "<unk>"] + ["\u2581" + a for a in _ROSTLAB_RESIDUES]
+    raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+
+
+def _write_rostlab_tokenizer(family: str, path: Path) -> None:
+    """Tokenizer files as the Rostlab hub repos hold them: ProtBERT a vocab.txt, ProtXLNet and
+    ProtT5 a SentencePiece spiece.model (read by transformers through sentencepiece and
+    protobuf), each with a tokenizer_config.json."""
+    import json
+
+    vocab = _vocabulary(family)
+    config = {"do_lower_case": False, "model_max_length": 1000000000}
+    if family == "bert":
+        (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+        config["tokenizer_class"] = "BertTokenizer"
+    else:
+        from sentencepiece import sentencepiece_model_pb2 as pb
+
+        proto = pb.ModelProto()
+        kinds = pb.ModelProto.SentencePiece
+        for tok in vocab:
+            piece = proto.pieces.add()
+            piece.piece = tok
+            piece.score = -1.0 if tok.startswith("\u2581") else 0.0
+            piece.type = (kinds.NORMAL if tok.startswith("\u2581") else
+                          kinds.UNKNOWN if tok == "<unk>" else kinds.CONTROL)
+        spec = proto.trainer_spec
+        spec.model_type = pb.TrainerSpec.UNIGRAM
+        spec.unk_id, spec.pad_id = vocab.index("<unk>"), vocab.index("<pad>")
+        spec.eos_id = vocab.index("</s>")
+        spec.bos_id = vocab.index("<s>") if "<s>" in vocab else -1
+        proto.normalizer_spec.name = "identity"
+        proto.normalizer_spec.add_dummy_prefix = True
+        proto.normalizer_spec.remove_extra_whitespaces = True
+        (path / "spiece.model").write_bytes(proto.SerializeToString())
+        config["tokenizer_class"] = "XLNetTokenizer" if family == "xlnet" else "T5Tokenizer"
+        if family == "t5":
+            config["extra_ids"] = 0
+    (path / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
+
+
 def _tokenizer(family: str):
     from transformers import BertTokenizer, T5Tokenizer, XLNetTokenizer
 
+    vocab = _vocabulary(family)
+    # transformers >= 5: hand-built tokenizers take vocab=, not vocab_file= (silently ignored)
     if family == "bert":
-        vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(_ROSTLAB_RESIDUES)
-        # transformers >= 5: vocab=, not vocab_file= (which is silently ignored)
         return BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
+    scored = [(t, -1.0 if t.startswith("\u2581") else 0.0) for t in vocab]
     if family == "xlnet":
-        specials = ["<unk>", "<s>", "</s>", "<cls>", "<sep>", "<pad>", "<mask>", "<eod>", "<eop>"]
-        vocab = [(t, 0.0) for t in specials] + [("\u2581" + a, -1.0) for a in _ROSTLAB_RESIDUES]
-        return XLNetTokenizer(vocab=vocab)
-    if family == "t5":
-        vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
-        vocab += [("\u2581" + a, -1.0) for a in _ROSTLAB_RESIDUES]
-        return T5Tokenizer(vocab=vocab, extra_ids=0)
-    raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+        return XLNetTokenizer(vocab=scored)
+    return T5Tokenizer(vocab=scored, extra_ids=0)
 
 
 def random_transformers(family: str, num_layers: int = 2, embed_dim: int = 32,
@@ -121,7 +165,8 @@ def save_random_model(family: str, path, *, backend: str = "transformers", num_l
                       jitter: float = 0.1) -> Path:
     """Write a random model of `family` to `path` in its published format and return the
     path: a fair-esm ``.pt`` file (family "esm", backend "fair-esm") or a save_pretrained
-    folder with config, weights and tokenizer (backend "transformers")."""
+    folder with config, weights and the tokenizer files the hub repo has (backend
+    "transformers"; ProtXLNet and ProtT5 need sentencepiece and protobuf, as real ones do)."""
     path = Path(path)
     if backend == "fair-esm":
         if family != "esm":
@@ -135,7 +180,10 @@ def save_random_model(family: str, path, *, backend: str = "transformers", num_l
     model, tok = random_transformers(family, num_layers, embed_dim, attention_heads, seed, jitter)
     with _quiet_transformers():
         model.save_pretrained(path)
-        tok.save_pretrained(path)
+        if family == "esm":
+            tok.save_pretrained(path)
+        else:
+            _write_rostlab_tokenizer(family, path)
     return path
 
 
