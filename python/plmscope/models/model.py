@@ -154,13 +154,14 @@ class ProteinModel:
         return stack
 
     def logits(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, V) float32 masked-LM logits. Call inside :meth:`inference`."""
+        """(B, T, V) masked-LM logits, float32 (float64 for a float64 model). Call inside
+        :meth:`inference`."""
         self.require_lm_head()
         if self.backend == FAIR_ESM:
             out = self.module(ids)["logits"]
         else:
             out = self.module(input_ids=ids, attention_mask=self._mask(attention_mask)).logits
-        return out.float()
+        return out if out.dtype == torch.float64 else out.float()
 
     def require_lm_head(self) -> None:
         if not self.has_lm_head:

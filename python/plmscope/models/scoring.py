@@ -32,7 +32,9 @@ def check_scorer(scorer) -> str:
 
 
 def _token_log_probs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """log p(ids[b, t] | ...) at every position: gathered logit minus logsumexp (float32)."""
+    """log p(ids[b, t] | ...) at every position: gathered logit minus logsumexp, in float64
+    (a PLL sums hundreds of terms of size ~5, and PLLR is a difference of two such sums)."""
+    logits = logits.double()
     return logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
@@ -68,12 +70,12 @@ class SubstitutionScorer:
     def _wild_type_pass(self) -> None:
         with self.model.inference():
             logits = self.model.logits(self.wt_ids[None, :])
-            lp = torch.log_softmax(logits[0], dim=-1)
+            lp = torch.log_softmax(logits[0].double(), dim=-1)
         self.sequences_forwarded += 1
         res = slice(self.start, self.start + self.length)
         tok = lp.gather(-1, self.wt_ids[:, None]).squeeze(-1)
-        self._wt_pll = float(tok[res].double().sum())
-        self._wt_log_probs = lp[self.site_tokens].double().cpu().numpy()  # (n, V)
+        self._wt_pll = float(tok[res].sum())
+        self._wt_log_probs = lp[self.site_tokens].cpu().numpy()  # (n, V) float64
 
     @property
     def wt_pll(self) -> float:
@@ -126,7 +128,7 @@ class SubstitutionScorer:
             ids[:, sites] = var_t[a:b]
             with self.model.inference():
                 tok = _token_log_probs(self.model.logits(ids), ids)
-            out[todo[a:b]] = tok[:, res].double().sum(dim=1).cpu().numpy() - wt_pll
+            out[todo[a:b]] = tok[:, res].sum(dim=1).cpu().numpy() - wt_pll
             self.sequences_forwarded += b - a
 
         run_batches(self.model, todo.size, self.batch_size, step, self.progress,
@@ -161,7 +163,7 @@ class SubstitutionScorer:
             ids[:, sites] = torch.where(masks, torch.full_like(site_ids, mask_id), site_ids)
             with self.model.inference():
                 logits = self.model.logits(ids)[:, sites]  # (B, n, V)
-                lp = torch.log_softmax(logits, dim=-1).double().cpu().numpy().reshape(-1)
+                lp = torch.log_softmax(logits.double(), dim=-1).cpu().numpy().reshape(-1)
             self.sequences_forwarded += len(pats)
             for local, p in enumerate(pats):
                 rows = order[bounds[p]:bounds[p + 1]]
@@ -223,7 +225,7 @@ def pll(model: ProteinModel, sequences, batch_size: int = DEFAULT_BATCH_SIZE,
         batch = model.tokenize([sequences[i] for i in idx])
         with model.inference():
             tok = _token_log_probs(model.logits(batch.ids, batch.attention_mask), batch.ids)
-        out[idx] = (tok.double() * batch.residue_mask()).sum(dim=1).cpu().numpy()
+        out[idx] = (tok * batch.residue_mask()).sum(dim=1).cpu().numpy()
 
     run_batches(model, len(flat), batch_size, step, progress, f"pll {model.name}")
     return out
