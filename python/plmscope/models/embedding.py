@@ -102,10 +102,10 @@ def _write_shard(path: Path, ids, sequences, vectors, pooling: str) -> None:
     os.replace(tmp, path)  # a shard is either complete or absent
 
 
-def _records(fasta):
+def _records(handle, fasta):
     from Bio import SeqIO
 
-    for number, rec in enumerate(SeqIO.parse(str(fasta), "fasta"), start=1):
+    for number, rec in enumerate(SeqIO.parse(handle, "fasta"), start=1):
         seq = str(rec.seq).strip().rstrip("*") if rec.seq is not None else ""
         if not seq:
             raise ValueError(
@@ -167,14 +167,15 @@ def embed_fasta(model: ProteinModel, fasta, out_dir, layer: int = -1, pooling: s
         vectors = embed(model, seqs, layer, pooling, batch_size, progress)
         _write_shard(path, ids, seqs, vectors, pooling)
 
-    for rid, seq in _records(fasta):
-        ids.append(rid)
-        seqs.append(seq)
-        total += 1
-        if len(ids) == shard_size:
-            flush()
-            shard += 1
-            ids, seqs = [], []
+    with open(fasta) as handle:
+        for rid, seq in _records(handle, fasta):
+            ids.append(rid)
+            seqs.append(seq)
+            total += 1
+            if len(ids) == shard_size:
+                flush()
+                shard += 1
+                ids, seqs = [], []
     if ids:
         flush()
         shard += 1
