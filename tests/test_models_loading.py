@@ -179,3 +179,19 @@ def test_registry_facts():
     assert KNOWN_MODELS["esm2_t36_3B_UR50D"].embed_dim == 2560
     assert not KNOWN_MODELS["Rostlab/prot_t5_xl_uniref50"].scores
     assert KNOWN_MODELS["Rostlab/prot_bert_bfd"].backends == ("transformers",)
+
+
+def test_checkpoint_globals_policy(checkpoints, tmp_path):
+    """Only tensors and argparse.Namespace are unpickled, except for files named like Meta's
+    published checkpoints, which load as fair-esm loads its own downloads."""
+    import fractions
+
+    data = torch.load(checkpoints["fair-esm"], weights_only=False)
+    data["cfg"]["extra"] = fractions.Fraction(1, 3)  # an object weights_only refuses
+    torch.save(data, tmp_path / "mine.pt")
+    with pytest.raises(ValueError, match="Unsupported global.*fractions.Fraction"):
+        load(tmp_path / "mine.pt")
+    (tmp_path / "official").mkdir()
+    torch.save(data, tmp_path / "official" / "esm2_t6_8M_UR50D.pt")
+    m = load(tmp_path / "official" / "esm2_t6_8M_UR50D.pt")
+    assert m.name.startswith("esm2_t6_8M_UR50D@") and m.num_layers == 2

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (context, variant)
 ) WITHOUT ROWID;
 """
-_CHUNK = 50_000
+_CHUNK = 200_000
 
 
 def variant_keys(positions: np.ndarray, residues: np.ndarray, wt_residues: np.ndarray) -> list[bytes]:
@@ -86,6 +86,7 @@ class ScoreCache:
         if conn is not None and self._pid == os.getpid():
             return conn
         conn = sqlite3.connect(str(self.path), timeout=120.0)
+        conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
@@ -116,18 +117,22 @@ class ScoreCache:
         if not keys:
             return scores, np.zeros(0, dtype=bool)
         conn = self._connect()
+        if conn.execute("SELECT 1 FROM scores WHERE context=? LIMIT 1", (context,)).fetchone() is None:
+            return scores, np.zeros(len(keys), dtype=bool)  # a new context: nothing to look up
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (i INTEGER PRIMARY KEY, variant BLOB)")
-        for a in range(0, len(keys), _CHUNK):
-            chunk = keys[a:a + _CHUNK]
+        # keys in sorted order, so the join walks the score B-tree front to back
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        for a in range(0, len(order), _CHUNK):
+            chunk = order[a:a + _CHUNK]
             with conn:
                 conn.execute("DELETE FROM wanted")
                 conn.executemany("INSERT INTO wanted (i, variant) VALUES (?, ?)",
-                                 zip(range(a, a + len(chunk)), chunk))
+                                 ((r, keys[i]) for r, i in enumerate(chunk)))
             rows = conn.execute("SELECT w.i, s.score FROM wanted w JOIN scores s "
                                 "ON s.context = ? AND s.variant = w.variant", (context,)).fetchall()
             if rows:
-                idx, val = zip(*rows)
-                scores[list(idx)] = val
+                rank, val = zip(*rows)
+                scores[np.asarray(chunk)[list(rank)]] = val
         with conn:
             conn.execute("DELETE FROM wanted")
         return scores, ~np.isnan(scores)
@@ -140,12 +145,13 @@ class ScoreCache:
         if not np.all(np.isfinite(scores)):
             raise ValueError("refusing to cache non-finite scores")
         conn = self._connect()
-        for a in range(0, len(keys), _CHUNK):
+        values = scores.tolist()
+        order = sorted(range(len(keys)), key=keys.__getitem__)  # sequential B-tree inserts
+        for a in range(0, len(order), _CHUNK):
             with conn:
                 conn.executemany("INSERT OR REPLACE INTO scores (context, variant, score) "
                                  "VALUES (?, ?, ?)",
-                                 zip([context] * len(keys[a:a + _CHUNK]), keys[a:a + _CHUNK],
-                                     scores[a:a + _CHUNK].tolist()))
+                                 ((context, keys[i], values[i]) for i in order[a:a + _CHUNK]))
 
     def count(self, context: int | None = None) -> int:
         conn = self._connect()

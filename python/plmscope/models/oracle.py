@@ -11,6 +11,8 @@ from .cache import ScoreCache, variant_keys
 from .model import ProteinModel, dtype_name
 from .scoring import SubstitutionScorer, check_scorer
 
+_CHUNK = 1 << 18  # distinct variants scored (and cached) per step of one call
+
 
 @dataclass(frozen=True)
 class OracleSpec:
@@ -163,13 +165,15 @@ class Oracle:
             keys = variant_keys(self.landscape.positions, codes, wt_codes)
             scores, found = self.cache.get(self._context, keys)
             missing = np.flatnonzero(~found)
-        if missing.size:
-            var_ids = self._token_table[np.arange(self.landscape.n)[None, :], uniq[missing]]
-            new = self._scorer.score(self.scorer, var_ids)
-            scores[missing] = new
-            self.computed += missing.size
-            if self.cache is not None:
-                self.cache.put(self._context, [keys[i] for i in missing], new)
+        sites = np.arange(self.landscape.n)[None, :]
+        for a in range(0, missing.size, _CHUNK):  # bounded memory for millions of queries
+            rows = missing[a:a + _CHUNK]
+            new = self._scorer.score(self.scorer, self._token_table[sites, uniq[rows]],
+                                     distinct=True)
+            scores[rows] = new
+            self.computed += rows.size
+            if self.cache is not None:  # saved chunk by chunk: an interrupted call keeps them
+                self.cache.put(self._context, [keys[i] for i in rows], new)
         return scores[inverse]
 
     def _unique(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -92,8 +92,9 @@ class SubstitutionScorer:
         return self._wt_log_probs
 
     # -- scores -----------------------------------------------------------------------------
-    def score(self, scorer: str, var_ids) -> np.ndarray:
-        """(m,) float64 scores of the variants given as (m, n) token ids at the sites."""
+    def score(self, scorer: str, var_ids, distinct: bool = False) -> np.ndarray:
+        """(m,) float64 scores of the variants given as (m, n) token ids at the sites.
+        `distinct=True` promises the rows are already unique (skips deduplication)."""
         check_scorer(scorer)
         var = np.asarray(var_ids, dtype=np.int64)
         if var.ndim != 2 or var.shape[1] != len(self.positions):
@@ -102,8 +103,11 @@ class SubstitutionScorer:
             return np.zeros(0, dtype=np.float64)
         if scorer == "wt_marginal":
             return self._wt_marginal(var)
-        uniq, inverse = np.unique(var, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        if distinct:
+            uniq, inverse = var, np.arange(var.shape[0])
+        else:
+            uniq, inverse = np.unique(var, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
         if scorer == "pllr":
             return self._pllr(uniq)[inverse]
         return self._masked_marginal(uniq)[inverse]
