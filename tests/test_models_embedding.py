@@ -2,15 +2,12 @@
 module's hidden states), padding invariance, and FASTA streaming with resume."""
 import json
 
+import esm
 import numpy as np
 import pytest
 import torch
-
-pytest.importorskip("transformers", reason="the [models] extra is not installed")
-import esm  # noqa: E402
-import transformers  # noqa: E402
-
-from plmscope.models import embed, embed_fasta, load, read_embeddings, save_random_model  # noqa: E402
+import transformers
+from plmscope.models import embed, embed_fasta, load, read_embeddings, save_random_model
 
 SEQS = ["MKTAYIAKQRQISFVKSHFSRQ", "MQY", "GEWTYDDATKTFTVTEMQYKLILNGKTLKG", "W"]
 KEYS = ["fair-esm", "esm", "bert", "xlnet", "t5"]
@@ -100,7 +97,8 @@ def write_fasta(path, records):
 def test_embed_fasta_streams_and_resumes(models, tmp_path, pooling):
     model, _ = models["bert"]
     rng = np.random.default_rng(0)
-    records = [(f"p{i}", "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), size=int(rng.integers(3, 40)))))
+    letters = list("ACDEFGHIKLMNPQRSTVWY")
+    records = [(f"p{i}", "".join(rng.choice(letters, size=int(rng.integers(3, 40)))))
                for i in range(11)]
     records[4] = ("p4", records[4][1] + "*")  # a stop codon mark is dropped
     fasta = write_fasta(tmp_path / "in.fasta", records)

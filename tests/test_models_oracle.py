@@ -7,12 +7,17 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
-
-pytest.importorskip("transformers", reason="the [models] extra is not installed")
-
-from plmscope.landscape import Landscape  # noqa: E402
-from plmscope.models import (Oracle, OracleSpec, ScoreCache, from_fair_esm, load,  # noqa: E402
-                             random_fair_esm, save_random_model, variant_keys)
+from plmscope.landscape import Landscape
+from plmscope.models import (
+    Oracle,
+    OracleSpec,
+    ScoreCache,
+    from_fair_esm,
+    load,
+    random_fair_esm,
+    save_random_model,
+    variant_keys,
+)
 
 GB1 = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
 SITES = [3, 10, 24, 41]
@@ -82,7 +87,8 @@ def test_variant_keys_are_exact():
     assert keys[1] == bytes([0, 41]) + b"A"
     assert keys[2] == bytes([0, 10]) + b"W"
     assert keys[3] == bytes([0, 3]) + b"W" + bytes([0, 41]) + b"A"  # in position order
-    big = variant_keys(np.array([300]), np.frombuffer(b"A", np.uint8)[None], np.frombuffer(b"G", np.uint8))
+    big = variant_keys(np.array([300]), np.frombuffer(b"A", np.uint8)[None],
+                       np.frombuffer(b"G", np.uint8))
     assert big == [bytes([1, 45]) + b"A"]
 
 
@@ -132,7 +138,7 @@ def test_spec_needs_a_loadable_model():
     oracle = Oracle(mem, Landscape(GB1, [3]), "wt_marginal")
     assert oracle(np.array([[1]], np.uint8)).shape == (1,)
     with pytest.raises(ValueError, match="wrapped from memory"):
-        oracle.spec
+        _ = oracle.spec
 
 
 def test_oracle_input_checks(model):

@@ -1,17 +1,14 @@
 """The three scorers against slow one-sequence-at-a-time loops, on tiny random models of
 every scoring backend; batching, padding, deduplication and backend agreement."""
+import esm
 import numpy as np
 import pytest
 import torch
-
-pytest.importorskip("transformers", reason="the [models] extra is not installed")
-import esm  # noqa: E402
-import transformers  # noqa: E402
-
-from plmscope.fourier import qary_fft  # noqa: E402
-from plmscope.landscape import Landscape  # noqa: E402
-from plmscope.models import Oracle, load, pll, save_random_model, score_variants  # noqa: E402
-from plmscope.models.batching import run_batches  # noqa: E402
+import transformers
+from plmscope.fourier import qary_fft
+from plmscope.landscape import Landscape
+from plmscope.models import Oracle, load, pll, save_random_model, score_variants
+from plmscope.models.batching import run_batches
 
 GB1 = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
 SITES = [3, 10, 24, 41]
@@ -58,7 +55,10 @@ class SlowScorer:
         for i in masked:
             t[0, 1 + i] = self.mask_id  # every family here has one token before the residues
         with torch.no_grad():
-            logits = self.module(t)["logits"] if self.key == "fair-esm" else self.module(input_ids=t).logits
+            if self.key == "fair-esm":
+                logits = self.module(t)["logits"]
+            else:
+                logits = self.module(input_ids=t).logits
         return torch.log_softmax(logits[0].double(), dim=-1)
 
     def pll(self, seq):
@@ -150,7 +150,8 @@ def test_score_variants_of_full_sequences(models):
     assert score_variants(m, GB1, [], "pllr").shape == (0,)
 
 
-@pytest.mark.parametrize("q,sites,subs", [(2, [1, 5, 9, 20, 33], "WWWWW"), (4, [2, 7, 40], ["ACD", "EFG", "HIK"]),
+@pytest.mark.parametrize("q,sites,subs", [(2, [1, 5, 9, 20, 33], "WWWWW"),
+                                          (4, [2, 7, 40], ["ACD", "EFG", "HIK"]),
                                           (20, [4, 50], None)])
 def test_wt_marginal_has_no_interactions(models, q, sites, subs):
     L = Landscape(GB1, sites, q, subs)

@@ -8,7 +8,7 @@ substitute per site; any 2 <= q <= 20 works with q - 1 chosen substitutes per si
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,7 +42,8 @@ def _check_sites(sites, length: int) -> tuple[int, ...]:
                 f"site {s} is outside the wild type (residues 1..{length}); sites are 1-based"
             )
         if s in out:
-            raise ValueError(f"site {s} is listed twice in sites={list(sites)}; list each site once")
+            raise ValueError(f"site {s} is listed twice in sites={list(sites)}; list each site "
+                             "once")
         out.append(s)
     if not out:
         raise ValueError("sites is empty: choose at least one site (1-based residue numbers)")
@@ -71,7 +72,8 @@ class Landscape:
     def __init__(self, wildtype: str, sites: Sequence[int], q: int = 20, substitutions=None):
         self._wildtype = _check_wildtype(wildtype)
         self._sites = _check_sites(sites, len(self._wildtype))
-        if isinstance(q, (bool, np.bool_)) or not isinstance(q, numbers.Integral) or not 2 <= q <= 20:
+        if isinstance(q, (bool, np.bool_)) or not isinstance(q, numbers.Integral) \
+                or not 2 <= q <= 20:
             raise ValueError(f"q must be an integer in 2..20 (states per site), got q={q!r}")
         self._q = int(q)
         wt_at_sites = [self._wildtype[s - 1] for s in self._sites]
@@ -186,7 +188,8 @@ class Landscape:
         return [":".join(self.mutation(i, v) for i, v in enumerate(row) if v) for row in x]
 
     def __repr__(self) -> str:
-        return f"Landscape(n={self.n}, q={self.q}, sites={list(self._sites)}, length={len(self._wildtype)})"
+        return (f"Landscape(n={self.n}, q={self.q}, sites={list(self._sites)}, "
+                f"length={len(self._wildtype)})")
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Landscape) and self.to_dict() == other.to_dict()
@@ -200,7 +203,7 @@ class Landscape:
                 "substitutions": list(self.substitutions)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Landscape":
+    def from_dict(cls, d: dict) -> Landscape:
         return cls(d["wildtype"], d["sites"], d["q"], d.get("substitutions"))
 
     # -- variants <-> sequences -------------------------------------------------------------
@@ -211,9 +214,11 @@ class Landscape:
             raise ValueError(
                 f"{name} must be an (m, n={self.n}) array of variants, got shape {arr.shape}"
             )
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            if arr.dtype == np.bool_ or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-                raise ValueError(f"{name} must hold integers in [0, q={self._q}), got dtype {arr.dtype}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer) and (
+                arr.dtype == np.bool_ or not np.all(np.isfinite(arr))
+                or np.any(arr != np.round(arr))):
+            raise ValueError(f"{name} must hold integers in [0, q={self._q}), got dtype "
+                             f"{arr.dtype}")
         if arr.size:
             bad = (arr < 0) | (arr >= self._q)
             if bad.any():

@@ -42,8 +42,8 @@ def run_batches(model: ProteinModel, total: int, batch_size: int,
         size = min(size, model.batch_cap)
     errors = oom_errors()
     start = 0
-    with tqdm(total=total, desc=desc, unit="seq", disable=None if progress is None else not progress,
-              leave=False) as bar:
+    hide = None if progress is None else not progress  # None: tqdm shows it on a terminal
+    with tqdm(total=total, desc=desc, unit="seq", disable=hide, leave=False) as bar:
         while start < total:
             stop = min(start + size, total)
             failed = False

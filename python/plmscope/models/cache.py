@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS scores (
 _CHUNK = 200_000
 
 
-def variant_keys(positions: np.ndarray, residues: np.ndarray, wt_residues: np.ndarray) -> list[bytes]:
+def variant_keys(positions: np.ndarray, residues: np.ndarray,
+                 wt_residues: np.ndarray) -> list[bytes]:
     """Cache keys of substitution variants.
 
     positions: (n,) 0-based residue indices; residues: (m, n) uint8 ASCII letters of the
@@ -64,7 +65,8 @@ class ScoreCache:
     def __init__(self, path):
         self.path = Path(path).expanduser().resolve()
         if self.path.is_dir():
-            raise ValueError(f"cache={self.path} is a folder; give a file path such as scores.sqlite")
+            raise ValueError(f"cache={self.path} is a folder; give a file path such as "
+                             "scores.sqlite")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._pid = None
@@ -117,7 +119,8 @@ class ScoreCache:
         if not keys:
             return scores, np.zeros(0, dtype=bool)
         conn = self._connect()
-        if conn.execute("SELECT 1 FROM scores WHERE context=? LIMIT 1", (context,)).fetchone() is None:
+        first = conn.execute("SELECT 1 FROM scores WHERE context=? LIMIT 1", (context,))
+        if first.fetchone() is None:
             return scores, np.zeros(len(keys), dtype=bool)  # a new context: nothing to look up
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (i INTEGER PRIMARY KEY, variant BLOB)")
         # keys in sorted order, so the join walks the score B-tree front to back
@@ -157,4 +160,5 @@ class ScoreCache:
         conn = self._connect()
         if context is None:
             return int(conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
-        return int(conn.execute("SELECT COUNT(*) FROM scores WHERE context=?", (context,)).fetchone()[0])
+        row = conn.execute("SELECT COUNT(*) FROM scores WHERE context=?", (context,)).fetchone()
+        return int(row[0])

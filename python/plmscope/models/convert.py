@@ -97,4 +97,5 @@ def fair_esm_to_transformers(fair_model):
     if missing or unexpected:
         raise ValueError(f"ESM2 conversion left missing={missing} unexpected={unexpected}")
     hf.tie_weights()
-    return hf.to(dtype=next(fair_model.parameters()).dtype).eval(), esm_tokenizer(fair_model.alphabet)
+    hf = hf.to(dtype=next(fair_model.parameters()).dtype).eval()
+    return hf, esm_tokenizer(fair_model.alphabet)

@@ -128,8 +128,10 @@ def embed_fasta(model: ProteinModel, fasta, out_dir, layer: int = -1, pooling: s
     """
     _check_pooling(pooling)
     layer = model.check_layer(layer)
-    if isinstance(shard_size, bool) or not isinstance(shard_size, numbers.Integral) or shard_size < 1:
-        raise ValueError(f"shard_size must be an integer >= 1 (records per shard), got {shard_size!r}")
+    if isinstance(shard_size, bool) or not isinstance(shard_size, numbers.Integral) \
+            or shard_size < 1:
+        raise ValueError(f"shard_size must be an integer >= 1 (records per shard), "
+                         f"got {shard_size!r}")
     fasta = Path(fasta).expanduser()
     if not fasta.is_file():
         raise ValueError(f"fasta={fasta} is not a file")

@@ -13,8 +13,15 @@ from pathlib import Path
 import torch
 
 from .model import ProteinModel, resolve_device, resolve_dtype
-from .registry import (BACKENDS, ESM_MAX_RESIDUES, FAIR_ESM, LOCAL_HINT, TRANSFORMERS,
-                       known_model, known_names)
+from .registry import (
+    BACKENDS,
+    ESM_MAX_RESIDUES,
+    FAIR_ESM,
+    LOCAL_HINT,
+    TRANSFORMERS,
+    known_model,
+    known_names,
+)
 from .tokens import from_esm_alphabet, from_tokenizer
 
 _FAIR_ESM_URL = "https://dl.fbaipublicfiles.com/fair-esm"
@@ -117,7 +124,8 @@ def _fair_esm_from_file(path: Path):
         # plmscope does not predict contacts, so a missing contact regression is harmless
         warnings.filterwarnings("ignore", message="Regression weights not found")
         # any name starting with "esm2" selects fair-esm's ESM2 (v2 checkpoint) reader
-        model, alphabet = esm.pretrained.load_model_and_alphabet_core("esm2_local", data, regression)
+        model, alphabet = esm.pretrained.load_model_and_alphabet_core("esm2_local", data,
+                                                                      regression)
     return model, alphabet
 
 
@@ -239,7 +247,8 @@ def _load_transformers(src: str, *, name, source, device, dtype, display: str) -
             module, info = cls.from_pretrained(src, **kwargs)
             tokenizer = transformers.AutoTokenizer.from_pretrained(src, local_files_only=local_only)
     except OSError as exc:
-        raise _unavailable(display, f"its files could not be read ({str(exc).splitlines()[0]})") from exc
+        why = f"its files could not be read ({str(exc).splitlines()[0]})"
+        raise _unavailable(display, why) from exc
     has_head = not any(k.startswith(_HEAD_PREFIXES) for k in info.get("missing_keys", ()))
     module = module.to(device)
     return _wrap_transformers(module, tokenizer, name=name, source=source, device=device,

@@ -24,7 +24,8 @@ def resolve_device(device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'") from exc
+        raise ValueError(f"device={device!r} is not a torch device; use 'cpu', 'cuda' or "
+                         "'cuda:N'") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} asks for CUDA but torch sees no GPU; use device='cpu'")
     if dev.type not in ("cpu", "cuda"):
@@ -170,7 +171,8 @@ class ProteinModel:
                 "the scorers need ESM2 or ProtBERT (use this model for embeddings instead)"
             )
 
-    def hidden(self, ids: torch.Tensor, attention_mask: torch.Tensor | None, layer: int) -> torch.Tensor:
+    def hidden(self, ids: torch.Tensor, attention_mask: torch.Tensor | None,
+               layer: int) -> torch.Tensor:
         """(B, T, D) hidden states after `layer` (0 = token embeddings, num_layers = final
         representation: after ESM's final layer norm). Call inside :meth:`inference`."""
         if self.backend == FAIR_ESM:
@@ -202,9 +204,10 @@ class ProteinModel:
 
 def oom_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'the batch did not fit in memory'."""
-    errs: list[type[BaseException]] = [torch.OutOfMemoryError] if hasattr(torch, "OutOfMemoryError") else []
-    errs.append(MemoryError)
+    errs: list[type[BaseException]] = [MemoryError]
+    if hasattr(torch, "OutOfMemoryError"):
+        errs.append(torch.OutOfMemoryError)
     return tuple(errs)
 
 
-__all__ = ["ProteinModel", "resolve_device", "resolve_dtype", "TRANSFORMERS", "FAIR_ESM"]
+__all__ = ["FAIR_ESM", "TRANSFORMERS", "ProteinModel", "resolve_device", "resolve_dtype"]

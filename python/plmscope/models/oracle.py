@@ -35,7 +35,7 @@ class OracleSpec:
         return Landscape(self.wildtype, list(self.sites), self.q,
                          None if self.substitutions is None else list(self.substitutions))
 
-    def build(self, device=None, progress=None) -> "Oracle":
+    def build(self, device=None, progress=None) -> Oracle:
         """Load the model (on `device` if given, else the spec's) and make the Oracle."""
         from .loading import load
 
@@ -51,7 +51,7 @@ class OracleSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "OracleSpec":
+    def from_dict(cls, d: dict) -> OracleSpec:
         d = dict(d)
         d["sites"] = tuple(d["sites"])
         if d.get("substitutions") is not None:
@@ -59,7 +59,7 @@ class OracleSpec:
         return cls(**d)
 
 
-def _rebuild(spec: OracleSpec) -> "Oracle":
+def _rebuild(spec: OracleSpec) -> Oracle:
     return spec.build()
 
 

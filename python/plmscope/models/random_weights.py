@@ -187,5 +187,11 @@ def save_random_model(family: str, path, *, backend: str = "transformers", num_l
     return path
 
 
-__all__ = ["FAMILIES", "random_fair_esm", "random_transformers", "save_fair_esm",
-           "save_random_model", "STANDARD"]
+__all__ = [
+    "FAMILIES",
+    "STANDARD",
+    "random_fair_esm",
+    "random_transformers",
+    "save_fair_esm",
+    "save_random_model",
+]

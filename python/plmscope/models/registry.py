@@ -30,7 +30,8 @@ class KnownModel:
 
     @property
     def backends(self) -> tuple[str, ...]:
-        return tuple(b for b, v in ((FAIR_ESM, self.fair_esm_name), (TRANSFORMERS, self.hub_id)) if v)
+        pairs = ((FAIR_ESM, self.fair_esm_name), (TRANSFORMERS, self.hub_id))
+        return tuple(backend for backend, name in pairs if name)
 
 
 def _esm2(tag: str, layers: int, dim: int, heads: int) -> KnownModel:

@@ -58,7 +58,8 @@ class SubstitutionScorer:
         self.start = int(batch.starts[0])
         self.length = int(batch.lengths[0])
         self.positions = np.asarray(positions, dtype=np.int64)
-        if self.positions.size and (self.positions.min() < 0 or self.positions.max() >= self.length):
+        if self.positions.size and (self.positions.min() < 0
+                                    or self.positions.max() >= self.length):
             raise ValueError(f"positions must lie in [0, {self.length}), got {self.positions}")
         self.site_tokens = self.start + self.positions
         self.wt_site_ids = self.wt_ids.cpu().numpy()[self.site_tokens]
@@ -142,7 +143,8 @@ class SubstitutionScorer:
     def _masked_marginal(self, var: np.ndarray) -> np.ndarray:
         mask_id = self.model.tokenization.mask_id
         if mask_id is None:
-            raise ValueError(f"{self.model.name} has no mask token, so masked_marginal is undefined")
+            raise ValueError(f"{self.model.name} has no mask token, so masked_marginal is "
+                             "undefined for it")
         n = var.shape[1]
         mutated = var != self.wt_site_ids  # (m, n)
         out = np.zeros(var.shape[0], dtype=np.float64)
@@ -180,7 +182,8 @@ class SubstitutionScorer:
         return out
 
 
-def _substitution_view(model: ProteinModel, wildtype: str, sequences) -> tuple[np.ndarray, np.ndarray]:
+def _substitution_view(model: ProteinModel, wildtype: str,
+                       sequences) -> tuple[np.ndarray, np.ndarray]:
     """(positions, var_ids): the columns where any sequence differs from the wild type and
     the sequences' token ids there."""
     wt = model.residue_ids(wildtype)

@@ -61,7 +61,8 @@ class Tokenization:
 
     def token_id(self, residue: str) -> int:
         """Token id of one residue letter (after this family's mapping)."""
-        tid = int(self.lookup[ord(residue.upper())]) if len(residue) == 1 and residue.isascii() else -1
+        single = len(residue) == 1 and residue.isascii()
+        tid = int(self.lookup[ord(residue.upper())]) if single else -1
         if tid < 0:
             raise ValueError(f"residue {residue!r} has no token in this model ({self.policy})")
         return tid
@@ -172,7 +173,8 @@ def from_tokenizer(tokenizer, family: str) -> Tokenization:
     try:
         i = full.index(a)
     except ValueError:
-        raise ValueError(f"the {family} tokenizer drops residues when adding special tokens: {full}")
+        raise ValueError(f"the {family} tokenizer drops residues when adding special "
+                         f"tokens: {full}") from None
     if full[i:i + 2] != [a, g]:
         raise ValueError(f"the {family} tokenizer does not keep one token per residue: {full}")
     prefix, suffix = tuple(full[:i]), tuple(full[i + 2:])
