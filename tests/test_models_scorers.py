@@ -208,6 +208,9 @@ def test_passes_are_shared_and_deduplicated(models):
     o = Oracle(m, L, "masked_marginal")
     o(x)
     assert o.sequences_forwarded == int(mutated.any(axis=1).sum())  # one pass per mask pattern
+    again = o(x[::-1])  # later calls reuse the pattern tables
+    assert o.sequences_forwarded == int(mutated.any(axis=1).sum())
+    np.testing.assert_array_equal(again, Oracle(m, L, "masked_marginal")(x[::-1]))
     o = Oracle(m, L, "pllr")
     o(x)
     assert o.sequences_forwarded == len(distinct)  # distinct non-wild-type variants + the wild type
@@ -271,3 +274,21 @@ def test_scorer_errors(checkpoints, models, tmp_path):
     assert o(np.zeros((0, 4), np.uint8)).shape == (0,)
     with pytest.raises(ValueError, match="outside"):
         o(np.full((1, 4), 20))
+
+
+def test_pattern_memo_budget(models, monkeypatch):
+    """Past its memory budget the masked-marginal memo drops its oldest tables: scores stay
+    the same, passes are repeated."""
+    from plmscope.models import scoring
+
+    m = models["fair-esm"]
+    L = Landscape(GB1, SITES)
+    x = variants(L, 40, seed=3)
+    want = Oracle(m, L, "masked_marginal")(x)
+    monkeypatch.setattr(scoring, "_PATTERN_MEMO_BYTES", 3 * len(SITES) * m.vocab_size * 8)
+    o = Oracle(m, L, "masked_marginal")
+    np.testing.assert_array_equal(o(x), want)
+    first = o.sequences_forwarded
+    assert len(o._scorer._pattern_tables) == 3
+    np.testing.assert_array_equal(o(x), want)
+    assert o.sequences_forwarded > first

@@ -12,7 +12,8 @@ All three scores are sums of log-probabilities, log_softmax over the whole vocab
 What makes them fast: the wild-type pass is computed once per scorer and shared by all three;
 variants are deduplicated; ``masked_marginal`` depends on a variant only through the set of
 mutated sites (its mask pattern), so one pass per distinct pattern (at most 2^n) serves every
-variant with that pattern; ``wt_marginal`` needs no pass beyond the wild type's.
+variant with that pattern, in this and later calls; ``wt_marginal`` needs no pass beyond the
+wild type's.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .batching import DEFAULT_BATCH_SIZE, check_batch_size, length_groups, run_b
 from .model import ProteinModel
 
 SCORERS = ("pllr", "masked_marginal", "wt_marginal")
+_PATTERN_MEMO_BYTES = 256 << 20  # 256 MiB: every pattern of 10 sites takes 2.7 MB
 
 
 def check_scorer(scorer) -> str:
@@ -65,6 +67,8 @@ class SubstitutionScorer:
         self.wt_site_ids = self.wt_ids.cpu().numpy()[self.site_tokens]
         self._wt_log_probs: np.ndarray | None = None
         self._wt_pll: float | None = None
+        self._pattern_tables: dict[bytes, np.ndarray] = {}  # masked_marginal memo, by pattern
+        self._pattern_bytes = 0
         self.sequences_forwarded = 0  # model inputs run through the network, for reports
 
     # -- the wild-type pass (once) ----------------------------------------------------------
@@ -154,32 +158,52 @@ class SubstitutionScorer:
         todo = np.flatnonzero(pattern_masks.any(axis=1))  # the all-wild-type pattern scores 0
         if todo.size == 0:
             return out
-        # rows grouped by pattern, so a batch of patterns owns a contiguous run of rows
+        # rows grouped by pattern, so each pattern owns a contiguous run of rows
         order = np.argsort(row_pattern, kind="stable")
         bounds = np.searchsorted(row_pattern[order], np.arange(len(patterns) + 1))
+        site_index = np.arange(n)
+
+        def apply(p: int, table: np.ndarray) -> None:
+            """Scores of pattern p's rows from its (n, V) log-probability table."""
+            rows = order[bounds[p]:bounds[p + 1]]
+            gain = table[site_index, var[rows]] - table[site_index, self.wt_site_ids]
+            out[rows] = np.where(mutated[rows], gain, 0.0).sum(axis=1)
+
+        keys = [patterns[p].tobytes() for p in todo]
+        for p, key in zip(todo, keys):
+            if key in self._pattern_tables:
+                apply(p, self._pattern_tables[key])
+        need = np.array([p for p, key in zip(todo, keys) if key not in self._pattern_tables],
+                        dtype=np.int64)
         sites = torch.as_tensor(self.site_tokens, device=self.model.device)
-        wt_site = self.wt_site_ids
-        V = self.model.vocab_size
 
         def step(a: int, b: int) -> None:
-            pats = todo[a:b]
+            pats = need[a:b]
             masks = torch.as_tensor(pattern_masks[pats], device=self.model.device)
             ids = self.wt_ids.repeat(len(pats), 1)
             site_ids = ids[:, sites]
             ids[:, sites] = torch.where(masks, torch.full_like(site_ids, mask_id), site_ids)
             with self.model.inference():
                 logits = self.model.logits(ids)[:, sites]  # (B, n, V)
-                lp = torch.log_softmax(logits.double(), dim=-1).cpu().numpy().reshape(-1)
+                tables = torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
             self.sequences_forwarded += len(pats)
-            for local, p in enumerate(pats):
-                rows = order[bounds[p]:bounds[p + 1]]
-                base = (local * n + np.arange(n)) * V
-                gain = lp[base + var[rows]] - lp[base + wt_site]  # (rows, n)
-                out[rows] = np.where(mutated[rows], gain, 0.0).sum(axis=1)
+            for table, p in zip(tables, pats):
+                apply(p, table)
+                self._remember(patterns[p].tobytes(), table)
 
-        run_batches(self.model, todo.size, self.batch_size, step, self.progress,
-                    f"masked_marginal {self.model.name}")
+        if need.size:
+            run_batches(self.model, need.size, self.batch_size, step, self.progress,
+                        f"masked_marginal {self.model.name}")
         return out
+
+    def _remember(self, key: bytes, table: np.ndarray) -> None:
+        """Keep a mask pattern's table for later calls (q-SFT asks in many batches), within
+        a memory budget; the oldest tables go first."""
+        self._pattern_tables[key] = table
+        self._pattern_bytes += table.nbytes
+        while self._pattern_bytes > _PATTERN_MEMO_BYTES and self._pattern_tables:
+            oldest = next(iter(self._pattern_tables))
+            self._pattern_bytes -= self._pattern_tables.pop(oldest).nbytes
 
 
 def _substitution_view(model: ProteinModel, wildtype: str,
