@@ -146,3 +146,16 @@ def test_embed_fasta_bad_records(models, tmp_path):
         embed_fasta(model, fasta, tmp_path / "out3")
     with pytest.raises(ValueError, match="not a file"):
         embed_fasta(model, tmp_path / "missing.fasta", tmp_path / "out4")
+
+
+@pytest.mark.parametrize("family", ["xlnet", "t5", "bert"])
+def test_models_wrapped_from_memory(models, family):
+    """from_transformers takes the published head classes (XLNetLMHeadModel, the full
+    T5ForConditionalGeneration) and uses their encoders, like load does from a folder."""
+    from plmscope.models import from_transformers, random_transformers
+
+    module, tok = random_transformers(family, seed=6)
+    mem = from_transformers(module, tok, name=f"{family}-in-memory")
+    assert mem.source is None and mem.family == family
+    loaded, _ = models[family]
+    np.testing.assert_allclose(embed(mem, SEQS), embed(loaded, SEQS), rtol=1e-6, atol=1e-6)
