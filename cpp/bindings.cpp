@@ -3,13 +3,16 @@
 // std::invalid_argument from the core becomes Python's ValueError (pybind11's default).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <complex>
 #include <cstdint>
 #include <string>
 
 #include "plmscope/check.h"
+#include "plmscope/peel.h"
 #include "plmscope/qary_fft.h"
+#include "plmscope/qsft_design.h"
 #include "plmscope/similarity.h"
 #include "plmscope/sparse_series.h"
 #ifdef PLMSCOPE_HAS_CUDA
@@ -75,6 +78,94 @@ py::array_t<double> evaluate(CArray<std::uint8_t> freqs, CArray<std::complex<dou
 }
 
 // ---- q-SFT (decoder) -----------------------------------------------------------------
+
+py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delays, int q,
+                       bool with_codes, int nthreads) {
+  PLMSCOPE_CHECK(matrices.ndim() == 3, "matrices must be 3-D (C, n, b), got ndim=" << matrices.ndim());
+  PLMSCOPE_CHECK(delays.ndim() == 2, "delays must be 2-D (P, n), got ndim=" << delays.ndim());
+  const auto C = matrices.shape(0), n = matrices.shape(1), b = matrices.shape(2);
+  const auto P = delays.shape(0);
+  PLMSCOPE_CHECK(delays.shape(1) == n, "delays has n=" << delays.shape(1)
+                     << " but matrices has n=" << n);
+  const auto B = static_cast<py::ssize_t>(plmscope::qary_length(q, static_cast<int>(b)));
+  py::array_t<std::uint8_t> points({C, P, B, n});
+  py::array_t<std::int64_t> codes(with_codes ? C * P * B : 0);
+  const auto* m = matrices.data();
+  const auto* d = delays.data();
+  auto* pts = points.mutable_data();
+  auto* cds = with_codes ? codes.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    plmscope::qsft_query_points(m, int(C), int(n), int(b), d, int(P), q, pts, cds, nthreads);
+  }
+  return py::make_tuple(points, codes);
+}
+
+py::tuple unique_codes(CArray<std::int64_t> codes, int nthreads) {
+  const auto N = static_cast<py::ssize_t>(codes.size());
+  std::vector<std::int64_t> uniq(N), first(N);
+  py::array_t<std::int64_t> inverse(N);
+  const auto* c = codes.data();
+  auto* inv = inverse.mutable_data();
+  std::int64_t count;
+  {
+    py::gil_scoped_release release;
+    count = plmscope::unique_codes(c, N, uniq.data(), inv, first.data(), nthreads);
+  }
+  py::array_t<std::int64_t> out(count), firsts(count);
+  std::copy(uniq.begin(), uniq.begin() + count, out.mutable_data());
+  std::copy(first.begin(), first.begin() + count, firsts.mutable_data());
+  return py::make_tuple(out, inverse, firsts);
+}
+
+py::dict peel(CArray<std::complex<double>> bins, CArray<std::uint8_t> matrices,
+              CArray<std::uint8_t> delays, int q, int num_repeats, double zeroton_energy,
+              double singleton_residual, int max_rounds, int nthreads) {
+  PLMSCOPE_CHECK(bins.ndim() == 3, "bins must be 3-D (C, q^b, P), got ndim=" << bins.ndim());
+  PLMSCOPE_CHECK(matrices.ndim() == 3, "matrices must be 3-D (C, n, b), got ndim=" << matrices.ndim());
+  PLMSCOPE_CHECK(delays.ndim() == 2, "delays must be 2-D (P, n), got ndim=" << delays.ndim());
+  plmscope::PeelParams p;
+  p.q = q;
+  p.num_groups = static_cast<int>(matrices.shape(0));
+  p.n = static_cast<int>(matrices.shape(1));
+  p.b = static_cast<int>(matrices.shape(2));
+  p.num_repeats = num_repeats;
+  p.zeroton_energy = zeroton_energy;
+  p.singleton_residual = singleton_residual;
+  p.max_rounds = max_rounds;
+  p.nthreads = nthreads;
+  PLMSCOPE_CHECK(bins.shape(0) == p.num_groups, "bins has " << bins.shape(0)
+                     << " groups but matrices has " << p.num_groups);
+  PLMSCOPE_CHECK(bins.shape(1) == plmscope::qary_length(q, p.b),
+                 "bins.shape[1] = " << bins.shape(1) << " is not q^b = " << q << "^" << p.b);
+  PLMSCOPE_CHECK(delays.shape(1) == p.n, "delays has n=" << delays.shape(1)
+                     << " but matrices has n=" << p.n);
+  PLMSCOPE_CHECK(delays.shape(0) == std::int64_t(num_repeats) * (p.n + 1) &&
+                     bins.shape(2) == delays.shape(0),
+                 "need P = num_repeats (n + 1) = " << num_repeats * (p.n + 1)
+                     << " delays and bins.shape[2] == P, got " << delays.shape(0) << " and "
+                     << bins.shape(2));
+  auto* u = bins.mutable_data();
+  const auto* m = matrices.data();
+  const auto* d = delays.data();
+  plmscope::PeelResult r;
+  {
+    py::gil_scoped_release release;
+    r = plmscope::peel(u, m, d, p);
+  }
+  const auto K = static_cast<py::ssize_t>(r.values.size());
+  py::array_t<std::uint8_t> freqs({K, static_cast<py::ssize_t>(p.n)});
+  std::copy(r.frequencies.begin(), r.frequencies.end(), freqs.mutable_data());
+  py::array_t<std::complex<double>> values(K);
+  std::copy(r.values.begin(), r.values.end(), values.mutable_data());
+  py::dict out;
+  out["frequencies"] = freqs;
+  out["values"] = values;
+  out["singletons_per_round"] = r.singletons_per_round;
+  out["bins_left"] = r.bins_left;
+  out["residual_energy"] = r.residual_energy;
+  return out;
+}
 
 // ---- similarity kernels (isotropy, distances) -----------------------------------------
 
@@ -180,6 +271,17 @@ PYBIND11_MODULE(_core, m) {
         "Re sum_k values[k] omega^<frequencies[k], x[m]> for every row of x (uint8 inputs).");
 
   // ---- q-SFT (decoder) ----
+  m.def("qsft_query_points", &query_points, py::arg("matrices").noconvert(),
+        py::arg("delays").noconvert(), py::arg("q"), py::arg("with_codes"),
+        py::arg("nthreads") = 0,
+        "(points (C, P, q^b, n) uint8, codes (C P q^b,) int64) of the q-SFT design.");
+  m.def("unique_codes", &unique_codes, py::arg("codes").noconvert(), py::arg("nthreads") = 0,
+        "(sorted distinct codes, inverse index, first occurrence) of int64 codes >= 0.");
+  m.def("peel", &peel, py::arg("bins").noconvert(), py::arg("matrices").noconvert(),
+        py::arg("delays").noconvert(), py::arg("q"), py::arg("num_repeats"),
+        py::arg("zeroton_energy"), py::arg("singleton_residual"), py::arg("max_rounds") = 100,
+        py::arg("nthreads") = 0,
+        "q-SFT peeling decoder; bins (C, q^b, P) complex128 are replaced by the residual.");
 
   // ---- similarity kernels ----
   m.def("covariance_accumulate", &covariance_accumulate, py::arg("x").noconvert(),

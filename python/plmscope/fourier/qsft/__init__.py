@@ -1,0 +1,11 @@
+"""q-ary sparse Fourier transform (q-SFT) of black-box functions on Z_q^n.
+
+``recover(oracle, q, n, b, ...)`` asks ``oracle`` at C q^b P structured points (subsampled
+cosets M_c l + d), transforms each coset with :func:`plmscope.fourier.qary_fft`, and peels
+the bins in C++ (:mod:`plmscope._core`). ``plan(...)`` gives the cost up front.
+"""
+from .recover import LocalExecutor, QueryPlan, Recovery, check_answers, plan, recover
+from .store import QueryStore
+
+__all__ = ["recover", "plan", "Recovery", "QueryPlan", "LocalExecutor", "QueryStore",
+           "check_answers"]

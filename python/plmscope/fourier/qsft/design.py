@@ -1,0 +1,136 @@
+"""The q-SFT query design: subsampling matrices, delays and the query points they imply.
+
+Subsampling matrices M_c in Z_q^{n x b} are drawn with iid uniform entries and redrawn until
+M_c^T maps Z_q^n *onto* Z_q^b. For prime q that is full rank over GF(q); for composite q
+(q = 20) "invertible" is not a field notion, and the right condition is that M_c mod p has
+rank b over GF(p) for every prime p dividing q. Onto-ness makes the hash k -> M_c^T k split
+Z_q^n into q^b bins of exactly q^(n-b) frequencies each. (For composite q a frequency whose
+entries share a factor with q, e.g. k_i = 10 for q = 20, can only land in the matching
+subgroup of bins; that is a property of every linear hash, and peeling across the C groups
+resolves the extra collisions.)
+
+Delays are R blocks of n + 1 rows: a base row d_r and its unit shifts d_r + e_i. Identity
+delays are one block with d = 0; "nso" (noise-robust) delays use R random bases, and the
+decoder averages the phase evidence of the R blocks.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _core
+
+DELAY_KINDS = ("identity", "nso")
+
+
+def prime_factors(q: int) -> list[int]:
+    out, p = [], 2
+    while p * p <= q:
+        if q % p == 0:
+            out.append(p)
+            while q % p == 0:
+                q //= p
+        p += 1
+    if q > 1:
+        out.append(q)
+    return out
+
+
+def rank_mod_p(a: np.ndarray, p: int) -> int:
+    """Rank of an integer matrix over GF(p), p prime (Gaussian elimination)."""
+    m = np.array(a, dtype=np.int64) % p
+    rows, cols = m.shape
+    rank = 0
+    for col in range(cols):
+        pivot = next((r for r in range(rank, rows) if m[r, col] != 0), None)
+        if pivot is None:
+            continue
+        m[[rank, pivot]] = m[[pivot, rank]]
+        m[rank] = (m[rank] * pow(int(m[rank, col]), -1, p)) % p
+        for r in range(rows):
+            if r != rank and m[r, col]:
+                m[r] = (m[r] - m[r, col] * m[rank]) % p
+        rank += 1
+        if rank == rows:
+            break
+    return rank
+
+
+def is_onto(matrix: np.ndarray, q: int) -> bool:
+    """True when x -> matrix^T x maps Z_q^n onto Z_q^b (rank b modulo every prime of q)."""
+    b = matrix.shape[1]
+    return all(rank_mod_p(matrix, p) == b for p in prime_factors(q))
+
+
+def subsampling_matrices(rng: np.random.Generator, q: int, n: int, b: int, count: int,
+                         max_tries: int = 1000) -> np.ndarray:
+    """(count, n, b) uint8 matrices, each onto Z_q^b."""
+    out = np.empty((count, n, b), dtype=np.uint8)
+    for c in range(count):
+        for _ in range(max_tries):
+            m = rng.integers(0, q, size=(n, b))
+            if is_onto(m, q):
+                out[c] = m
+                break
+        else:  # only reachable for n == b with tiny q by extreme bad luck
+            raise RuntimeError(f"no onto {n}x{b} matrix over Z_{q} in {max_tries} draws")
+    return out
+
+
+def delay_rows(rng: np.random.Generator, q: int, n: int, kind: str, num_repeat: int) -> np.ndarray:
+    """(num_repeat * (n + 1), n) uint8 delays: blocks of a base row and its unit shifts."""
+    if kind == "identity":
+        bases = np.zeros((num_repeat, n), dtype=np.int64)
+    else:
+        bases = rng.integers(0, q, size=(num_repeat, n))
+    shifts = np.vstack([np.zeros((1, n), dtype=np.int64), np.eye(n, dtype=np.int64)])
+    rows = (bases[:, None, :] + shifts[None, :, :]) % q
+    return rows.reshape(-1, n).astype(np.uint8)
+
+
+def subsample_grid(q: int, b: int) -> np.ndarray:
+    """(q^b, b) int64: the digits of l, most significant first (row index == flat l)."""
+    return np.indices((q,) * b).reshape(b, -1).T.astype(np.int64)
+
+
+def query_points(matrices: np.ndarray, delays: np.ndarray, q: int, with_codes: bool = False,
+                 nthreads: int = 0):
+    """(C, P, q^b, n) uint8 points x = M_c l + d_p (mod q), computed by the C++ core; with
+    ``with_codes`` also their flat int64 indices (see :func:`variant_codes`)."""
+    points, codes = _core.qsft_query_points(
+        np.ascontiguousarray(matrices, dtype=np.uint8), np.ascontiguousarray(delays, dtype=np.uint8),
+        q, with_codes, nthreads)
+    return (points, codes) if with_codes else points
+
+
+def unique_variants(points: np.ndarray, codes: np.ndarray | None, q: int, nthreads: int = 0):
+    """(distinct variants (m, n) uint8 in code order, inverse index of every point)."""
+    n = points.shape[-1]
+    if codes is not None:
+        _, inverse, first = _core.unique_codes(codes, nthreads)
+        return np.take(points.reshape(-1, n), first, axis=0), inverse
+    unique, inverse = np.unique(points.reshape(-1, n), axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
+
+
+def variant_codes(points: np.ndarray, q: int) -> np.ndarray:
+    """Flat index sum x_i q^(n-1-i) of each variant (int64); needs q^n < 2^63."""
+    n = points.shape[-1]
+    code = np.zeros(points.shape[:-1], dtype=np.int64)
+    for i in range(n):
+        code *= q
+        code += points[..., i]
+    return code
+
+
+def codes_fit(q: int, n: int) -> bool:
+    return n * np.log2(q) < 62.5
+
+
+def decode_codes(codes: np.ndarray, q: int, n: int) -> np.ndarray:
+    """Inverse of variant_codes: (m,) int64 -> (m, n) uint8."""
+    out = np.empty((codes.shape[0], n), dtype=np.uint8)
+    rest = codes.copy()
+    for i in range(n - 1, -1, -1):
+        out[:, i] = rest % q
+        rest //= q
+    return out

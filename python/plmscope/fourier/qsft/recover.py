@@ -1,0 +1,364 @@
+"""q-SFT: recover the sparse q-ary Fourier transform of an expensive black-box function."""
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+
+from ... import _core
+from ..._memory import require_memory
+from ..fft import check_nthreads, check_q, qary_fft
+from ..sparse import SparseFourier
+from . import design
+from .refine import conjugate_closure, refit, symmetrize
+from .store import QueryStore, design_digest
+
+_GIB = 1024**3
+
+
+# -- planning ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What a q-SFT run costs before it runs."""
+
+    q: int
+    n: int
+    b: int
+    num_subsample: int
+    delays: str
+    num_repeat: int
+    num_delays: int          # P
+    num_bins: int            # q^b per group
+    num_samples: int         # C q^b P design points (the paper's query count)
+    memory_bytes: int        # peak working memory of design, transform and decoder
+
+    def __str__(self) -> str:
+        return (f"q-SFT plan: {self.num_samples:,} queries = {self.num_subsample} subsamples x "
+                f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
+                f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
+                f"oracle calls after de-duplication; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {name}={value!r}")
+    return int(value)
+
+
+def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
+         num_repeat: int = 1) -> QueryPlan:
+    """Number of queries and memory of a q-SFT run with these arguments (nothing runs)."""
+    q = check_q(q)
+    if q > 256:
+        raise ValueError(f"q must be <= 256, got q={q}")
+    n = _check_int("n", n, 1)
+    b = _check_int("b", b, 1)
+    if b > n:
+        raise ValueError(f"b={b} must be <= n={n}: there are only n sites to subsample")
+    num_subsample = _check_int("num_subsample", num_subsample, 1)
+    num_repeat = _check_int("num_repeat", num_repeat, 1)
+    if delays not in design.DELAY_KINDS:
+        raise ValueError(f"delays must be one of {design.DELAY_KINDS}, got delays={delays!r}")
+    if delays == "identity" and num_repeat != 1:
+        raise ValueError(f"identity delays have no repeats; got num_repeat={num_repeat} "
+                         "(use delays='nso' for repeated noise-robust delays)")
+    P = num_repeat * (n + 1)
+    bins = q**b
+    samples = num_subsample * bins * P
+    # points (n bytes), codes + answers (16), bins twice (32), transform scratch (16) per sample
+    memory = samples * (n + 64)
+    return QueryPlan(q, n, b, num_subsample, delays, num_repeat, P, bins, samples, memory)
+
+
+# -- running the oracle --------------------------------------------------------------------
+
+class LocalExecutor:
+    """Asks the oracle in this process, one batch after another."""
+
+    def run(self, oracle: Callable, tasks: Sequence[tuple[int, np.ndarray]],
+            on_result: Callable[[int, np.ndarray], None]) -> None:
+        for index, variants in tasks:
+            on_result(index, oracle(variants))
+
+
+def check_answers(values, variants: np.ndarray, index: int) -> np.ndarray:
+    """float64 (m,) answers, or ValueError naming the first offending variant."""
+    arr = np.asarray(values, dtype=np.float64)
+    m = variants.shape[0]
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.shape != (m,):
+        raise ValueError(f"the oracle returned shape {arr.shape} for a batch of {m} variants "
+                         f"(batch {index}); it must return one float per variant")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"the oracle returned {arr[i]} for variant {variants[i].tolist()} "
+                         f"(batch {index}, row {i}); scores must be finite")
+    return arr
+
+
+# -- the result ----------------------------------------------------------------------------
+
+@dataclass
+class Recovery:
+    """Result of :func:`recover`."""
+
+    transform: SparseFourier
+    num_queries: int                 # distinct variants the oracle answered
+    num_samples: int                 # design points C q^b P
+    timings: dict                    # seconds: design, dedup, oracle, transform, decode, refine
+    noise_sd: float                  # per-query noise standard deviation used
+    noise_threshold: float           # bin energy below which a bin counts as empty
+    singletons_per_round: list       # singletons accepted in each peeling round
+    bins_left: int                   # bins still above the noise threshold at the end
+    residual_energy: float           # sum |U|^2 left in the bins at the end
+    plan: QueryPlan = None
+    config: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {
+            "num_coefficients": len(self.transform), "num_queries": self.num_queries,
+            "num_samples": self.num_samples, "noise_sd": self.noise_sd,
+            "noise_threshold": self.noise_threshold, "bins_left": self.bins_left,
+            "residual_energy": self.residual_energy,
+            "singletons_per_round": list(map(int, self.singletons_per_round)),
+            "timings": dict(self.timings), **{f"config_{k}": v for k, v in self.config.items()},
+        }
+
+
+# -- thresholds ----------------------------------------------------------------------------
+
+def bin_energy(bins: np.ndarray) -> np.ndarray:
+    """(C, q^b) sum over delays of |U|^2, on a real view (no complex temporaries)."""
+    v = bins.view(np.float64).reshape(bins.shape[0], bins.shape[1], -1)
+    return np.einsum("cbp,cbp->cb", v, v)
+
+
+def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[float, float]:
+    """(per-query noise sd, per-bin-entry noise variance nu^2).
+
+    With white noise of variance sigma^2 on f, every bin entry carries complex noise of
+    variance nu^2 = sigma^2 / q^b. "auto" estimates it from the bins themselves: in a
+    sparse spectrum most bins hold no coefficient, and an empty bin's mean power over the P
+    delays is nu^2 Gamma(P, 1/P). The lower quartile of the bins' power divided by that
+    distribution's lower quartile estimates nu^2 as long as a quarter of the bins are empty
+    (with fewer empty bins, b is too small for the spectrum: pass noise_sd).
+    """
+    P = bins.shape[-1]
+    power = bin_energy(bins) / P
+    floor = 1e-20 * float(power.mean()) + 1e-300
+    if isinstance(noise_sd, str):
+        if noise_sd != "auto":
+            raise ValueError(f"noise_sd must be 'auto' or a number >= 0, got {noise_sd!r}")
+        nu2 = float(np.quantile(power, 0.25)) / stats.gamma.ppf(0.25, P, scale=1.0 / P)
+    else:
+        if not (isinstance(noise_sd, numbers.Real) and noise_sd >= 0 and math.isfinite(noise_sd)):
+            raise ValueError(f"noise_sd must be 'auto' or a finite number >= 0, got {noise_sd!r}")
+        nu2 = float(noise_sd) ** 2 / q**b
+    nu2 = max(nu2, floor)
+    return math.sqrt(nu2 * q**b), nu2
+
+
+# -- recovery ------------------------------------------------------------------------------
+
+def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
+            delays: str = "nso", num_repeat: int = 1, noise_sd="auto", refine: bool = True,
+            seed: int = 0, store=None, nthreads: int = 0, batch_size: int = 10_000,
+            executor=None, progress: bool | None = None, max_rounds: int = 100,
+            false_alarm: float = 0.1) -> Recovery:
+    """Recover the large Fourier coefficients of ``oracle`` on Z_q^n with q-SFT.
+
+    Parameters
+    ----------
+    oracle : callable
+        Takes an (m, n) uint8 array of variants, returns m floats. Called in batches of
+        ``batch_size`` and never twice for the same variant.
+    q, n, b : int
+        Alphabet size, number of sites, subsampling dimension (q^b bins per group).
+    num_subsample : int
+        Number C of subsampling groups.
+    delays : {"nso", "identity"}
+        Delay design; ``num_repeat`` random NSO blocks of n + 1 delays each.
+    noise_sd : "auto" or float
+        Standard deviation of the per-query noise; "auto" estimates it from the bins.
+    refine : bool
+        Least-squares refit of the found coefficients on all queries made (no oracle calls),
+        then one more peeling pass on what is left.
+    seed : int
+        Seeds the design; the same arguments give the same queries and the same result.
+    store : path or None
+        Folder where answered batches are saved before the next is asked; a killed run
+        restarted with the same arguments re-asks nothing.
+    nthreads : int
+        Threads for transforms and decoding (0 = all cores).
+    executor : object with ``run(oracle, tasks, on_result)`` or None (local)
+        Where the oracle batches run (e.g. a Ray cluster); answers come back through
+        ``on_result`` and go to the same store.
+    false_alarm : float
+        Expected number of empty bins, over all groups, mistaken for a coefficient.
+    """
+    if not callable(oracle):
+        raise ValueError(f"oracle must be callable (variants -> scores), got {type(oracle).__name__}")
+    the_plan = plan(q, n, b, num_subsample, delays, num_repeat)
+    q, n, b = the_plan.q, the_plan.n, the_plan.b
+    nthreads = check_nthreads(nthreads)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    if not 0 < false_alarm:
+        raise ValueError(f"false_alarm must be > 0, got {false_alarm!r}")
+    if the_plan.num_bins > 2**40:
+        raise ValueError(f"q^b = {q}^{b} = {the_plan.num_bins:.3g} bins per subsample is too many; "
+                         "choose a smaller b")
+    require_memory(the_plan.memory_bytes,
+                   f"q-SFT with q^b = {q}^{b} = {the_plan.num_bins:,} bins per subsample "
+                   f"({the_plan.num_samples:,} queries)")
+    timings = {}
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    matrices = design.subsampling_matrices(rng, q, n, b, num_subsample)
+    delay_rows = design.delay_rows(rng, q, n, delays, num_repeat)
+    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
+    timings["design"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
+    del points, codes
+    timings["dedup"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    answers = _ask(oracle, unique, q, n, b, the_plan, seed, batch_size, store, executor, progress)
+    timings["oracle"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    samples = answers[inverse].reshape(num_subsample * the_plan.num_delays, the_plan.num_bins)
+    mean = float(answers.mean()) if answers.size else 0.0
+    samples -= mean  # only F[0] changes; it is added back at the end
+    spectra = qary_fft(samples, q, nthreads=nthreads)
+    del samples
+    bins = np.ascontiguousarray(
+        spectra.reshape(num_subsample, the_plan.num_delays, the_plan.num_bins).transpose(0, 2, 1))
+    del spectra
+    timings["transform"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sd, nu2 = bin_noise_variance(bins, noise_sd, q, b)
+    P = the_plan.num_delays
+    total_bins = num_subsample * the_plan.num_bins
+    alpha = min(0.5, false_alarm / total_bins)
+    zeroton = nu2 * stats.gamma.isf(alpha, P)
+    singleton = nu2 * stats.gamma.isf(1e-6, P - 1)
+    result = _core.peel(bins, matrices, delay_rows, q, num_repeat, zeroton, singleton,
+                        max_rounds, nthreads)
+    freqs, values = result["frequencies"], result["values"]
+    rounds = list(result["singletons_per_round"])
+    timings["decode"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if refine:
+        for _ in range(3):
+            freqs, values = conjugate_closure(freqs, values, q)
+            values = values + refit(bins, freqs, matrices, delay_rows, q)
+            again = _core.peel(bins, matrices, delay_rows, q, num_repeat, zeroton, singleton,
+                               max_rounds, nthreads)
+            rounds += list(again["singletons_per_round"])
+            if again["values"].size == 0:
+                break
+            freqs, values = _merge(freqs, values, again["frequencies"], again["values"])
+        values = symmetrize(freqs, values, q)
+        energy = bin_energy(bins)
+        result = {"bins_left": int(np.sum(energy > zeroton)), "residual_energy": float(energy.sum())}
+    timings["refine"] = time.perf_counter() - t0
+
+    freqs, values = _merge(freqs, values, np.zeros((1, n), np.uint8), np.array([mean], complex))
+    config = {"q": q, "n": n, "b": b, "num_subsample": num_subsample, "delays": delays,
+              "num_repeat": num_repeat, "seed": seed, "refine": bool(refine),
+              "noise_sd": noise_sd if isinstance(noise_sd, str) else float(noise_sd)}
+    return Recovery(
+        transform=SparseFourier(freqs, values, q), num_queries=int(unique.shape[0]),
+        num_samples=the_plan.num_samples, timings=timings, noise_sd=sd,
+        noise_threshold=float(zeroton), singletons_per_round=rounds,
+        bins_left=int(result["bins_left"]), residual_energy=float(result["residual_energy"]),
+        plan=the_plan, config=config,
+    )
+
+
+def _merge(freqs, values, more_freqs, more_values):
+    """Union of two coefficient lists; values of a repeated frequency are added."""
+    index = {row.tobytes(): i for i, row in enumerate(freqs)}
+    values = values.copy()
+    new_f, new_v = [], []
+    for row, v in zip(more_freqs, more_values):
+        i = index.get(row.tobytes())
+        if i is None:
+            index[row.tobytes()] = len(freqs) + len(new_f)
+            new_f.append(row)
+            new_v.append(v)
+        else:
+            values[i] += v
+    if new_f:
+        freqs = np.vstack([freqs, np.array(new_f, dtype=np.uint8)])
+        values = np.concatenate([values, np.array(new_v, dtype=np.complex128)])
+    return freqs, values
+
+
+def _ask(oracle, unique, q, n, b, the_plan, seed, batch_size, store, executor, progress):
+    """Answers for every unique variant, from the store where present, else the oracle."""
+    m = unique.shape[0]
+    answers = np.empty(m, dtype=np.float64)
+    num_batches = (m + batch_size - 1) // batch_size
+    qs = None
+    done: set[int] = set()
+    if store is not None:
+        qs = QueryStore(store, {
+            "q": q, "n": n, "b": b, "num_subsample": the_plan.num_subsample,
+            "delays": the_plan.delays, "num_repeat": the_plan.num_repeat, "seed": seed,
+            "batch_size": batch_size, "num_queries": m, "design_digest": design_digest(unique),
+        })
+        for i in sorted(qs.answered()):
+            if i >= num_batches:
+                continue
+            vals = qs.load(i)
+            lo, hi = i * batch_size, min(m, (i + 1) * batch_size)
+            if vals.shape != (hi - lo,):
+                continue  # a damaged file: ask again
+            answers[lo:hi] = vals
+            done.add(i)
+    tasks = [(i, unique[i * batch_size:(i + 1) * batch_size])
+             for i in range(num_batches) if i not in done]
+    if not tasks:
+        return answers
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=m, initial=m - sum(t[1].shape[0] for t in tasks), unit="query",
+               desc="oracle", disable=progress is False if progress is not None else None,
+               leave=False)
+    got: set[int] = set()
+
+    def on_result(index: int, values) -> None:
+        lo = index * batch_size
+        variants = unique[lo:lo + batch_size]
+        vals = check_answers(values, variants, index)
+        if index in got:
+            return
+        answers[lo:lo + variants.shape[0]] = vals
+        if qs is not None:
+            qs.save(index, vals)
+        got.add(index)
+        bar.update(variants.shape[0])
+
+    try:
+        (executor or LocalExecutor()).run(oracle, tasks, on_result)
+    finally:
+        bar.close()
+    missing = [i for i, _ in tasks if i not in got]
+    if missing:
+        raise RuntimeError(f"the executor returned without answering {len(missing)} batches "
+                           f"(first: {missing[0]}); rerun with the same store to resume")
+    return answers

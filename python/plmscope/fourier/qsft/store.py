@@ -1,0 +1,64 @@
+"""Checkpointing of oracle answers: a run killed at any point resumes without re-asking.
+
+A store is a folder: ``config.json`` (the arguments that fix the design, and a digest of
+the unique query variants) and ``answers/NNNNNNN.npy`` (float64 answers of query batch N,
+written to a temporary name and renamed, so a file either is complete or does not exist).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "plmscope.qsft-store/1"
+
+
+def design_digest(variants: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(variants).tobytes()).hexdigest()
+
+
+class QueryStore:
+    """Answers of query batches on disk, keyed by batch index."""
+
+    def __init__(self, path: str | os.PathLike, config: dict):
+        self.path = Path(path)
+        self.config = {"format": FORMAT, **config}
+        cfg_file = self.path / "config.json"
+        if cfg_file.exists():
+            stored = json.loads(cfg_file.read_text())
+            diff = sorted(k for k in set(stored) | set(self.config) if stored.get(k) != self.config.get(k))
+            if diff:
+                detail = ", ".join(f"{k}: stored {stored.get(k)!r} vs now {self.config.get(k)!r}"
+                                   for k in diff if k != "design_digest")
+                if "design_digest" in diff and not detail:
+                    detail = "the query variants differ"
+                raise ValueError(
+                    f"store {self.path} was made with other arguments ({detail}); pass the same "
+                    "arguments to resume it, or use a new store path"
+                )
+        else:
+            (self.path / "answers").mkdir(parents=True, exist_ok=True)
+            tmp = cfg_file.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(self.config, indent=2, sort_keys=True))
+            os.replace(tmp, cfg_file)
+        (self.path / "answers").mkdir(parents=True, exist_ok=True)
+
+    def _file(self, index: int) -> Path:
+        return self.path / "answers" / f"{index:07d}.npy"
+
+    def answered(self) -> set[int]:
+        return {int(p.stem) for p in (self.path / "answers").glob("*.npy") if p.stem.isdigit()}
+
+    def load(self, index: int) -> np.ndarray:
+        return np.load(self._file(index), allow_pickle=False)
+
+    def save(self, index: int, values: np.ndarray) -> None:
+        target = self._file(index)
+        if target.exists():  # a batch answered twice (e.g. a retried worker): keep the first
+            return
+        tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, np.asarray(values, dtype=np.float64))
+        os.replace(tmp, target)
