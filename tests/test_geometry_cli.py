@@ -16,7 +16,8 @@ AA = "ACDEFGHIKLMNPQRSTVWY"
 
 
 def family_fasta(path):
-    """The shared wild types and seeded mutated copies of them (30 records)."""
+    """The shared wild types and seeded mutated copies of them (48 records: more than the
+    tiny models' 32 dimensions)."""
     from Bio import SeqIO
 
     with open(shared_path("wildtypes.fasta")) as fh:
@@ -25,8 +26,8 @@ def family_fasta(path):
     records = []
     for w, seq in enumerate(wild):
         records.append((f"wt{w}", seq))
-        for k in range(9):
-            rate = 0.05 + 0.1 * k
+        for k in range(15):
+            rate = 0.03 + 0.06 * k
             mutated = "".join(AA[rng.integers(20)] if rng.random() < rate else c for c in seq)
             records.append((f"wt{w}_m{k}", mutated))
     path.write_text("".join(f">{rid} test record\n{seq}\n" for rid, seq in records))
@@ -47,9 +48,9 @@ def test_embed_command_writes_resumable_shards(setup, capsys):
     out = d / "emb"
     assert main(["embed", "--fasta", str(fasta), "--model", str(esm_path), "--out", str(out),
                  "--shard-size", "8"]) == 0
-    assert "embedded 30 records" in capsys.readouterr().out
+    assert "embedded 48 records" in capsys.readouterr().out
     shards = sorted(out.glob("shard-*.npz"))
-    assert len(shards) == 4
+    assert len(shards) == 6
     stamps = [p.stat().st_mtime_ns for p in shards]
     assert main(["embed", "--fasta", str(fasta), "--model", str(esm_path), "--out", str(out),
                  "--shard-size", "8"]) == 0
@@ -73,7 +74,7 @@ def test_isotropy_command_compares_models_and_residues(setup):
         row = summary[(summary["model"] == name) & summary["embedding"].str.startswith("global")]
         expected = summarize(pooled)
         assert row["isoscore"].item() == pytest.approx(expected.isoscore, abs=1e-6)
-        assert row["n_points"].item() == 30 and row["dim"].item() == 32
+        assert row["n_points"].item() == 48 and row["dim"].item() == 32
         assert row["effective_dims"].item() == expected.effective_dims
         assert row["mean_cosine"].item() == pytest.approx(expected.mean_cosine, abs=1e-6)
         per_res = ResidueIsotropy()
@@ -89,7 +90,7 @@ def test_isotropy_command_compares_models_and_residues(setup):
     assert "esm2_tiny" in report and "bert_tiny" in report and "isotropic_baseline" in report
     # A rerun resumes from the shards: nothing is embedded again.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("embeddings/*/*/shard-*.npz")}
-    assert len(stamps) == 2 * 2 * 2
+    assert len(stamps) == 2 * 2 * 3  # models x poolings x shards of 16
     assert main(argv) == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
@@ -99,17 +100,17 @@ def test_align_corr_command(setup, capsys):
     out = d / "corr"
     argv = ["align-corr", "--fasta", str(fasta), "--model", str(esm_path), "--model",
             str(bert_path), "--fraction", "0.5", "--seed", "4", "--out", str(out),
-            "--chunk-pairs", "40", "--threads", "2"]
+            "--chunk-pairs", "100", "--threads", "2"]
     assert main(argv) == 0
-    proteins = sample_proteins(30, 0.5, seed=4)
-    assert len(proteins) == 15
-    P = 15 * 14 // 2
+    proteins = sample_proteins(48, 0.5, seed=4)
+    assert len(proteins) == 24
+    P = 24 * 23 // 2
     assert f"{P:,} pairs" in capsys.readouterr().out
-    assert len(sorted((out / "alignments").glob("chunk-*.npz"))) == 3  # 105 pairs / 40
+    assert len(sorted((out / "alignments").glob("chunk-*.npz"))) == 3  # 276 pairs / 100
     models = pd.read_csv(out / "models.csv")
     assert list(models["model"]) == ["esm2_tiny", "bert_tiny"]
     sub = [seqs[i] for i in proteins]
-    a, b = np.triu_indices(15, k=1)
+    a, b = np.triu_indices(24, k=1)
     aln = align_pairs(sub, np.stack([a, b], 1), backend="biopython")
     for name, path in (("esm2_tiny", esm_path), ("bert_tiny", bert_path)):
         with np.load(out / name / "pair_metrics.npz") as z:

@@ -9,6 +9,9 @@ import sys
 # One entry per subcommand module.
 COMMAND_MODULES = (
     "plmscope.commands.transform",
+    "plmscope.commands.embed",
+    "plmscope.commands.isotropy",
+    "plmscope.commands.align_corr",
 )
 
 

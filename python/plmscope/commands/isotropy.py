@@ -137,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
         folder, model = embed_into(args, name, fasta, out, "mean")
         rows.append({"model": model_slug(name), "embedding": "global (mean)",
                      **global_summary(folder, args.threads)})
-        print(f"{name}: global IsoScore {rows[-1]['isoscore']:.4f} "
-              f"(N={rows[-1]['n_points']}, d={rows[-1]['dim']})")
+        g = rows[-1]
+        print(f"{name}: global IsoScore {g['isoscore']:.4f} (N={g['n_points']}, d={g['dim']}, "
+              f"isotropic baseline {g['isotropic_baseline']:.4f})"
+              + (" - N < d: the score is capped at (N-2)/(d-1); add proteins"
+                 if g["n_points"] < g["dim"] else ""))
         if args.per_residue:
             folder, _ = embed_into(args, name, fasta, out, "per_residue", model=model)
             table = residue_table(folder, ids, seqs, args.threads)
