@@ -1,8 +1,8 @@
 #pragma once
 /// Similarity and covariance kernels for embedding geometry (isotropy, distances).
 ///
-/// Embeddings are row-major (n x d) arrays: row i is one point in R^d. Every kernel reads
-/// float32 or float64 rows and accumulates in float64. The CUDA versions (cuda/) keep these
+/// Embeddings are row-major (n x d) arrays: row i is one point in R^d. The kernels read
+/// float32 rows (and float64 ones, except the covariance) and accumulate in float64. The CUDA versions (cuda/) keep these
 /// signatures, so a caller can switch devices without changing its bookkeeping.
 ///
 /// All functions are thread-safe for distinct output arrays and use up to `nthreads`
@@ -22,8 +22,8 @@ namespace plmscope {
 /// choosing `shift` close to the mean (e.g. the first chunk's mean) keeps that subtraction
 /// free of cancellation. Two accumulators with the same shift merge by adding their arrays.
 ///
-/// Precision: the shift is rounded to float32 (both accumulators are taken about that
-/// rounded shift, so pass a float32-representable shift to make `sum` exact), x - shift is
+/// Precision: the shift is rounded to float32 and both accumulators are taken about that
+/// rounded shift (pass a float32-representable shift to have them about yours), x - shift is
 /// formed in float32, and products and sums are added in float32 over blocks of at most 256
 /// rows (relative error ~1e-7 per block) before they reach the float64 accumulators.
 /// Only the upper triangle is computed: n d (d + 1) / 2 multiply-adds, half of a general
