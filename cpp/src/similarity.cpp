@@ -247,15 +247,20 @@ void check_sizes(std::int64_t n, std::int64_t d, const char* what) {
                  what << ": n*d overflows int64 for n=" << n << ", d=" << d);
 }
 
-// Panels of columns handed to each thread, balancing their triangle areas (panel q has
-// q + 1 tiles per column strip): largest first, each to the least-loaded thread.
-std::vector<std::vector<std::int64_t>> assign_panels(std::int64_t panels, int threads) {
+// Panels of columns handed to each thread, balancing their work (`cost[q]` register tiles
+// of vectors per row): largest first, each to the least-loaded thread.
+std::vector<std::vector<std::int64_t>> assign_panels(const std::vector<std::int64_t>& cost,
+                                                     int threads) {
+  std::vector<std::int64_t> order(cost.size());
+  for (std::size_t q = 0; q < order.size(); ++q) order[q] = static_cast<std::int64_t>(q);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return cost[a] > cost[b]; });
   std::vector<std::vector<std::int64_t>> owned(threads);
   std::vector<std::int64_t> load(threads, 0);
-  for (std::int64_t q = panels - 1; q >= 0; --q) {
+  for (const std::int64_t q : order) {
     const auto t = std::min_element(load.begin(), load.end()) - load.begin();
     owned[t].push_back(q);
-    load[t] += q + 1;
+    load[t] += cost[q];
   }
   return owned;
 }
@@ -269,7 +274,14 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
   const std::int64_t block = std::min(kRowBlock, n);
   const int threads = static_cast<int>(std::min<std::int64_t>(
       threads_for(0.5 * double(n) * double(d) * double(d), nthreads), panels));
-  const auto owned = assign_panels(panels, threads);
+  // Work per panel: its strips above the diagonal, each over its vectors [v0, v1).
+  std::vector<std::int64_t> cost(panels, 0);
+  for (std::int64_t q = 0; q < panels; ++q) {
+    const std::int64_t j0 = q * W, v1 = (std::min(W, d - j0) + V - 1) / V;
+    for (std::int64_t i0 = 0; i0 < std::min(d, j0 + W); i0 += R)
+      cost[q] += v1 - std::max<std::int64_t>(0, i0 - j0) / V;
+  }
+  const auto owned = assign_panels(cost, threads);
   std::vector<float> shift32(panels * W, 0.0f);
   for (std::int64_t j = 0; j < d; ++j) shift32[j] = static_cast<float>(shift[j]);
   // One parallel region and no barriers: each thread packs every row block itself (O(n d),
@@ -277,7 +289,8 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
   parallel_for(threads, threads, [&](std::int64_t t, int) {
     const auto& mine = owned[t];
     if (mine.empty()) return;
-    const std::int64_t needed = mine.front() + 1;  // panels 0..max owned hold all A strips
+    // panels 0..max owned hold every A strip this thread reads
+    const std::int64_t needed = *std::max_element(mine.begin(), mine.end()) + 1;
     std::vector<float> packed(static_cast<std::size_t>(needed * block * W));
     std::vector<double> colsum(static_cast<std::size_t>(needed * W), 0.0);
     std::vector<float> blocksum(static_cast<std::size_t>(needed * W));
