@@ -8,7 +8,7 @@ IsoScore rows:
                   only, float32 sums over 256 rows, float64 accumulators), then tr(C)^2/||C||_F^2
   isoscore pkg    IsoScore.IsoScore (2.0.1): torch.cov in float32 + torch.linalg.svdvals
   numpy f32 BLAS  the same algorithm without the kernel: float32 X^T X per 4,096-row chunk
-                  (OpenBLAS sgemm, full matrix) added into float64
+                  (numpy calls OpenBLAS ssyrk for c.T @ c) added into float64
   numpy f64 BLAS  centred float64 X^T X (the accurate reference for |err|)
 Each at all threads and at one thread. Kernel rows compare only the covariance accumulation
 (the part the C++ kernel replaces). Floors: np.copy of X (one pass over the data).
@@ -120,10 +120,11 @@ def main() -> None:
             torch.set_num_threads(torch_threads if threads == 0 else 1)
             t_pkg = median_time(lambda: peer.IsoScore(X), args.trials)
             pkg = float(peer.IsoScore(X))
+            used = cores_used(lambda: peer.IsoScore(X))
             torch.set_num_threads(torch_threads)
             rows.append({"task": "IsoScore", "impl": "isoscore pkg", "threads": label,
                          "seconds": t_pkg, "vs_plmscope": t_pkg / t_ours,
-                         "abs_err": abs(pkg - exact)})
+                         "abs_err": abs(pkg - exact), "cores_used": used})
         t_kern = median_time(lambda t=threads: kernel_scatter(t), args.trials)
         rows.append({"task": "covariance", "impl": "plmscope kernel", "threads": label,
                      "seconds": t_kern, "vs_plmscope": 1.0,
