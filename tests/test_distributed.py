@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import ray
 
-from plmscope.distributed import RayExecutor
+from plmscope.distributed import RayExecutor, run_queries
 from plmscope.fourier import SparseFourier, SurrogateOracle, qsft
 
 TESTS = Path(__file__).resolve().parent
@@ -219,6 +219,11 @@ def test_distributed_run_equals_local_run(cluster, tmp_path):
     worked = table[table["shards"] > 0]
     assert (worked["queries_per_s"] > 0).all() and f"{local.num_queries:,} of" in ex.summary
     assert ex.actors == []  # all actors released
+
+    # queries outside the design (a held-out set) through the same executor
+    held_out = np.random.default_rng(9).integers(0, 4, size=(250, 6)).astype(np.uint8)
+    np.testing.assert_array_equal(run_queries(oracle, held_out, ex, batch_size=60),
+                                  oracle(held_out))
 
     # every result delivered twice (a late duplicate) changes nothing
     twice = qsft.recover(oracle, store=tmp_path / "twice", executor=Twice(ex), **RUN)

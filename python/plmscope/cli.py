@@ -9,6 +9,7 @@ import sys
 # One entry per subcommand module.
 COMMAND_MODULES = (
     "plmscope.commands.transform",
+    "plmscope.commands.plan",
 )
 
 

@@ -229,6 +229,7 @@ class RayExecutor:
         actor_class = ray.remote(OracleActor).options(**options)
         recipe_ref = ray.put(recipe)
         faults = _faults(ray)
+        unschedulable = getattr(ray.exceptions, "ActorUnschedulableError", ())
 
         progress = ClusterProgress(sum(s.variants.shape[0] for s in shards), self.progress)
         queue = collections.deque(range(len(shards)))
@@ -332,7 +333,7 @@ class RayExecutor:
                         except faults as exc:
                             lose(actor, exc)
                             continue
-                        except ray.exceptions.ActorUnschedulableError as exc:
+                        except unschedulable as exc:
                             actor.stats.state = "failed"
                             build_errors.append(exc)
                             continue
@@ -375,6 +376,34 @@ class RayExecutor:
             logger.info("%s", self.summary)
             if progress.shown:
                 print(self.summary, file=sys.stderr)
+
+
+def run_queries(oracle: Callable, variants: np.ndarray, executor=None,
+                batch_size: int = 10_000) -> np.ndarray:
+    """Scores of every row of ``variants`` through ``executor`` (None: in this process), in
+    batches of ``batch_size``: for queries outside q-SFT's design (held-out test sets, full
+    landscapes) that should run where the model is."""
+    from ..fourier.qsft import LocalExecutor, check_answers
+
+    batch_size = _positive_int("batch_size", batch_size, allow_none=False)
+    variants = np.ascontiguousarray(variants)
+    if variants.ndim != 2:
+        raise ValueError(f"variants must be an (m, n) array, got shape {variants.shape}")
+    m = variants.shape[0]
+    values = np.empty(m, dtype=np.float64)
+    tasks = [(i, variants[lo:lo + batch_size]) for i, lo in enumerate(range(0, m, batch_size))]
+    got: set[int] = set()
+
+    def on_result(index: int, answer) -> None:
+        lo = index * batch_size
+        batch = variants[lo:lo + batch_size]
+        values[lo:lo + batch.shape[0]] = check_answers(answer, batch, index)
+        got.add(index)
+
+    (executor or LocalExecutor()).run(oracle, tasks, on_result)
+    if len(got) != len(tasks):
+        raise RuntimeError(f"the executor answered {len(got)} of {len(tasks)} batches")
+    return values
 
 
 def executor_from_args(address: str | None, num_actors: int | None = None,
