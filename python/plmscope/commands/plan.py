@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                  for g in gpus]
     print(f"{counted}; {estimates[0].num_shards:,} shard(s) of at most "
           f"{args.shard_size or args.batch_size:,}")
-    print(f"one GPU: {rate:,.1f} variants/s ({what}); model load {load_s:,.1f} s per GPU")
+    print(f"per device: {rate:,.1f} variants/s ({what}); model load {load_s:,.1f} s per device")
     first = estimates[0]
     print(f"{'GPUs':>6} {'shards/GPU':>11} {'wall time':>13} {f'vs {first.gpus}':>8} "
           f"{'efficiency':>11} {'GPU-hours':>10}")
