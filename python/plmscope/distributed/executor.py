@@ -347,6 +347,7 @@ class RayExecutor:
                         actor.stats.state = "running"
                         actor.stats.host, actor.stats.pid = info["host"], info["pid"]
                         actor.stats.gpus, actor.stats.build_s = info["gpus"], info["build_s"]
+                        actor.stats.ready_s = time.perf_counter() - progress.started
                         continue
                     if ref not in running:  # its actor was lost meanwhile
                         continue

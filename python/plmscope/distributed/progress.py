@@ -16,7 +16,8 @@ class ActorStats:
     host: str = ""
     pid: int = 0
     gpus: str = ""
-    build_s: float = float("nan")
+    build_s: float = float("nan")     # the oracle's build (model load) on the actor
+    ready_s: float = float("nan")     # run start to ready: scheduling, process start, build
     shards: int = 0
     queries: int = 0
     busy_s: float = 0.0
@@ -85,11 +86,12 @@ class ClusterProgress:
         lines = [f"ray: {self.done:,} of {self.total:,} queries on {len(used)} actor(s) in "
                  f"{wall:,.1f} s ({rate:,.1f} queries/s overall), {self.retried} shard(s) retried, "
                  f"{sum(a.duplicates for a in self.actors.values())} duplicate answer(s) dropped"]
-        header = f"{'actor':<8} {'state':<9} {'host':<16} {'gpus':<5} {'build s':>8} " \
-                 f"{'shards':>7} {'queries':>11} {'busy s':>9} {'queries/s':>10} {'lost':>5}"
+        header = f"{'actor':<8} {'state':<9} {'host':<16} {'gpus':<5} {'ready s':>8} " \
+                 f"{'build s':>8} {'shards':>7} {'queries':>11} {'busy s':>9} {'queries/s':>10} " \
+                 f"{'lost':>5}"
         lines.append(header)
         for a in self.actors.values():
             lines.append(f"{a.actor:<8} {a.state:<9} {a.host[:16]:<16} {a.gpus or '-':<5} "
-                         f"{a.build_s:>8.2f} {a.shards:>7,} {a.queries:>11,} {a.busy_s:>9.2f} "
-                         f"{a.throughput:>10,.1f} {a.lost_shards:>5}")
+                         f"{a.ready_s:>8.2f} {a.build_s:>8.2f} {a.shards:>7,} {a.queries:>11,} "
+                         f"{a.busy_s:>9.2f} {a.throughput:>10,.1f} {a.lost_shards:>5}")
         return "\n".join(lines)
