@@ -362,3 +362,15 @@ def test_resource_requests_the_cluster_cannot_meet(cluster):
     with pytest.raises(ValueError, match=r"num_gpus=1, num_cpus=1 but the cluster has 0 GPU"):
         RayExecutor(num_gpus=1).run(SurrogateOracle(truth()), tasks_of(1, 3, q=4, n=6),
                                     lambda i, v: None)
+
+
+class AlwaysCrash:
+    def __call__(self, x):
+        os._exit(1)
+
+
+def test_a_shard_that_kills_every_actor_gives_up(cluster):
+    ex = RayExecutor(num_actors=1, num_cpus=1, max_retries=1)
+    with pytest.raises(RuntimeError, match=r"shard 0 \(batch 0\) was lost 2 times \(max_retries=1\)"):
+        ex.run(AlwaysCrash(), tasks_of(1, 5), lambda i, v: None)
+    assert list(ex.actor_table["state"]) == ["lost", "lost"]  # a0 and its one replacement

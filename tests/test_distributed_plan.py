@@ -1,8 +1,10 @@
 """The parts of plmscope.distributed that need no Ray cluster: the run-time estimate behind
 `plmscope plan`, the command itself, oracle recipes, the actor body, argument checks."""
+import argparse
 import json
 import pickle
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +13,8 @@ from hypothesis import given, settings, strategies as st
 from plmscope import cli
 from plmscope.commands.plan import distinct_queries, format_duration
 from plmscope.distributed import (ClusterProgress, LazyOracle, OracleActor, RayExecutor,
-                                  estimate_run, executor_from_args, oracle_recipe, run_queries)
+                                  add_ray_arguments, estimate_run, executor_from_args,
+                                  oracle_recipe, run_queries)
 from plmscope.distributed.schedule import shard_sizes
 from plmscope.fourier import SparseFourier, SurrogateOracle, qsft
 
@@ -217,12 +220,28 @@ def test_executor_argument_errors(kwargs, message):
         RayExecutor(**kwargs)
 
 
-def test_executor_from_args():
-    assert executor_from_args(None) is None
-    ex = executor_from_args("auto", num_actors=4, gpus_per_actor=0.5, shard_size=1000)
-    assert (ex.address, ex.num_actors, ex.num_gpus, ex.shard_size) == ("auto", 4, 0.5, 1000)
+def test_ray_flags_make_the_executor(monkeypatch):
+    parser = argparse.ArgumentParser()
+    add_ray_arguments(parser)
+    args = parser.parse_args(["--ray", "auto", "--ray-actors", "4", "--ray-gpus", "0.5",
+                              "--ray-shard-size", "1000"])
+    ex = executor_from_args(args.ray, args.ray_actors, args.ray_gpus, args.ray_cpus,
+                            args.ray_shard_size)
+    assert (ex.address, ex.num_actors, ex.num_gpus, ex.num_cpus, ex.shard_size) == \
+        ("auto", 4, 0.5, None, 1000)
+    assert executor_from_args(parser.parse_args([]).ray) is None
     assert executor_from_args("local").address is None
     assert executor_from_args("10.0.0.1:6379").address == "10.0.0.1:6379"
+    with pytest.raises(ValueError, match=r"^--ray-actors: num_actors must be an integer >= 1"):
+        executor_from_args("auto", num_actors=0)
+    with pytest.raises(ValueError, match=r"^--ray-gpus: num_gpus must be a number >= 0"):
+        executor_from_args("auto", gpus_per_actor=-1.0)
+    monkeypatch.setitem(sys.modules, "ray", None)  # Ray not installed
+    with pytest.raises(ValueError, match=r"--ray auto needs Ray, which is not installed: pip "
+                                         r"install 'plmscope\[distributed\]'"):
+        executor_from_args("auto")
+    with pytest.raises(ImportError, match="running on a Ray cluster needs Ray"):
+        RayExecutor().run(lambda x: x, [(0, np.zeros((1, 2), np.uint8))], lambda i, v: None)
 
 
 def test_run_queries_locally_in_batches():

@@ -405,20 +405,3 @@ def run_queries(oracle: Callable, variants: np.ndarray, executor=None,
     if len(got) != len(tasks):
         raise RuntimeError(f"the executor answered {len(got)} of {len(tasks)} batches")
     return values
-
-
-def executor_from_args(address: str | None, num_actors: int | None = None,
-                       gpus_per_actor: float | None = None, cpus_per_actor: float | None = None,
-                       shard_size: int | None = None, progress: bool | None = None):
-    """The executor for a command's ``--ray ADDRESS`` flag: None (run locally) when no
-    address was given, else a :class:`RayExecutor` ("auto", host:port, ray://host:port, or
-    "local" to start a Ray cluster on this machine). Raises ValueError when Ray is missing."""
-    if address is None:
-        return None
-    try:
-        require_ray()
-    except ImportError as exc:
-        raise ValueError(f"--ray {address} needs Ray, which is not installed: {INSTALL_HINT}") from exc
-    return RayExecutor(address=None if address == "local" else address, num_actors=num_actors,
-                       num_gpus=gpus_per_actor, num_cpus=cpus_per_actor, shard_size=shard_size,
-                       progress=progress)
