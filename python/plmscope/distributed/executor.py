@@ -226,157 +226,186 @@ class RayExecutor:
         options = {"num_gpus": gpus, "num_cpus": cpus, "max_restarts": 0, "max_task_retries": 0}
         if self.runtime_env is not None:
             options["runtime_env"] = self.runtime_env
-        actor_class = ray.remote(OracleActor).options(**options)
-        recipe_ref = ray.put(recipe)
-        faults = _faults(ray)
-        unschedulable = getattr(ray.exceptions, "ActorUnschedulableError", ())
-
-        progress = ClusterProgress(sum(s.variants.shape[0] for s in shards), self.progress)
-        queue = collections.deque(range(len(shards)))
-        running: dict = {}        # ref -> (actor, shard)
-        starting: dict = {}       # ready ref -> actor
-        answered: set[int] = set()
-        pieces: dict[int, dict[int, np.ndarray]] = collections.defaultdict(dict)
-        batches_left = len(num_pieces)
-        self._actors = []
-        build_errors: list[BaseException] = []
-
-        def start(slot: int, generation: int) -> None:
-            name = f"a{slot}" if generation == 0 else f"a{slot}.{generation}"
-            handle = actor_class.remote(recipe_ref)
-            actor = _Actor(name, slot, generation, handle, progress.add_actor(name))
-            self._actors.append(actor)
-            starting[handle.ready.remote()] = actor
-
-        def submit(actor: _Actor, shard: _Shard) -> None:
-            ref = actor.handle.score.remote(shard.variants)
-            running[ref] = (actor, shard)
-            actor.running.add(ref)
-            if shard.copies == 0:
-                shard.submitted = time.perf_counter()
-            shard.copies += 1
-
-        def lose(actor: _Actor, error: BaseException) -> None:
-            """The actor died: requeue its shards, replace it while the budget lasts."""
-            actor.stats.state = "lost"
-            ray.kill(actor.handle, no_restart=True)
-            for ref in list(actor.running):
-                _, shard = running.pop(ref)
-                shard.copies -= 1
-                if shard.id in answered or shard.copies > 0:
-                    continue
-                actor.stats.lost_shards += 1
-                shard.failures += 1
-                if shard.failures > self.max_retries:
-                    raise RuntimeError(
-                        f"shard {shard.id} (batch {shard.batch}) was lost {shard.failures} times "
-                        f"(max_retries={self.max_retries}); last error: {error}") from error
-                queue.appendleft(shard.id)
-                progress.retried += 1
-            actor.running.clear()
-            progress.note(f"ray: actor {actor.name} lost ({type(error).__name__}); "
-                          f"{actor.stats.lost_shards} shard(s) requeued")
-            if actor.generation < self.max_retries:
-                start(actor.slot, actor.generation + 1)
-
-        def finish_shard(actor: _Actor, shard: _Shard, values: np.ndarray, seconds: float) -> None:
-            fresh = shard.id not in answered
-            progress.shard_done(actor.stats, shard.variants.shape[0], seconds, fresh)
-            if not fresh:
-                return
-            answered.add(shard.id)
-            got = pieces[shard.batch]
-            got[shard.piece] = values
-            if len(got) == num_pieces[shard.batch]:
-                del pieces[shard.batch]
-                whole = got[0] if len(got) == 1 else np.concatenate([got[i] for i in range(len(got))])
-                on_result(shard.batch, whole)
-                nonlocal batches_left
-                batches_left -= 1
-
-        def dispatch() -> None:
-            ready = [a for a in self._actors if a.stats.state == "running"]
-            for depth in range(1, self.inflight + 1):  # everyone gets one before anyone two
-                for actor in sorted(ready, key=lambda a: len(a.running)):
-                    while queue and len(actor.running) < depth:
-                        shard = shards[queue.popleft()]
-                        if shard.id not in answered:
-                            submit(actor, shard)
-            if self.speculative and not queue:
-                for actor in ready:
-                    if actor.running:
-                        continue
-                    candidates = [s for _, s in running.values()
-                                  if s.copies == 1 and s.id not in answered]
-                    if not candidates:
-                        break
-                    submit(actor, min(candidates, key=lambda s: s.submitted))
-
+        run = _Run(ray, self, ray.remote(OracleActor).options(**options), ray.put(recipe),
+                   shards, num_pieces, on_result)
+        self._actors = run.actors
         try:
-            for slot in range(count):
-                start(slot, 0)
-            while batches_left:
-                refs = list(running) + list(starting)
-                if not refs:
-                    if build_errors:
-                        raise build_errors[0]
-                    raise RuntimeError(
-                        f"no Ray actor left to score {len(queue)} shard(s): every actor was lost "
-                        f"more than max_retries={self.max_retries} times; rerun with the same "
-                        "store to resume")
-                done, _ = ray.wait(refs, num_returns=1, timeout=self.poll_s)
-                for ref in done:
-                    if ref in starting:
-                        actor = starting.pop(ref)
-                        try:
-                            info = ray.get(ref)
-                        except faults as exc:
-                            lose(actor, exc)
-                            continue
-                        except unschedulable as exc:
-                            actor.stats.state = "failed"
-                            build_errors.append(exc)
-                            continue
-                        except Exception as exc:  # the oracle failed to build: not a fault
-                            actor.stats.state = "failed"
-                            ray.kill(actor.handle, no_restart=True)
-                            build_errors.append(exc)
-                            progress.note(f"ray: actor {actor.name} could not build the oracle: "
-                                          f"{type(exc).__name__}: {exc}")
-                            continue
-                        actor.stats.state = "running"
-                        actor.stats.host, actor.stats.pid = info["host"], info["pid"]
-                        actor.stats.gpus, actor.stats.build_s = info["gpus"], info["build_s"]
-                        actor.stats.ready_s = time.perf_counter() - progress.started
-                        continue
-                    if ref not in running:  # its actor was lost meanwhile
-                        continue
-                    actor, shard = running[ref]
-                    try:
-                        values, seconds = ray.get(ref)
-                    except faults as exc:
-                        lose(actor, exc)
-                        continue
-                    del running[ref]
-                    actor.running.discard(ref)
-                    shard.copies -= 1
-                    finish_shard(actor, shard, values, seconds)
-                dispatch()
+            run.loop(count)
         finally:
-            for actor in self._actors:
-                if actor.stats.state in ("starting", "running"):
-                    if batches_left:
-                        actor.stats.state = "stopped"
-                    else:
-                        actor.stats.state = "finished" if actor.stats.state == "running" else "unused"
-                    ray.kill(actor.handle, no_restart=True)
-            progress.close()
-            self.actor_table = progress.table()
-            self.summary = progress.summary()
+            run.close()
+            self.actor_table = run.progress.table()
+            self.summary = run.progress.summary()
             self._actors = []
             logger.info("%s", self.summary)
-            if progress.shown:
+            if run.progress.shown:
                 print(self.summary, file=sys.stderr)
+
+
+class _Run:
+    """The state of one :meth:`RayExecutor.run`: the shard queue, the actors and their
+    shards in flight, the answers gathered per batch."""
+
+    def __init__(self, ray, config: RayExecutor, actor_class, recipe_ref, shards, num_pieces,
+                 on_result):
+        self.ray, self.config = ray, config
+        self.actor_class, self.recipe_ref = actor_class, recipe_ref
+        self.shards, self.num_pieces, self.on_result = shards, num_pieces, on_result
+        self.faults = _faults(ray)
+        self.unschedulable = getattr(ray.exceptions, "ActorUnschedulableError", ())
+        self.progress = ClusterProgress(sum(s.variants.shape[0] for s in shards), config.progress)
+        self.queue = collections.deque(range(len(shards)))
+        self.running: dict = {}       # shard ref -> (actor, shard)
+        self.starting: dict = {}      # ready ref -> actor
+        self.answered: set[int] = set()
+        self.pieces: dict[int, dict[int, np.ndarray]] = collections.defaultdict(dict)
+        self.batches_left = len(num_pieces)
+        self.actors: list[_Actor] = []
+        self.build_errors: list[BaseException] = []
+
+    # -- actors ----------------------------------------------------------------------------
+
+    def start(self, slot: int, generation: int) -> None:
+        name = f"a{slot}" if generation == 0 else f"a{slot}.{generation}"
+        handle = self.actor_class.remote(self.recipe_ref)
+        actor = _Actor(name, slot, generation, handle, self.progress.add_actor(name))
+        self.actors.append(actor)
+        self.starting[handle.ready.remote()] = actor
+
+    def on_ready(self, ref) -> None:
+        actor = self.starting.pop(ref)
+        try:
+            info = self.ray.get(ref)
+        except self.faults as exc:
+            self.lose(actor, exc)
+            return
+        except self.unschedulable as exc:
+            actor.stats.state = "failed"
+            self.build_errors.append(exc)
+            return
+        except Exception as exc:  # the oracle failed to build: the oracle's error, not a fault
+            actor.stats.state = "failed"
+            self.ray.kill(actor.handle, no_restart=True)
+            self.build_errors.append(exc)
+            self.progress.note(f"ray: actor {actor.name} could not build the oracle: "
+                               f"{type(exc).__name__}: {exc}")
+            return
+        stats = actor.stats
+        stats.state = "running"
+        stats.host, stats.pid, stats.gpus = info["host"], info["pid"], info["gpus"]
+        stats.build_s = info["build_s"]
+        stats.ready_s = time.perf_counter() - self.progress.started
+
+    def lose(self, actor: _Actor, error: BaseException) -> None:
+        """The actor died: requeue its shards, replace it while the budget lasts."""
+        actor.stats.state = "lost"
+        self.ray.kill(actor.handle, no_restart=True)
+        max_retries = self.config.max_retries
+        for ref in list(actor.running):
+            _, shard = self.running.pop(ref)
+            shard.copies -= 1
+            if shard.id in self.answered or shard.copies > 0:
+                continue
+            actor.stats.lost_shards += 1
+            shard.failures += 1
+            if shard.failures > max_retries:
+                raise RuntimeError(
+                    f"shard {shard.id} (batch {shard.batch}) was lost {shard.failures} times "
+                    f"(max_retries={max_retries}); last error: {error}") from error
+            self.queue.appendleft(shard.id)
+            self.progress.retried += 1
+        actor.running.clear()
+        self.progress.note(f"ray: actor {actor.name} lost ({type(error).__name__}); "
+                           f"{actor.stats.lost_shards} shard(s) requeued")
+        if actor.generation < max_retries:
+            self.start(actor.slot, actor.generation + 1)
+
+    # -- shards ----------------------------------------------------------------------------
+
+    def submit(self, actor: _Actor, shard: _Shard) -> None:
+        ref = actor.handle.score.remote(shard.variants)
+        self.running[ref] = (actor, shard)
+        actor.running.add(ref)
+        if shard.copies == 0:
+            shard.submitted = time.perf_counter()
+        shard.copies += 1
+
+    def on_shard(self, ref) -> None:
+        if ref not in self.running:  # its actor was lost meanwhile
+            return
+        actor, shard = self.running[ref]
+        try:
+            values, seconds = self.ray.get(ref)
+        except self.faults as exc:
+            self.lose(actor, exc)
+            return
+        del self.running[ref]
+        actor.running.discard(ref)
+        shard.copies -= 1
+        fresh = shard.id not in self.answered
+        self.progress.shard_done(actor.stats, shard.variants.shape[0], seconds, fresh)
+        if not fresh:  # a copy answered first
+            return
+        self.answered.add(shard.id)
+        got = self.pieces[shard.batch]
+        got[shard.piece] = values
+        if len(got) == self.num_pieces[shard.batch]:
+            del self.pieces[shard.batch]
+            whole = got[0] if len(got) == 1 else np.concatenate([got[i] for i in range(len(got))])
+            self.on_result(shard.batch, whole)
+            self.batches_left -= 1
+
+    def dispatch(self) -> None:
+        ready = [a for a in self.actors if a.stats.state == "running"]
+        for depth in range(1, self.config.inflight + 1):  # everyone gets one before anyone two
+            for actor in sorted(ready, key=lambda a: len(a.running)):
+                while self.queue and len(actor.running) < depth:
+                    shard = self.shards[self.queue.popleft()]
+                    if shard.id not in self.answered:
+                        self.submit(actor, shard)
+        if self.config.speculative and not self.queue:
+            for actor in ready:
+                if actor.running:
+                    continue
+                candidates = [s for _, s in self.running.values()
+                              if s.copies == 1 and s.id not in self.answered]
+                if not candidates:
+                    break
+                self.submit(actor, min(candidates, key=lambda s: s.submitted))
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def loop(self, count: int) -> None:
+        for slot in range(count):
+            self.start(slot, 0)
+        while self.batches_left:
+            refs = list(self.running) + list(self.starting)
+            if not refs:
+                if self.build_errors:
+                    raise self.build_errors[0]
+                raise RuntimeError(
+                    f"no Ray actor left to score {len(self.queue)} shard(s): every actor was "
+                    f"lost more than max_retries={self.config.max_retries} times; rerun with the "
+                    "same store to resume")
+            done, _ = self.ray.wait(refs, num_returns=1, timeout=self.config.poll_s)
+            for ref in done:
+                if ref in self.starting:
+                    self.on_ready(ref)
+                else:
+                    self.on_shard(ref)
+            self.dispatch()
+
+    def close(self) -> None:
+        """Release every actor (also when the driver stops midway)."""
+        for actor in self.actors:
+            if actor.stats.state in ("starting", "running"):
+                if self.batches_left:
+                    actor.stats.state = "stopped"
+                elif actor.stats.state == "running":
+                    actor.stats.state = "finished"
+                else:
+                    actor.stats.state = "unused"
+                self.ray.kill(actor.handle, no_restart=True)
+        self.progress.close()
 
 
 def run_queries(oracle: Callable, variants: np.ndarray, executor=None,
