@@ -371,6 +371,39 @@ class AlwaysCrash:
 
 def test_a_shard_that_kills_every_actor_gives_up(cluster):
     ex = RayExecutor(num_actors=1, num_cpus=1, max_retries=1)
-    with pytest.raises(RuntimeError, match=r"shard 0 \(batch 0\) was lost 2 times \(max_retries=1\)"):
+    lost_twice = r"shard 0 \(batch 0\) was lost 2 times \(max_retries=1\)"
+    with pytest.raises(RuntimeError, match=lost_twice):
         ex.run(AlwaysCrash(), tasks_of(1, 5), lambda i, v: None)
     assert list(ex.actor_table["state"]) == ["lost", "lost"]  # a0 and its one replacement
+
+
+GB1 = "MTYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
+
+
+def test_tiny_model_distributed_equals_local(cluster, tmp_path):
+    import torch
+
+    from plmscope.distributed import LazyOracle
+    from plmscope.models import OracleSpec, save_random_model
+
+    path = save_random_model("esm", tmp_path / "esm2_tiny.pt", backend="fair-esm", seed=2)
+    sites = (3, 8, 20, 41)
+    subs = tuple("".join(a for a in "ACDW" if a != GB1[s - 1])[:3] for s in sites)
+    spec = OracleSpec(model=str(path), backend="fair-esm", device="cpu", dtype=None,
+                      wildtype=GB1, sites=sites, q=4, substitutions=subs,
+                      scorer="masked_marginal", batch_size=16)
+    run = dict(q=4, n=4, b=2, num_subsample=2, delays="nso", num_repeat=1, seed=1, batch_size=40)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as on the actors (Ray sets OMP_NUM_THREADS to their num_cpus)
+    try:
+        local = qsft.recover(spec.build(), store=tmp_path / "local", **run)
+    finally:
+        torch.set_num_threads(threads)
+    lazy = LazyOracle(spec)
+    ex = RayExecutor(num_actors=2, num_cpus=1, shard_size=25)
+    distributed = qsft.recover(lazy, store=tmp_path / "ray", executor=ex, **run)
+    assert lazy._oracle is None  # the driver never loaded the model: the actors did
+    assert_same_recovery(local, distributed)
+    assert_same_store(tmp_path / "local", tmp_path / "ray")
+    worked = ex.actor_table[ex.actor_table["shards"] > 0]
+    assert worked["queries"].sum() == local.num_queries and (worked["build_s"] > 0).all()

@@ -51,7 +51,8 @@ def test_estimate_is_within_list_scheduling_bounds(queries, batch, shard, gpus, 
     assert e.num_shards == len(sizes)
     biggest = max(sizes, default=0) / rate
     # Graham: the greedy makespan is at least the average load and at most average + one shard
-    assert load + queries / rate / gpus - 1e-9 <= e.wall_s <= load + queries / rate / gpus + biggest + 1e-9
+    average = queries / rate / gpus
+    assert load + average - 1e-9 <= e.wall_s <= load + average + biggest + 1e-9
     assert e.wall_s >= load + biggest - 1e-9
     assert e.max_shards_per_gpu * min(gpus, max(len(sizes), 1)) >= len(sizes)
     assert 0 < e.efficiency <= 1 + 1e-12
@@ -270,8 +271,66 @@ def test_progress_table_and_summary():
     p.shard_done(b, 40, 4.0, fresh=False)
     p.close()
     table = p.table().set_index("actor")
-    assert table.loc["a0", "queries"] == 100 and table.loc["a0", "queries_per_s"] == pytest.approx(100 / 3)
+    assert table.loc["a0", "queries"] == 100
+    assert table.loc["a0", "queries_per_s"] == pytest.approx(100 / 3)
     assert table.loc["a1", "duplicates"] == 1 and p.done == 100
     text = p.summary()
     assert "100 of 100 queries on 2 actor(s)" in text and "1 duplicate answer(s) dropped" in text
     assert "a1       lost" in text
+
+
+# -- with a tiny random model ------------------------------------------------------------------
+
+GB1 = "MTYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from plmscope.models import save_random_model
+
+    folder = tmp_path_factory.mktemp("tiny")
+    (folder / "gb1.fasta").write_text(f">gb1 test\n{GB1}\n")
+    path = save_random_model("esm", folder / "esm2_tiny.pt", backend="fair-esm")
+    return path, folder / "gb1.fasta"
+
+
+def test_a_loaded_model_oracle_sends_its_spec(tiny_model):
+    from plmscope.models import OracleSpec
+
+    spec = OracleSpec(model=str(tiny_model[0]), backend="fair-esm", device="cpu", dtype=None,
+                      wildtype=GB1, sites=(3, 8), q=20, substitutions=None, scorer="pllr")
+    recipe = oracle_recipe(spec.build())
+    sent = recipe.payload  # the Oracle's own spec (it spells out the substitutions)
+    assert recipe.kind == "spec"
+    assert (sent.model, sent.sites, sent.scorer) == (spec.model, spec.sites, "pllr")
+    built = OracleActor(recipe)
+    assert built.ready()["device"] == "cpu"
+    x = np.array([[0, 0], [3, 7]], np.uint8)
+    np.testing.assert_array_equal(built.score(x)[0], spec.build()(x))
+
+
+def test_plan_measures_a_model_here(capsys, tmp_path, tiny_model):
+    path, fasta = tiny_model
+    out = tmp_path / "plan.json"
+    assert cli.main(["plan", "--n", "4", "--b", "2", "--measure", str(path), "--fasta", str(fasta),
+                     "--scorer", "masked_marginal", "--measure-variants", "64",
+                     "--gpus", "1,4", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    rate, load = record["throughput_per_gpu"], record["load_s"]
+    assert np.isfinite(rate) and rate > 0 and load > 0
+    assert "masked_marginal" in record["throughput_source"]
+    assert "on cpu" in record["throughput_source"]
+    assert "gb1 length 56" in text and f"{rate:,.1f} variants/s" in text
+    one = record["estimates"][0]
+    assert one["wall_s"] == pytest.approx(load + record["num_queries"] / rate)
+    assert re.search(r"--sites names 3 sites but --n is 4", _plan_error(
+        capsys, ["--n", "4", "--measure", str(path), "--fasta", str(fasta), "--sites", "1,2,3"]))
+    assert "--measure needs --fasta" in _plan_error(capsys, ["--n", "4", "--measure", str(path)])
+    assert "--fasta nope.fa: no such file" in _plan_error(
+        capsys, ["--n", "4", "--measure", str(path), "--fasta", "nope.fa"])
+
+
+def _plan_error(capsys, argv) -> str:
+    assert cli.main(["plan", *argv]) == 2
+    return capsys.readouterr().err

@@ -65,7 +65,8 @@ def parse_gpus(text: str) -> list[int]:
     except ValueError:
         counts = []
     if not counts or min(counts) < 1:
-        raise ValueError(f"--gpus must be comma-separated GPU counts >= 1, e.g. 1,8,64; got {text!r}")
+        raise ValueError(f"--gpus must be comma-separated GPU counts >= 1, e.g. 1,8,64; "
+                         f"got {text!r}")
     return sorted(set(counts))
 
 
@@ -96,7 +97,10 @@ def format_duration(seconds: float) -> str:
 def read_fasta(path: str, record: str | None) -> tuple[str, str]:
     from Bio import SeqIO
 
-    records = list(SeqIO.parse(path, "fasta"))
+    if not Path(path).is_file():
+        raise ValueError(f"--fasta {path}: no such file")
+    with open(path) as handle:
+        records = list(SeqIO.parse(handle, "fasta"))
     if not records:
         raise ValueError(f"--fasta {path}: no FASTA records found")
     if record is None:

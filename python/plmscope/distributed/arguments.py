@@ -36,7 +36,8 @@ def executor_from_args(address: str | None, num_actors: int | None = None,
     try:
         require_ray()
     except ImportError as exc:
-        raise ValueError(f"--ray {address} needs Ray, which is not installed: {INSTALL_HINT}") from exc
+        raise ValueError(f"--ray {address} needs Ray, which is not installed: "
+                         f"{INSTALL_HINT}") from exc
     flags = {"num_actors": "--ray-actors", "num_gpus": "--ray-gpus", "num_cpus": "--ray-cpus",
              "shard_size": "--ray-shard-size"}
     try:

@@ -143,7 +143,8 @@ class RayExecutor:
         self.shard_size = _positive_int("shard_size", shard_size)
         if isinstance(max_retries, bool) or not isinstance(max_retries, numbers.Integral) \
                 or max_retries < 0:
-            raise ValueError(f"max_retries must be an integer >= 0, got max_retries={max_retries!r}")
+            raise ValueError(f"max_retries must be an integer >= 0, got "
+                             f"max_retries={max_retries!r}")
         self.max_retries = int(max_retries)
         self.inflight = _positive_int("inflight", inflight, allow_none=False)
         self.speculative = bool(speculative)
@@ -151,7 +152,8 @@ class RayExecutor:
             oracle_recipe(None, oracle_factory)  # fail here, not on the cluster
         self.oracle_factory = oracle_factory
         if runtime_env is not None and not isinstance(runtime_env, dict):
-            raise ValueError(f"runtime_env must be a dict or None, got {type(runtime_env).__name__}")
+            raise ValueError(f"runtime_env must be a dict or None, got "
+                             f"{type(runtime_env).__name__}")
         self.runtime_env = runtime_env
         self.progress = progress
         self.poll_s = float(poll_s)
@@ -194,7 +196,10 @@ class RayExecutor:
                     f"one actor needs num_gpus={gpus:g}, num_cpus={cpus:g} but the cluster has "
                     f"{have_gpus:g} GPU(s) and {have_cpus:g} CPU(s); lower them, or pass "
                     "num_actors to wait for an autoscaling cluster")
-            count = int(have_gpus // gpus) if gpus > 0 else int(have_cpus // cpus) if cpus > 0 else 1
+            if gpus > 0:
+                count = int(have_gpus // gpus)
+            else:
+                count = int(have_cpus // cpus) if cpus > 0 else 1
         return max(1, min(count, num_shards)), gpus, cpus
 
     def _shards(self, tasks) -> tuple[list[_Shard], dict[int, int]]:
