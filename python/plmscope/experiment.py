@@ -294,7 +294,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                      batch_size: int = 10_000, reference_order: int = 2, report: bool = True,
                      progress: bool | None = None, nthreads: int = 0,
                      log: Callable[[str], None] | None = None,
-                     note: str | None = None) -> InteractionsResult:
+                     note: str | None = None,
+                     truth: SparseFourier | None = None) -> InteractionsResult:
     """Recover the interactions of `oracle` over Z_q^n with q-SFT and measure them.
 
     Parameters
@@ -325,6 +326,9 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         Receives one-line status messages.
     note : str or None
         A line shown at the top of the report (e.g. that the landscape is synthetic).
+    truth : SparseFourier or None
+        The known transform of a planted landscape: the report then compares coefficient by
+        coefficient (truth.csv) and the summary counts found, missed and spurious ones.
     """
     say = log or (lambda _msg: None)
     the_plan = qsft.plan(q, n, b, num_subsample, delays, num_repeat)
@@ -405,6 +409,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         "wildtype_score": float(np.sum(transform.values).real),
         "energy_by_order": [float(v) for v in energy],
         "timings": timings, "versions": versions(), "note": note,
+        "truth": None if truth is None else truth_counts(transform, truth, labels),
     }
     result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
                                 test_x, test_y, test_yhat)
@@ -416,7 +421,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
 
             t0 = time.perf_counter()
             result.files = write_interactions_report(folder.path, transform, summary, labels,
-                                                     test_y, test_yhat, reference_order)
+                                                     test_y, test_yhat, reference_order, truth)
             summary["timings"]["report"] = time.perf_counter() - t0
         summary["timings"]["total"] = time.perf_counter() - t_start
         summary["files"] = sorted(p.name for p in folder.path.iterdir()
@@ -426,6 +431,22 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     else:
         summary["timings"]["total"] = time.perf_counter() - t_start
     return result
+
+
+def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLabels) -> dict:
+    """How a recovery compares with a planted truth, one count per conjugate pair."""
+    from .report.tables import truth_table
+
+    table = truth_table(transform, truth, labels)
+    counts = table["status"].value_counts()
+    found = table[table["status"] == "found"]
+    spurious = table[table["status"] == "spurious"]
+    return {"planted": int(counts.get("found", 0) + counts.get("missed", 0)),
+            "found": int(counts.get("found", 0)), "missed": int(counts.get("missed", 0)),
+            "spurious": int(counts.get("spurious", 0)),
+            "max_abs_error_found": float(found["abs_error"].max()) if len(found) else None,
+            "max_spurious_magnitude": float(spurious["abs_error"].max()) if len(spurious) else None,
+            "counted": "one per conjugate pair k, -k; order >= 1"}
 
 
 def load_interactions(path: str | os.PathLike, report: bool = True) -> InteractionsResult:
@@ -443,8 +464,10 @@ def load_interactions(path: str | os.PathLike, report: bool = True) -> Interacti
     if report and not (path / "report.html").exists():
         from .report.interactions import write_interactions_report
 
+        truth = SparseFourier.load(path / "truth.npz") if (path / "truth.npz").exists() else None
         result.files = write_interactions_report(path, transform, summary,
-                                                 SiteLabels.from_dict(summary["sites"]), y, yhat)
+                                                 SiteLabels.from_dict(summary["sites"]), y, yhat,
+                                                 truth=truth)
     return result
 
 

@@ -141,10 +141,10 @@ def protein_inputs(args) -> tuple[str, str, list[int]]:
 
 def protein_landscape(args, q: int):
     """(record id, Landscape) from --fasta/--record/--sites/--q/--substitutions."""
-    from ..landscape import Landscape
-
     rid, wildtype, sites = protein_inputs(args)
     subs = parse_substitutions(args.substitutions, q, len(sites))
+    from ..landscape import Landscape
+
     return rid, Landscape(wildtype, sites, q, subs)
 
 

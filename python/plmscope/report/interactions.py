@@ -9,7 +9,7 @@ from ..fourier import SparseFourier
 from .html import Section, write_html
 from .plots import (plot_energy_by_order, plot_pairwise_heatmap, plot_test_fit,
                     plot_top_interactions)
-from .tables import SiteLabels, interaction_table, mutation_table, write_table
+from .tables import SiteLabels, interaction_table, mutation_table, truth_table, write_table
 
 TOP = 20
 
@@ -54,6 +54,13 @@ def summary_lines(summary: dict) -> list[str]:
                      "(none of them a q-SFT query)")
     else:
         lines.append("  R^2:           not measured (no held-out variants)")
+    if summary.get("truth"):
+        c = summary["truth"]
+        err = c["max_abs_error_found"]
+        lines.append(f"  vs truth:      {c['found']} of {c['planted']} planted interactions found"
+                     f" (max |error| {err:.2g})" if err is not None else
+                     f"  vs truth:      {c['found']} of {c['planted']} planted interactions found")
+        lines.append(f"                 {c['missed']} missed, {c['spurious']} spurious")
     for name, res in summary.get("extra_tests", {}).items():
         lines.append(f"  R^2 ({name}): {res['r2']:.4f} on {res['size']:,} variants")
     energy = np.asarray(summary["energy_by_order"])
@@ -70,7 +77,8 @@ def summary_lines(summary: dict) -> list[str]:
 
 def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                               labels: SiteLabels, test_y=None, test_yhat=None,
-                              reference_order: int = 2) -> list[Path]:
+                              reference_order: int = 2,
+                              truth: SparseFourier | None = None) -> list[Path]:
     """Write interactions.csv/.parquet, mutations.csv/.parquet, the figures and report.html
     into folder; returns the paths written."""
     folder = Path(folder)
@@ -126,6 +134,18 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
     ]
     if figures_fit:
         sections.append(Section("Held-out accuracy", figures=figures_fit))
+    if truth is not None:
+        table = truth_table(transform, truth, labels)
+        files += write_table(table, folder, "truth")
+        truth.save(folder / "truth.npz")
+        c = summary["truth"]
+        sections.insert(1, Section(
+            "Recovered vs planted truth",
+            paragraphs=[f"The landscape is planted, so the truth is known: {c['found']} of "
+                        f"{c['planted']} planted interactions recovered, {c['missed']} missed, "
+                        f"{c['spurious']} spurious (counting k and its mirror -k once)."],
+            tables=[("Every planted coefficient and every recovered one not planted (truth.csv)",
+                     table)]))
     sections.append(Section("Files", paragraphs=[
         "interactions.csv / .parquet: one row per Fourier coefficient; mutations.csv / .parquet: "
         "one row per mutation effect; transform.npz: the transform (SparseFourier.load); "

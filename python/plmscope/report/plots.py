@@ -134,10 +134,12 @@ def plot_top_interactions(interactions, mutations, q: int, path: str | os.PathLi
     rows = max(len(fourier), len(epistasis), 1)
     fig = _figure(12.0, 1.2 + 0.28 * rows)
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    labels1 = [f"{s}  k=({f})" if f else "mean" for s, f in zip(fourier["sites"], fourier["frequency"])]
-    if fourier["wildtype"].astype(bool).any():
-        labels1 = [f"{w.replace(',', '')} {s}  k=({f})" for w, s, f
-                   in zip(fourier["wildtype"], fourier["sites"], fourier["frequency"])]
+    labels1 = []
+    for wt, sites, freq in zip(fourier["wildtype"], fourier["sites"], fourier["frequency"]):
+        named = sites.split(",")
+        if wt:
+            named = [w + s for w, s in zip(wt.split(","), named)]
+        labels1.append(f"{','.join(named)}  k=({freq})")
     y1 = np.arange(len(fourier))[::-1]
     ax1.barh(y1, fourier["magnitude"], color=[_colour(o) for o in fourier["order"]])
     ax1.set_yticks(y1, labels1, fontsize=7)

@@ -152,3 +152,54 @@ def write_table(frame, folder: str | os.PathLike, stem: str) -> list[Path]:
             "writing parquet needs pyarrow: pip install 'plmscope[plots]' (or pip install pyarrow)"
         ) from exc
     return [csv, parquet]
+
+
+def truth_table(recovered: SparseFourier, truth: SparseFourier, labels: SiteLabels,
+                tol: float = 1e-9):
+    """Planted against recovered coefficients, one row per frequency of either (order >= 1),
+    one row per conjugate pair; ``status`` is found, missed (planted, not recovered) or
+    spurious (recovered, not planted). Largest planted magnitude first."""
+    import pandas as pd
+
+    if recovered.q != truth.q or recovered.n != truth.n:
+        raise ValueError(f"recovered (q={recovered.q}, n={recovered.n}) and truth "
+                         f"(q={truth.q}, n={truth.n}) describe different spaces")
+    q = truth.q
+    want = {k.tobytes(): (k, v) for k, v in zip(truth.frequencies, truth.values)
+            if abs(v) > tol and k.any()}
+    got = {k.tobytes(): (k, v) for k, v in zip(recovered.frequencies, recovered.values)
+           if abs(v) > tol and k.any()}
+    rows, seen = [], set()
+    for key in list(want) + [k for k in got if k not in want]:
+        k = (want.get(key) or got.get(key))[0]
+        mirror = ((q - k.astype(np.int64)) % q).astype(np.uint8).tobytes()
+        if mirror in seen:
+            continue
+        seen.add(key)
+        true_v = want[key][1] if key in want else 0j
+        got_v = got[key][1] if key in got else 0j
+        nz = np.flatnonzero(k)
+        rows.append({
+            "order": len(nz), "sites": ",".join(labels.site(i) for i in nz),
+            "frequency": _join(int(k[i]) for i in nz),
+            "true": true_v, "recovered": got_v, "abs_error": abs(got_v - true_v),
+            "status": "found" if key in want and key in got else
+                      ("missed" if key in want else "spurious")})
+    frame = pd.DataFrame(rows, columns=["order", "sites", "frequency", "true", "recovered",
+                                        "abs_error", "status"])
+    frame["true_magnitude"] = np.abs(frame["true"].to_numpy(complex))
+    frame = frame.sort_values(["true_magnitude", "abs_error"], ascending=[False, False],
+                              kind="stable").reset_index(drop=True)
+    for col in ("true", "recovered"):  # text: CSV, parquet and HTML all show it the same way
+        frame[col] = [complex_text(v) for v in frame[col]]
+    return frame
+
+
+def complex_text(v: complex) -> str:
+    """'0.8123-0.3341j', or '0' for an exact zero."""
+    v = complex(v)
+    if v == 0:
+        return "0"
+    if v.imag == 0:
+        return f"{v.real:.4f}"
+    return f"{v.real:.4f}{v.imag:+.4f}j"
