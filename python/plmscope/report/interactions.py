@@ -18,11 +18,11 @@ def _oracle_line(info: dict) -> str:
     kind = info.get("kind")
     if kind == "surrogate":
         src = info.get("path", f"transform {info.get('transform')}")
-        return f"surrogate: {src} + noise sd {info.get('noise_sd')}"
+        return f"surrogate: {src} + noise sd {info.get('noise_sd'):.4g}"
     if kind == "model":
         return f"model {info.get('model')} ({info.get('scorer')})"
     if kind == "planted":
-        return f"built-in planted landscape (known truth), noise sd {info.get('noise_sd')}"
+        return f"built-in planted landscape (known truth), noise sd {info.get('noise_sd'):.4g}"
     return str(kind)
 
 
