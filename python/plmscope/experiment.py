@@ -65,9 +65,10 @@ class RunFolder:
                     f"--out {self.path} is a non-empty folder that is not a plmscope run (no "
                     "run.json); choose a new or empty folder")
             return
-        diff = sorted(k for k in set(stored) | set(self.config) if stored.get(k) != self.config.get(k))
+        old, new = _flatten(stored), _flatten(self.config)
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         if diff:
-            detail = "; ".join(f"{k}: stored {_short(stored.get(k))} vs now {_short(self.config.get(k))}"
+            detail = "; ".join(f"{k}: stored {_short(old.get(k))} vs now {_short(new.get(k))}"
                                for k in diff)
             raise ValueError(
                 f"--out {self.path} holds a run with another configuration ({detail}); rerun with "
@@ -84,6 +85,18 @@ class RunFolder:
 
     def load_summary(self) -> dict:
         return json.loads(self.summary_file.read_text())
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    """{'oracle.scorer': 'pllr', ...}: nested keys joined by dots, so a difference is named
+    by the one setting that differs."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _short(value) -> str:
@@ -379,10 +392,13 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     t_test = time.perf_counter() - t0
     test_yhat = transform.evaluate(test_x) if test_x.shape[0] else np.zeros(0)
     r2 = r_squared(test_y, test_yhat) if test_x.shape[0] else None
+    if r2 is not None and not np.isfinite(r2):
+        r2 = None  # fewer than two held-out variants, or constant scores: R^2 is undefined
     extra = {}
     for name, (x, y) in (extra_tests or {}).items():
         y = np.asarray(y, dtype=np.float64)
-        extra[name] = {"size": int(y.size), "r2": r_squared(y, transform.evaluate(x))}
+        value = r_squared(y, transform.evaluate(x))
+        extra[name] = {"size": int(y.size), "r2": value if np.isfinite(value) else None}
 
     energy = transform.energy_by_order()
     timings = dict(recovery.timings)

@@ -212,7 +212,6 @@ def model_source(args, out: Path) -> Source:
 
         model = load(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
         kwargs = {} if args.model_batch_size is None else {"batch_size": args.model_batch_size}
-        out.mkdir(parents=True, exist_ok=True)
         return Oracle(model, landscape, args.scorer, cache=out / "scores.sqlite",
                       progress=False if args.no_progress else None, **kwargs)
 
@@ -286,6 +285,7 @@ def run(args: argparse.Namespace) -> int:
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
     require_memory(the_plan.memory_bytes, f"q-SFT with b={args.b} ({the_plan.num_samples:,} queries)")
+    folder.create()  # before the oracle, whose score cache lives in the folder
     oracle = source.build()
     try:
         result = run_interactions(

@@ -52,8 +52,14 @@ def summary_lines(summary: dict) -> list[str]:
     if test["r2"] is not None:
         lines.append(f"  R^2:           {test['r2']:.4f} on {test['size']:,} held-out random variants "
                      "(none of them a q-SFT query)")
+    elif test.get("requested") and not test["size"]:
+        lines.append("  R^2:           not measured: every variant is a q-SFT query, none is "
+                     "left to hold out")
+    elif test["size"]:
+        lines.append(f"  R^2:           undefined on {test['size']} held-out variant(s) (constant "
+                     "scores or a single variant)")
     else:
-        lines.append("  R^2:           not measured (no held-out variants)")
+        lines.append("  R^2:           not measured (--test 0)")
     if summary.get("truth"):
         c = summary["truth"]
         err = c["max_abs_error_found"]
@@ -62,7 +68,8 @@ def summary_lines(summary: dict) -> list[str]:
                      f"  vs truth:      {c['found']} of {c['planted']} planted interactions found")
         lines.append(f"                 {c['missed']} missed, {c['spurious']} spurious")
     for name, res in summary.get("extra_tests", {}).items():
-        lines.append(f"  R^2 ({name}): {res['r2']:.4f} on {res['size']:,} variants")
+        r2 = "undefined" if res["r2"] is None else f"{res['r2']:.4f}"
+        lines.append(f"  R^2 ({name}): {r2} on {res['size']:,} variants")
     energy = np.asarray(summary["energy_by_order"])
     total = energy[1:].sum()
     if total > 0:
