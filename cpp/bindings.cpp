@@ -100,7 +100,7 @@ py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delay
   return py::make_tuple(points, codes);
 }
 
-py::tuple unique_codes(CArray<std::int64_t> codes) {
+py::tuple unique_codes(CArray<std::int64_t> codes, int nthreads) {
   const auto N = static_cast<py::ssize_t>(codes.size());
   std::vector<std::int64_t> uniq(N), first(N);
   py::array_t<std::int64_t> inverse(N);
@@ -109,7 +109,7 @@ py::tuple unique_codes(CArray<std::int64_t> codes) {
   std::int64_t count;
   {
     py::gil_scoped_release release;
-    count = plmscope::unique_codes(c, N, uniq.data(), inv, first.data());
+    count = plmscope::unique_codes(c, N, uniq.data(), inv, first.data(), nthreads);
   }
   py::array_t<std::int64_t> out(count), firsts(count);
   std::copy(uniq.begin(), uniq.begin() + count, out.mutable_data());
@@ -215,7 +215,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("delays").noconvert(), py::arg("q"), py::arg("with_codes"),
         py::arg("nthreads") = 0,
         "(points (C, P, q^b, n) uint8, codes (C P q^b,) int64) of the q-SFT design.");
-  m.def("unique_codes", &unique_codes, py::arg("codes").noconvert(),
+  m.def("unique_codes", &unique_codes, py::arg("codes").noconvert(), py::arg("nthreads") = 0,
         "(sorted distinct codes, inverse index, first occurrence) of int64 codes >= 0.");
   m.def("peel", &peel, py::arg("bins").noconvert(), py::arg("matrices").noconvert(),
         py::arg("delays").noconvert(), py::arg("q"), py::arg("num_repeats"),

@@ -29,6 +29,10 @@ class Decoder {
       : U_(bins), M_(matrices), D_(delays), p_(p) {
     B_ = qary_length(p.q, p.b);
     P_ = static_cast<int>(p.num_repeats) * (p.n + 1);
+    // Keep the list short enough that a wrong candidate rarely hashes into the bin: at
+    // most 2^list_bits_ <= q^b / 16 candidates, and never more than 256.
+    list_bits_ = 0;
+    while (list_bits_ < 8 && (std::int64_t(2) << list_bits_) * 16 <= B_) ++list_bits_;
     roots_.resize(p.q);
     for (int v = 0; v < p.q; ++v) roots_[v] = std::polar(1.0, 2.0 * kPi * v / p.q);
   }
@@ -43,20 +47,26 @@ class Decoder {
     std::vector<std::vector<std::uint8_t>> order;  // first-found order, for a stable output
     for (int round = 0; round < p_.max_rounds && !active.empty(); ++round) {
       std::vector<Candidate> cand(active.size());
-      parallel_for(static_cast<std::int64_t>(active.size()), p_.nthreads,
+      const double work = double(active.size()) * p_.n * (p_.num_repeats + (1 << list_bits_));
+      parallel_for(static_cast<std::int64_t>(active.size()), threads_for_work(work, p_.nthreads),
                    [&](std::int64_t i, int) { cand[i] = classify(active[i]); });
 
-      // Best bin per frequency this round; `active` is sorted, so ties go to (group, bin).
-      std::map<std::vector<std::uint8_t>, std::size_t> best;
+      // A frequency found in several groups' bins this round is peeled once, with the mean
+      // of its estimates (independent noise per group); `active` is sorted, so the order
+      // of acceptance is (group, bin) order whatever the thread count.
+      std::map<std::vector<std::uint8_t>, std::pair<std::size_t, int>> first_and_count;
+      std::vector<std::size_t> accepted;
       for (std::size_t i = 0; i < cand.size(); ++i) {
         if (cand[i].kind != Candidate::Singleton) continue;
-        auto it = best.find(cand[i].k);
-        if (it == best.end()) best.emplace(cand[i].k, i);
-        else if (cand[i].residual < cand[it->second].residual) it->second = i;
+        auto [it, inserted] = first_and_count.emplace(cand[i].k, std::make_pair(i, 1));
+        if (inserted) {
+          accepted.push_back(i);
+        } else {
+          cand[it->second.first].value += cand[i].value;
+          ++it->second.second;
+        }
       }
-      std::vector<std::size_t> accepted;
-      for (const auto& kv : best) accepted.push_back(kv.second);
-      std::sort(accepted.begin(), accepted.end());
+      for (std::size_t i : accepted) cand[i].value /= double(first_and_count[cand[i].k].second);
       result.singletons_per_round.push_back(static_cast<std::int64_t>(accepted.size()));
       if (accepted.empty()) break;
 
@@ -120,11 +130,17 @@ class Decoder {
     return j;
   }
 
+  // Soft NSO decision with a short list: each site's digit is the phase of z_i rounded to
+  // a multiple of 2 pi / q; when that phase lies near a decision boundary the runner-up
+  // digit is kept too. The candidates (all combinations over the least certain sites,
+  // at most 2^list_bits_) must hash back to this bin (M_c^T k == j), which rejects a wrong
+  // combination with probability 1 - q^-b; the one with the smallest residual is kept.
   Candidate classify(std::int64_t id) const {
     Candidate out;
     const auto* u = bin(id);
-    const int n = p_.n, q = p_.q;
-    out.k.assign(n, 0);
+    const int n = p_.n, q = p_.q, b = p_.b, c = static_cast<int>(id / B_);
+    std::vector<std::uint8_t> primary(n), runner_up(n);
+    std::vector<double> margin(n);
     for (int i = 0; i < n; ++i) {
       std::complex<double> z = 0;
       for (int r = 0; r < p_.num_repeats; ++r) {
@@ -135,25 +151,69 @@ class Decoder {
         out.kind = Candidate::Multiton;  // no phase information: cannot be one coefficient
         return out;
       }
-      double turns = std::arg(z) / (2.0 * kPi);  // in (-1/2, 1/2]
-      long v = std::lround(turns * q);
-      out.k[i] = static_cast<std::uint8_t>(((v % q) + q) % q);
+      const double pos = std::arg(z) / (2.0 * kPi) * q;  // in (-q/2, q/2]
+      const double nearest = std::round(pos);
+      const long v = static_cast<long>(nearest), w = v + (pos >= nearest ? 1 : -1);
+      primary[i] = static_cast<std::uint8_t>(((v % q) + q) % q);
+      runner_up[i] = static_cast<std::uint8_t>(((w % q) + q) % q);
+      margin[i] = 0.5 - std::abs(pos - nearest);  // distance to the boundary, in 1/q turns
     }
-    const int c = static_cast<int>(id / B_);
-    if (hash(c, out.k) != id % B_) {
-      out.kind = Candidate::Multiton;
-      return out;
+    // The target bin's digits, and the hash of the primary candidate.
+    std::vector<int> target(b), h(b);
+    std::int64_t rest = id % B_;
+    for (int t = b - 1; t >= 0; --t) {
+      target[t] = static_cast<int>(rest % q);
+      rest /= q;
+    }
+    const std::uint8_t* M = M_ + static_cast<std::int64_t>(c) * n * b;
+    for (int t = 0; t < b; ++t) {
+      int sum = 0;
+      for (int i = 0; i < n; ++i) sum += int(primary[i]) * M[i * b + t];
+      h[t] = sum % q;
+    }
+    std::vector<int> order(n);
+    for (int i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int x, int y) { return margin[x] < margin[y]; });
+    const int L = std::min(n, list_bits_);
+    // Hash change of switching site order[s] to its runner-up digit.
+    std::vector<int> delta(L * b);
+    for (int s2 = 0; s2 < L; ++s2) {
+      const int i = order[s2];
+      const int step = ((int(runner_up[i]) - int(primary[i])) % q + q) % q;
+      for (int t = 0; t < b; ++t) delta[s2 * b + t] = (step * M[i * b + t]) % q;
     }
     std::vector<int> phase;
-    delay_phases(out.k, phase);
-    std::complex<double> value = 0;
-    for (int d = 0; d < P_; ++d) value += u[d] * std::conj(roots_[phase[d]]);
-    value /= double(P_);
-    double residual = 0;
-    for (int d = 0; d < P_; ++d) residual += std::norm(u[d] - value * roots_[phase[d]]);
-    out.value = value;
-    out.residual = residual;
-    out.kind = residual <= p_.singleton_residual ? Candidate::Singleton : Candidate::Multiton;
+    std::vector<std::uint8_t> k(n);
+    bool any = false;
+    for (std::uint32_t mask = 0; mask < (1u << L); ++mask) {
+      bool match = true;
+      for (int t = 0; t < b && match; ++t) {
+        int sum = h[t];
+        for (int s2 = 0; s2 < L; ++s2)
+          if (mask >> s2 & 1u) sum += delta[s2 * b + t];
+        match = sum % q == target[t];
+      }
+      if (!match) continue;
+      k = primary;
+      for (int s2 = 0; s2 < L; ++s2)
+        if (mask >> s2 & 1u) k[order[s2]] = runner_up[order[s2]];
+      delay_phases(k, phase);
+      std::complex<double> value = 0;
+      for (int d = 0; d < P_; ++d) value += u[d] * std::conj(roots_[phase[d]]);
+      value /= double(P_);
+      double residual = 0;
+      for (int d = 0; d < P_; ++d) residual += std::norm(u[d] - value * roots_[phase[d]]);
+      if (!any || residual < out.residual) {
+        out.k = k;
+        out.value = value;
+        out.residual = residual;
+        any = true;
+      }
+      if (mask == 0 && residual <= p_.singleton_residual) break;  // the usual case
+    }
+    out.kind = any && out.residual <= p_.singleton_residual ? Candidate::Singleton
+                                                            : Candidate::Multiton;
     return out;
   }
 
@@ -175,6 +235,7 @@ class Decoder {
   PeelParams p_;
   std::int64_t B_ = 1;
   int P_ = 1;
+  int list_bits_ = 0;
   std::vector<std::complex<double>> roots_;
 };
 

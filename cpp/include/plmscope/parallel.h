@@ -5,6 +5,7 @@
 /// `resolve_threads(nthreads)` threads (0 = all cores). Iterations are handed out dynamically,
 /// so uneven tasks balance. No exception leaves the parallel region: the first one thrown is
 /// kept and rethrown on the calling thread after all threads have joined.
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -24,6 +25,14 @@ inline int resolve_threads(int nthreads) {
   (void)nthreads;
   return 1;
 #endif
+}
+
+/// Threads worth using for about `work` elementary operations: one below a few hundred
+/// thousand, where waking a thread team costs more than the work (and spinning idle
+/// threads slow everything down on a loaded machine); else `resolve_threads(nthreads)`.
+inline int threads_for_work(double work, int nthreads) {
+  constexpr double kMinParallelWork = 262144.0;
+  return work < kMinParallelWork ? 1 : resolve_threads(nthreads);
 }
 
 template <class F>

@@ -10,14 +10,16 @@
 /// singleton, or a multiton. A singleton's frequency is read from the phases: for site i,
 /// z_i = sum_r conj(U[base_r]) U[base_r + e_i] has phase 2 pi k_i / q (the soft, noise-averaged
 /// decision over the R repeats); its value is the projection F = P^-1 sum_p U_p omega^-<k,d_p>.
-/// A candidate is accepted when it hashes back to its own bin (M_c^T k == j) and the residual
-/// sum_p |U_p - F omega^<k,d_p>|^2 is at most `singleton_residual`. Each accepted coefficient is
+/// Sites whose phase falls near a decision boundary also keep their runner-up digit (list
+/// decoding over at most 2^8 combinations, fewer for small q^b). A candidate is accepted when
+/// it hashes back to its own bin (M_c^T k == j) and the residual
+/// sum_p |U_p - F omega^<k,d_p>|^2 is the smallest of the list and at most `singleton_residual`. Each accepted coefficient is
 /// subtracted from its bin in every group (peeling), and only the bins that changed are
 /// examined in the next round, until a round finds nothing new.
 ///
 /// Deterministic for any thread count: candidates are found in parallel, then accepted in
-/// (group, bin) order; a frequency found in several bins in one round is taken from the bin
-/// with the smallest residual. O((bins examined) (n R + P) + (found) C P) per round.
+/// (group, bin) order; a frequency found in several groups' bins in one round is peeled once
+/// with the mean of its estimates. O((bins examined) (n R + P) + (found) C P) per round.
 #include <complex>
 #include <cstdint>
 #include <vector>

@@ -15,8 +15,10 @@ void qsft_query_points(const std::uint8_t* matrices, int num_groups, int n, int 
 /// Sorted distinct values of `codes` (all >= 0) into `unique` (capacity count); for every
 /// input, the position of its value in `unique` into `inverse`; when `first` is not null,
 /// the index of each distinct value's first occurrence. Returns the number of distinct
-/// values. Stable LSD radix sort on 11-bit digits: O(count * digits); not threaded.
+/// values. One bucket pass on the top 12 bits, then the buckets are sorted in parallel:
+/// O(count log(count / 4096)); uses up to `nthreads` threads (0 = all cores).
 std::int64_t unique_codes(const std::int64_t* codes, std::int64_t count, std::int64_t* unique,
-                          std::int64_t* inverse, std::int64_t* first = nullptr);
+                          std::int64_t* inverse, std::int64_t* first = nullptr,
+                          int nthreads = 0);
 
 }  // namespace plmscope

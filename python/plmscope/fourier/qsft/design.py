@@ -102,12 +102,12 @@ def query_points(matrices: np.ndarray, delays: np.ndarray, q: int, with_codes: b
     return (points, codes) if with_codes else points
 
 
-def unique_variants(points: np.ndarray, codes: np.ndarray | None, q: int):
+def unique_variants(points: np.ndarray, codes: np.ndarray | None, q: int, nthreads: int = 0):
     """(distinct variants (m, n) uint8 in code order, inverse index of every point)."""
     n = points.shape[-1]
     if codes is not None:
-        _, inverse, first = _core.unique_codes(codes)
-        return points.reshape(-1, n)[first], inverse
+        _, inverse, first = _core.unique_codes(codes, nthreads)
+        return np.take(points.reshape(-1, n), first, axis=0), inverse
     unique, inverse = np.unique(points.reshape(-1, n), axis=0, return_inverse=True)
     return unique, inverse.reshape(-1)
 

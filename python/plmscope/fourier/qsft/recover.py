@@ -135,6 +135,12 @@ class Recovery:
 
 # -- thresholds ----------------------------------------------------------------------------
 
+def bin_energy(bins: np.ndarray) -> np.ndarray:
+    """(C, q^b) sum over delays of |U|^2, on a real view (no complex temporaries)."""
+    v = bins.view(np.float64).reshape(bins.shape[0], bins.shape[1], -1)
+    return np.einsum("cbp,cbp->cb", v, v)
+
+
 def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[float, float]:
     """(per-query noise sd, per-bin-entry noise variance nu^2).
 
@@ -146,7 +152,7 @@ def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[floa
     (with fewer empty bins, b is too small for the spectrum: pass noise_sd).
     """
     P = bins.shape[-1]
-    power = np.einsum("cbp,cbp->cb", bins, bins.conj()).real / P
+    power = bin_energy(bins) / P
     floor = 1e-20 * float(power.mean()) + 1e-300
     if isinstance(noise_sd, str):
         if noise_sd != "auto":
@@ -222,7 +228,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     timings["design"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes if codes.size else None, q)
+    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
     del points, codes
     timings["dedup"] = time.perf_counter() - t0
 
@@ -266,8 +272,8 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
                 break
             freqs, values = _merge(freqs, values, again["frequencies"], again["values"])
         values = symmetrize(freqs, values, q)
-        result = {"bins_left": int(np.sum(np.einsum("cbp,cbp->cb", bins, bins.conj()).real > zeroton)),
-                  "residual_energy": float(np.vdot(bins, bins).real)}
+        energy = bin_energy(bins)
+        result = {"bins_left": int(np.sum(energy > zeroton)), "residual_energy": float(energy.sum())}
     timings["refine"] = time.perf_counter() - t0
 
     freqs, values = _merge(freqs, values, np.zeros((1, n), np.uint8), np.array([mean], complex))
