@@ -150,7 +150,7 @@ def design_variants(q: int, n: int, b: int, num_subsample: int, delays: str, num
     matrices = design.subsampling_matrices(rng, q, n, b, num_subsample)
     delay_rows = design.delay_rows(rng, q, n, delays, num_repeat)
     points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
-    unique, _ = design.unique_variants(points, codes if codes.size else None, q)
+    unique, _ = design.unique_variants(points, codes if codes.size else None, q, nthreads)
     return unique
 
 
