@@ -133,10 +133,19 @@ def transform_digest(transform: SparseFourier) -> str:
 
 
 def describe_oracle(oracle) -> dict:
-    """What identifies an oracle's answers, for the run configuration."""
+    """What identifies an oracle's answers, for the run configuration: a surrogate by its
+    transform and noise, a model oracle by its model, precision, scorer and landscape (not
+    its device or batch size, so a run may resume elsewhere), anything else by type only
+    (pass ``oracle_info`` to :func:`run_interactions` to say more)."""
     if isinstance(oracle, SurrogateOracle):
         return {"kind": "surrogate", "transform": transform_digest(oracle.transform),
                 "noise_sd": oracle.noise_sd, "noise_seed": oracle.seed}
+    models = sys.modules.get("plmscope.models")
+    if models is not None and isinstance(oracle, models.Oracle):
+        m = oracle.model
+        return {"kind": "model", "model": m.source or m.name, "backend": m.backend,
+                "precision": str(m.precision), "scorer": oracle.scorer,
+                **oracle.landscape.to_dict()}
     return {"kind": type(oracle).__name__}
 
 

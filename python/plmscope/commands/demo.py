@@ -64,11 +64,10 @@ def planted_transform(seed: int = 0):
 
 
 def site_labels():
-    from .landscape import ALPHABET
+    from ..landscape import Landscape
     from ..report.tables import SiteLabels
 
-    return SiteLabels(SITES, tuple(WILDTYPE[s - 1] + ALPHABET.replace(WILDTYPE[s - 1], "")
-                                   for s in SITES))
+    return SiteLabels.of(Landscape(WILDTYPE, SITES, Q))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,6 @@ import numpy as np
 from .interactions import SCORERS, add_protein_args, check_positive, model_identity, parse_noise
 
 MAX_VARIANTS = 1 << 20
-ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
 
 
 def register(sub) -> None:
@@ -89,6 +88,8 @@ def text_field(fields: dict, name: str, default: str = "") -> str:
 
 def random_substitutions(rng, wildtype: str, sites, q: int) -> list[str]:
     """q - 1 distinct random substitutes per site (never the wild-type residue)."""
+    from ..landscape import ALPHABET
+
     out = []
     for s in sites:
         pool = ALPHABET.replace(wildtype[s - 1], "")
