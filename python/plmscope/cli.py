@@ -9,6 +9,10 @@ import sys
 # One entry per subcommand module.
 COMMAND_MODULES = (
     "plmscope.commands.transform",
+    "plmscope.commands.interactions",
+    "plmscope.commands.landscape",
+    "plmscope.commands.plane",
+    "plmscope.commands.demo",
     "plmscope.commands.plan",
 )
 
