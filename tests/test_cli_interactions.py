@@ -6,7 +6,8 @@ import pytest
 
 from conftest import shared_path
 from plmscope.cli import main
-from plmscope.experiment import design_variants, held_out_variants, run_interactions
+from plmscope.experiment import held_out_variants, run_interactions
+from plmscope.fourier.qsft import query_variants
 from plmscope.fourier import SparseFourier, SurrogateOracle
 from plmscope.fourier.qsft import design
 from report_check import check_report
@@ -133,14 +134,14 @@ def test_ctrl_c_leaves_a_resumable_folder(tmp_path, capsys, monkeypatch):
 
 def test_held_out_variants_never_queried_and_fill_small_spaces(tmp_path):
     q, n, b = 3, 4, 2  # 81 variants; the design asks most of them
-    unique = design_variants(q, n, b, 3, "nso", 1, seed=2)
+    unique = query_variants(q, n, b, 3, "nso", 1, seed=2)
     x = held_out_variants(q, n, 10_000, seed=2, exclude=unique)
     codes = design.variant_codes(x, q)
     assert len(np.unique(codes)) == len(codes) == q**n - len(unique)
     assert not np.isin(codes, design.variant_codes(unique, q)).any()
-    big = held_out_variants(20, 10, 500, seed=1, exclude=design_variants(20, 10, 2, 2, "nso", 1, 1))
+    big = held_out_variants(20, 10, 500, seed=1, exclude=query_variants(20, 10, 2, 2, "nso", 1, 1))
     assert len({r.tobytes() for r in big}) == 500
-    again = held_out_variants(20, 10, 500, seed=1, exclude=design_variants(20, 10, 2, 2, "nso", 1, 1))
+    again = held_out_variants(20, 10, 500, seed=1, exclude=query_variants(20, 10, 2, 2, "nso", 1, 1))
     np.testing.assert_array_equal(big, again)  # seeded
 
     # through the API, without a folder: the same exclusion, checked by a digest of the asks

@@ -151,18 +151,6 @@ def describe_oracle(oracle) -> dict:
 
 # -- the design and the held-out set ----------------------------------------------------------
 
-def design_variants(q: int, n: int, b: int, num_subsample: int, delays: str, num_repeat: int,
-                    seed: int, nthreads: int = 0) -> np.ndarray:
-    """The distinct q-SFT query variants of :func:`plmscope.fourier.qsft.recover` with these
-    arguments, in the order it asks them (checked against the run's store by digest)."""
-    rng = np.random.default_rng(seed)
-    matrices = design.subsampling_matrices(rng, q, n, b, num_subsample)
-    delay_rows = design.delay_rows(rng, q, n, delays, num_repeat)
-    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
-    unique, _ = design.unique_variants(points, codes if codes.size else None, q, nthreads)
-    return unique
-
-
 def held_out_variants(q: int, n: int, count: int, seed: int, exclude: np.ndarray) -> np.ndarray:
     """Up to `count` distinct variants drawn uniformly from Z_q^n minus `exclude` ((m, n)
     uint8), in draw order; fewer only when fewer remain."""
@@ -372,7 +360,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
 
     t_start = time.perf_counter()
     t0 = time.perf_counter()
-    unique = design_variants(q, n, b, num_subsample, delays, num_repeat, seed, nthreads)
+    unique = qsft.query_variants(q, n, b, num_subsample, delays, num_repeat, seed, nthreads)
     test_x = held_out_variants(q, n, test, seed, unique)
     t_design = time.perf_counter() - t0
     digest = design_digest(unique)

@@ -15,7 +15,7 @@ from ..._memory import require_memory
 from ..fft import check_nthreads, check_q, qary_fft
 from ..sparse import SparseFourier
 from . import design
-from .refine import conjugate_closure, refit, symmetrize
+from .refine import bin_energy, complete_low_orders, conjugate_closure, refit, symmetrize
 from .store import QueryStore, design_digest
 
 _GIB = 1024**3
@@ -135,11 +135,6 @@ class Recovery:
 
 # -- thresholds ----------------------------------------------------------------------------
 
-def bin_energy(bins: np.ndarray) -> np.ndarray:
-    """(C, q^b) sum over delays of |U|^2, on a real view (no complex temporaries)."""
-    v = bins.view(np.float64).reshape(bins.shape[0], bins.shape[1], -1)
-    return np.einsum("cbp,cbp->cb", v, v)
-
 
 def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[float, float]:
     """(per-query noise sd, per-bin-entry noise variance nu^2).
@@ -220,17 +215,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
                    f"({the_plan.num_samples:,} queries)")
     timings = {}
 
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    matrices = design.subsampling_matrices(rng, q, n, b, num_subsample)
-    delay_rows = design.delay_rows(rng, q, n, delays, num_repeat)
-    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
-    timings["design"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
-    del points, codes
-    timings["dedup"] = time.perf_counter() - t0
+    matrices, delay_rows, unique, inverse = _design(the_plan, seed, nthreads, timings)
 
     t0 = time.perf_counter()
     answers = _ask(oracle, unique, q, n, b, the_plan, seed, batch_size, store, executor, progress)
@@ -271,6 +256,8 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
             if again["values"].size == 0:
                 break
             freqs, values = _merge(freqs, values, again["frequencies"], again["values"])
+        freqs, values = complete_low_orders(bins, freqs, values, matrices, delay_rows, q,
+                                            zeroton, nu2)
         values = symmetrize(freqs, values, q)
         energy = bin_energy(bins)
         result = {"bins_left": int(np.sum(energy > zeroton)), "residual_energy": float(energy.sum())}
@@ -287,6 +274,30 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
         bins_left=int(result["bins_left"]), residual_energy=float(result["residual_energy"]),
         plan=the_plan, config=config,
     )
+
+
+def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None = None):
+    """(matrices, delays, distinct variants in asking order, inverse index of every point)."""
+    q, n, b = the_plan.q, the_plan.n, the_plan.b
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    matrices = design.subsampling_matrices(rng, q, n, b, the_plan.num_subsample)
+    delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
+    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
+    t1 = time.perf_counter()
+    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
+    if timings is not None:
+        timings["design"] = t1 - t0
+        timings["dedup"] = time.perf_counter() - t1
+    return matrices, delay_rows, unique, inverse
+
+
+def query_variants(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
+                   num_repeat: int = 1, seed: int = 0, nthreads: int = 0) -> np.ndarray:
+    """The distinct variants :func:`recover` asks with these arguments, in its asking order
+    ((m, n) uint8), without asking anything: e.g. to keep a held-out set out of the design."""
+    the_plan = plan(q, n, b, num_subsample, delays, num_repeat)
+    return _design(the_plan, seed, check_nthreads(nthreads))[2]
 
 
 def _merge(freqs, values, more_freqs, more_values):
