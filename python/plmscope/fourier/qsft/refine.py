@@ -104,16 +104,15 @@ def add_back(bins: np.ndarray, freqs: np.ndarray, values: np.ndarray, matrices: 
         np.add.at(flat, ids, contrib)
 
 
-def low_order_frequencies(n: int, q: int, max_order: int) -> np.ndarray:
-    """Every frequency of order 1..max_order, (K, n) uint8."""
-    rows = []
-    for order in range(1, max_order + 1):
-        values = np.array(list(itertools.product(range(1, q), repeat=order)), dtype=np.uint8)
-        for sites in itertools.combinations(range(n), order):
-            block = np.zeros((values.shape[0], n), dtype=np.uint8)
-            block[:, sites] = values
-            rows.append(block)
-    return np.vstack(rows) if rows else np.zeros((0, n), np.uint8)
+def frequencies_of_order(n: int, q: int, order: int) -> np.ndarray:
+    """Every frequency with exactly `order` nonzero sites, (K, n) uint8."""
+    values = np.array(list(itertools.product(range(1, q), repeat=order)), dtype=np.uint8)
+    blocks = []
+    for sites in itertools.combinations(range(n), order):
+        block = np.zeros((values.shape[0], n), dtype=np.uint8)
+        block[:, sites] = values
+        blocks.append(block)
+    return np.vstack(blocks) if blocks else np.zeros((0, n), np.uint8)
 
 
 def complete_low_orders(bins, freqs, values, matrices, delays, q, zeroton, nu2,
@@ -122,35 +121,34 @@ def complete_low_orders(bins, freqs, values, matrices, delays, q, zeroton, nu2,
 
     Some multitons cannot be peeled: for composite q, frequencies whose entries share a
     factor with q (q = 20: k = 10 e_i) hash into a small subgroup of bins and may collide in
-    every group. Every frequency of order 1 (and 2 where there are at most
-    `max_candidates`) that hashes into a bin still above the zero-ton energy is added to the
-    support, all are refit jointly by least squares, and the new ones whose value is not
-    clearly above the estimation noise (nu^2 / (C P) per coefficient) are dropped again.
+    every group. Order by order (1, then 2 where there are at most `max_candidates`), every
+    frequency of that order that hashes into a bin still above the zero-ton energy is added
+    to the support, all are refit jointly by least squares, and the new ones whose value is
+    not clearly above the estimation noise (nu^2 / (C P) per coefficient) are dropped again.
     """
-    energy = bin_energy(bins)
-    left = np.flatnonzero(energy.ravel() > zeroton)
-    if left.size == 0:
-        return freqs, values
     C, n, _ = matrices.shape
     P = bins.shape[2]
-    pairs = n * (n - 1) // 2 * (q - 1) ** 2
-    cands = low_order_frequencies(n, q, 2 if n * (q - 1) + pairs <= max_candidates else 1)
-    cands = cands[np.isin(bin_ids(cands, matrices, q), left).any(axis=1)]
-    known = {row.tobytes() for row in freqs}
-    cands = np.array([row for row in cands if row.tobytes() not in known], dtype=np.uint8)
-    if cands.size == 0:
-        return freqs, values
-    ext = np.vstack([freqs, cands])
-    vals = np.concatenate([values, np.zeros(len(cands), np.complex128)])
-    vals = vals + refit(bins, ext, matrices, delays, q)
-    new = vals[len(freqs):]
-    # |error|^2 of one estimate is nu^2/(C P) times Exp(1): keep what no candidate's noise
-    # would reach (a 1e-3 chance over all candidates).
-    keep = np.abs(new) ** 2 > nu2 / (C * P) * math.log(len(new) / 1e-3)
-    if not keep.all():
+    for order in (1, 2):
+        left = np.flatnonzero(bin_energy(bins).ravel() > zeroton)
+        if left.size == 0 or order > n or math.comb(n, order) * (q - 1) ** order > max_candidates:
+            break
+        cands = frequencies_of_order(n, q, order)
+        cands = cands[np.isin(bin_ids(cands, matrices, q), left).any(axis=1)]
+        known = {row.tobytes() for row in freqs}
+        cands = np.array([row for row in cands if row.tobytes() not in known],
+                         dtype=np.uint8).reshape(-1, n)
+        if cands.shape[0] == 0:
+            continue
+        ext = np.vstack([freqs, cands])
+        vals = np.concatenate([values, np.zeros(len(cands), np.complex128)])
+        vals = vals + refit(bins, ext, matrices, delays, q)
+        new = vals[len(freqs):]
+        # |error|^2 of one estimate is nu^2/(C P) times Exp(1): keep what no candidate's
+        # noise would reach (a 1e-3 chance over all candidates).
+        keep = np.abs(new) ** 2 > nu2 / (C * P) * math.log(len(new) / 1e-3)
         add_back(bins, cands[~keep], new[~keep], matrices, delays, q)
         freqs = np.vstack([freqs, cands[keep]])
         values = np.concatenate([vals[:len(values)], new[keep]])
-        values = values + refit(bins, freqs, matrices, delays, q)
-        return freqs, values
-    return ext, vals
+        if not keep.all():
+            values = values + refit(bins, freqs, matrices, delays, q)
+    return freqs, values
