@@ -135,7 +135,8 @@ def transform_digest(transform: SparseFourier) -> str:
 def describe_oracle(oracle) -> dict:
     """What identifies an oracle's answers, for the run configuration: a surrogate by its
     transform and noise, a model oracle by its model, precision, scorer and landscape (not
-    its device or batch size, so a run may resume elsewhere), anything else by type only
+    its device or batch size, so a run may resume elsewhere; a LazyOracle by its spec's model
+    name, backend and dtype, as it is not loaded here), anything else by type only
     (pass ``oracle_info`` to :func:`run_interactions` to say more)."""
     if isinstance(oracle, SurrogateOracle):
         return {"kind": "surrogate", "transform": transform_digest(oracle.transform),
@@ -146,6 +147,12 @@ def describe_oracle(oracle) -> dict:
         return {"kind": "model", "model": m.source or m.name, "backend": m.backend,
                 "precision": str(m.precision), "scorer": oracle.scorer,
                 **oracle.landscape.to_dict()}
+    distributed = sys.modules.get("plmscope.distributed")
+    if distributed is not None and isinstance(oracle, distributed.LazyOracle) \
+            and models is not None and isinstance(oracle.spec, models.OracleSpec):
+        spec = oracle.spec  # the model is not loaded here: its name and requested precision
+        return {"kind": "model", "model": spec.model, "backend": spec.backend,
+                "dtype": spec.dtype, "scorer": spec.scorer, **spec.landscape().to_dict()}
     return {"kind": type(oracle).__name__}
 
 
@@ -190,9 +197,11 @@ def held_out_variants(q: int, n: int, count: int, seed: int, exclude: np.ndarray
 
 
 def ask_stored(oracle: Callable, variants: np.ndarray, folder: Path | None, config: dict,
-               batch_size: int, progress, desc: str) -> np.ndarray:
+               batch_size: int, progress, desc: str, executor=None) -> np.ndarray:
     """Answers of `oracle` for `variants`, batch by batch, saved in `folder` (a QueryStore)
-    as they come so an interrupted run resumes without asking again."""
+    as they come so an interrupted run resumes without asking again. The batches not yet
+    stored run through `executor` (``run(oracle, tasks, on_result)``, e.g. a
+    :class:`~plmscope.distributed.RayExecutor`; None: in this process)."""
     from tqdm.auto import tqdm
 
     m = variants.shape[0]
@@ -209,20 +218,33 @@ def ask_stored(oracle: Callable, variants: np.ndarray, folder: Path | None, conf
             if vals is not None and vals.shape == (hi - lo,):
                 answers[lo:hi] = vals
                 done.add(i)
-    left = [i for i in batches if i not in done]
-    bar = tqdm(total=m, initial=m - sum(min(m, (i + 1) * batch_size) - i * batch_size for i in left),
-               unit="query", desc=desc, leave=False,
-               disable=(progress is False) if progress is not None else None)
+    tasks = [(i, variants[i * batch_size:(i + 1) * batch_size]) for i in batches if i not in done]
+    if not tasks:
+        return answers
+    bar = tqdm(total=m, initial=m - sum(t[1].shape[0] for t in tasks), unit="query", desc=desc,
+               leave=False, disable=(progress is False) if progress is not None else None)
+    got: set[int] = set()
+
+    def on_result(index: int, values) -> None:
+        lo = index * batch_size
+        batch = variants[lo:lo + batch_size]
+        vals = check_answers(values, batch, index)
+        if index in got:  # a late copy of a batch already saved
+            return
+        answers[lo:lo + batch.shape[0]] = vals
+        if store is not None:
+            store.save(index, vals)
+        got.add(index)
+        bar.update(batch.shape[0])
+
     try:
-        for i in left:
-            lo, hi = i * batch_size, min(m, (i + 1) * batch_size)
-            vals = check_answers(oracle(variants[lo:hi]), variants[lo:hi], i)
-            answers[lo:hi] = vals
-            if store is not None:
-                store.save(i, vals)
-            bar.update(hi - lo)
+        (executor or qsft.LocalExecutor()).run(oracle, tasks, on_result)
     finally:
         bar.close()
+    missing = [i for i, _ in tasks if i not in got]
+    if missing:
+        raise RuntimeError(f"the executor returned without answering {len(missing)} batch(es) of "
+                           f"{desc} (first: {missing[0]}); rerun to resume")
     return answers
 
 
@@ -237,15 +259,19 @@ def r_squared(y: np.ndarray, yhat: np.ndarray) -> float:
     return 1.0 - float(np.sum((y - np.asarray(yhat)) ** 2)) / sst
 
 
-class _DigestingOracle:
-    """Passes calls through and hashes the variants asked, in order (no store to check)."""
+class _DigestingExecutor:
+    """Hashes the variants of every task handed to `inner` (None: in this process), in order,
+    on the calling process, whichever process then asks the oracle. Without a store, recover
+    hands over every batch in asking order, so the hash is the design digest."""
 
-    def __init__(self, oracle):
-        self.oracle, self.hash = oracle, hashlib.sha256()
+    def __init__(self, inner=None):
+        self.inner, self.hash = inner or qsft.LocalExecutor(), hashlib.sha256()
 
-    def __call__(self, x):
-        self.hash.update(np.ascontiguousarray(x, dtype=np.uint8).tobytes())
-        return self.oracle(x)
+    def run(self, oracle, tasks, on_result) -> None:
+        tasks = list(tasks)
+        for _, variants in tasks:
+            self.hash.update(np.ascontiguousarray(variants, dtype=np.uint8).tobytes())
+        self.inner.run(oracle, tasks, on_result)
 
 
 # -- the experiment ---------------------------------------------------------------------------
@@ -305,7 +331,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                      progress: bool | None = None, nthreads: int = 0,
                      log: Callable[[str], None] | None = None,
                      note: str | None = None,
-                     truth: SparseFourier | None = None) -> InteractionsResult:
+                     truth: SparseFourier | None = None,
+                     executor=None) -> InteractionsResult:
     """Recover the interactions of `oracle` over Z_q^n with q-SFT and measure them.
 
     Parameters
@@ -339,6 +366,11 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     truth : SparseFourier or None
         The known transform of a planted landscape: the report then compares coefficient by
         coefficient (truth.csv) and the summary counts found, missed and spurious ones.
+    executor : object with ``run(oracle, tasks, on_result)`` or None (in this process)
+        Where the oracle is asked, for the q-SFT queries and the held-out set alike: e.g. a
+        :class:`plmscope.distributed.RayExecutor`, with a
+        :class:`plmscope.distributed.LazyOracle` so this process never loads the model. Not
+        part of the configuration: a run may resume on another executor, with the same result.
     """
     say = log or (lambda _msg: None)
     the_plan = qsft.plan(q, n, b, num_subsample, delays, num_repeat)
@@ -371,12 +403,13 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         saved = len(list((store / "answers").glob("*.npy")))
         if saved:
             say(f"resuming: {saved} answered query batch(es) found in {store}")
-    asked = oracle if store is not None else _DigestingOracle(oracle)
-    recovery = qsft.recover(asked, q, n, b, num_subsample=num_subsample, delays=delays,
+    digesting = _DigestingExecutor(executor) if store is None else None
+    recovery = qsft.recover(oracle, q, n, b, num_subsample=num_subsample, delays=delays,
                             num_repeat=num_repeat, noise_sd=noise_sd, seed=seed, store=store,
-                            nthreads=nthreads, batch_size=batch_size, progress=progress)
+                            nthreads=nthreads, batch_size=batch_size,
+                            executor=digesting or executor, progress=progress)
     made = (json.loads((store / "config.json").read_text())["design_digest"] if store is not None
-            else asked.hash.hexdigest())
+            else digesting.hash.hexdigest())
     if made != digest:  # the held-out set was drawn against another design: never report it
         raise RuntimeError("internal error: the q-SFT queries differ from the design used to "
                            "exclude held-out variants; please report this")
@@ -385,7 +418,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     t0 = time.perf_counter()
     test_y = ask_stored(oracle, test_x, folder.path / "test" if folder else None,
                         {"purpose": "held-out test variants", "q": q, "n": n, "seed": seed},
-                        batch_size, progress, "held-out") if test_x.shape[0] else np.zeros(0)
+                        batch_size, progress, "held-out", executor) if test_x.shape[0] \
+        else np.zeros(0)
     t_test = time.perf_counter() - t0
     test_yhat = transform.evaluate(test_x) if test_x.shape[0] else np.zeros(0)
     r2 = r_squared(test_y, test_yhat) if test_x.shape[0] else None

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..distributed import add_ray_arguments
+
 SCORERS = ("pllr", "masked_marginal", "wt_marginal")
 CONFIRM_ABOVE = 1_000_000
 
@@ -36,7 +38,9 @@ def register(sub) -> None:
     p.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's noise")
     add_qsft_args(p)
     p.add_argument("--out", required=True, help="run folder (created; resumed when it exists)")
+    add_ray_arguments(p)
     p.set_defaults(func=run)
+
 
 
 def add_protein_args(p) -> None:
@@ -198,7 +202,7 @@ def surrogate_source(args) -> Source:
     return Source(q, n, labels, info, build, extra, title)
 
 
-def model_source(args, out: Path) -> Source:
+def model_source(args, out: Path, on_ray: bool = False) -> Source:
     from ..report.tables import SiteLabels
 
     q = 20 if args.q is None else args.q
@@ -208,6 +212,8 @@ def model_source(args, out: Path) -> Source:
             "record": rid, **landscape.to_dict()}
 
     def build():
+        if on_ray:
+            return ray_model_oracle(args, landscape)
         from ..models import Oracle, load
 
         model = load(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
@@ -218,6 +224,35 @@ def model_source(args, out: Path) -> Source:
     title = f"Interactions of {Path(args.model).name} ({args.scorer}) over {landscape.n} sites of {rid}"
     return Source(q, landscape.n, SiteLabels.of(landscape), info, build, None, title,
                   landscape.wildtype)
+
+
+def ray_executor(args):
+    """The executor of the --ray flags (None without --ray: ask in this process)."""
+    from ..distributed import executor_from_args
+
+    if args.ray is not None and getattr(args, "device", None):
+        raise ValueError(f"--device {args.device} with --ray {args.ray}: each Ray actor uses the "
+                         "GPU Ray gives it (else its CPU); leave --device out, and size the "
+                         "actors with --ray-gpus / --ray-cpus")
+    return executor_from_args(args.ray, args.ray_actors, args.ray_gpus, args.ray_cpus,
+                              args.ray_shard_size, progress=False if args.no_progress else None)
+
+
+def ray_model_oracle(args, landscape):
+    """The model oracle of a --ray run, known by its spec only: each actor loads the model on
+    its own device, this process never does. No score cache (the actors of other nodes may
+    not see the run folder); the run's query store still resumes it batch by batch."""
+    from ..distributed import LazyOracle
+    from ..models import OracleSpec
+    from ..models.batching import DEFAULT_BATCH_SIZE
+
+    path = Path(args.model).expanduser()  # a checkpoint by absolute path, whatever the actor's cwd
+    batch_size = DEFAULT_BATCH_SIZE if args.model_batch_size is None else args.model_batch_size
+    return LazyOracle(OracleSpec(
+        model=str(path.resolve()) if path.exists() else args.model, backend=args.backend,
+        device=None, dtype=args.dtype, wildtype=landscape.wildtype, sites=tuple(landscape.sites),
+        q=landscape.q, substitutions=tuple(landscape.substitutions), scorer=args.scorer,
+        batch_size=batch_size))
 
 
 def model_identity(name: str) -> str:
@@ -232,7 +267,7 @@ def model_identity(name: str) -> str:
     return f"{path.resolve()}#{content_digest(files)}"
 
 
-def make_source(args, out: Path) -> Source:
+def make_source(args, out: Path, on_ray: bool = False) -> Source:
     if bool(args.model) == bool(args.oracle):
         raise ValueError("give exactly one of --model NAME_OR_CHECKPOINT and --oracle "
                          "surrogate:PATH.npz")
@@ -243,7 +278,7 @@ def make_source(args, out: Path) -> Source:
         return surrogate_source(args)
     if args.q is not None and not 2 <= args.q <= 20:
         raise ValueError(f"--q {args.q}: a model's variants have 2..20 states per site")
-    return model_source(args, out)
+    return model_source(args, out, on_ray)
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -271,8 +306,9 @@ def run(args: argparse.Namespace) -> int:
     if args.test < 0:
         raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
     noise = parse_noise(args.noise)
+    executor = ray_executor(args)
     out = Path(args.out)
-    source = make_source(args, out)
+    source = make_source(args, out, on_ray=executor is not None)
     config = interactions_config(source.info, source.q, source.n, args.b, args.subsamples,
                                  args.repeats, args.delays, noise, args.seed, args.test,
                                  args.batch_size, source.labels)
@@ -294,7 +330,8 @@ def run(args: argparse.Namespace) -> int:
             test=args.test, out=out, labels=source.labels, oracle_info=source.info,
             title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
             reference_order=args.reference_order,
-            progress=False if args.no_progress else None, nthreads=args.threads, log=print)
+            progress=False if args.no_progress else None, nthreads=args.threads, log=print,
+            executor=executor)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
               "again to resume", file=sys.stderr)

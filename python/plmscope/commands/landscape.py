@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .interactions import SCORERS, add_protein_args, check_positive, model_identity, parse_noise
+from ..distributed import add_ray_arguments
+from .interactions import (SCORERS, add_protein_args, check_positive, model_identity, parse_noise,
+                           ray_executor, ray_model_oracle)
 
 MAX_VARIANTS = 1 << 20
 
@@ -43,6 +45,7 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--out", help="folder for landscape.npz, metrics.csv, figures and report.html "
                                  "(required when enumerating)")
+    add_ray_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -101,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     if args.scores:
         if args.model or args.oracle:
             raise ValueError("give --scores, or --model/--oracle to enumerate, not both")
+        if args.ray is not None:
+            raise ValueError(f"--ray {args.ray} scores variants with a model or surrogate; "
+                             "--scores reads them from a file, so there is nothing to run there")
         return run_scores(args)
     if bool(args.model) == bool(args.oracle):
         raise ValueError("give --scores FILE.npz, or exactly one of --model and --oracle "
@@ -155,6 +161,7 @@ def run_enumeration(args) -> int:
                          "(resumable) and the report")
     out = Path(args.out)
     progress = False if args.no_progress else None
+    executor = ray_executor(args)
     if args.oracle:
         if not args.oracle.startswith("surrogate:"):
             raise ValueError(f"--oracle {args.oracle!r}: the supported oracle is surrogate:PATH.npz")
@@ -235,6 +242,8 @@ def run_enumeration(args) -> int:
         for r, subs in enumerate(rows):
             if args.oracle:
                 oracle = SurrogateOracle(transform, noise, args.surrogate_seed)
+            elif executor is not None:  # the actors load the model, not this process
+                oracle = ray_model_oracle(args, Landscape(wildtype, sites, q, subs))
             else:
                 from ..models import Oracle, load
 
@@ -247,7 +256,8 @@ def run_enumeration(args) -> int:
                                 **kwargs)
             scores[r] = ask_stored(oracle, grid, out / "queries" / f"row{r:04d}",
                                    {"purpose": "full landscape", "row": r, "q": q, "n": n},
-                                   args.batch_size, progress, f"landscape {r + 1}/{len(rows)}")
+                                   args.batch_size, progress, f"landscape {r + 1}/{len(rows)}",
+                                   executor)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the scores so far are saved in {out}; run the same command again "
               "to resume", file=sys.stderr)
