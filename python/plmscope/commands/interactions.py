@@ -42,7 +42,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-
 def add_protein_args(p) -> None:
     g = p.add_argument_group("protein")
     g.add_argument("--fasta", help="FASTA file with the wild-type sequence")
