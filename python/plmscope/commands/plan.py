@@ -72,17 +72,11 @@ def parse_gpus(text: str) -> list[int]:
 
 def distinct_queries(q: int, n: int, b: int, num_subsample: int, delays: str, num_repeat: int,
                      seed: int) -> int:
-    """Distinct variants of the design ``recover`` builds with these arguments (same steps,
-    same seed), i.e. the oracle calls of the run."""
-    from ..fourier.qsft import design
+    """Distinct variants of the design ``recover`` builds with these arguments, i.e. the
+    oracle calls of the run."""
+    from ..fourier.qsft import query_variants
 
-    rng = np.random.default_rng(seed)
-    matrices = design.subsampling_matrices(rng, q, n, b, num_subsample)
-    delay_rows = design.delay_rows(rng, q, n, delays, num_repeat)
-    with_codes = design.codes_fit(q, n)
-    points, codes = design.query_points(matrices, delay_rows, q, with_codes)
-    unique, _ = design.unique_variants(points, codes if with_codes else None, q)
-    return int(unique.shape[0])
+    return int(query_variants(q, n, b, num_subsample, delays, num_repeat, seed).shape[0])
 
 
 def format_duration(seconds: float) -> str:
