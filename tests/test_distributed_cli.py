@@ -188,7 +188,7 @@ def test_interactions_of_a_surrogate_on_ray_equal_the_local_run(cluster, tmp_pat
 
     # a local run stopped after two batches is finished on the cluster, asking only the rest
     with monkeypatch.context() as m:
-        m.setattr(sys.modules["plmscope.fourier.qsft.recover"], "LocalExecutor",
+        m.setattr(sys.modules["plmscope.fourier.qsft.ask"], "LocalExecutor",
                   lambda: StopAfter(2))
         assert main([str(a) for a in (*args, "--out", tmp_path / "resumed", "--no-progress")]) \
             == 130

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from .fourier import SparseFourier, SurrogateOracle, qsft
-from .fourier.qsft import QueryStore, check_answers, design
+from .fourier.qsft import design
 from .fourier.qsft.store import design_digest
 from .report.tables import SiteLabels
 
@@ -198,54 +198,9 @@ def held_out_variants(q: int, n: int, count: int, seed: int, exclude: np.ndarray
 
 def ask_stored(oracle: Callable, variants: np.ndarray, folder: Path | None, config: dict,
                batch_size: int, progress, desc: str, executor=None) -> np.ndarray:
-    """Answers of `oracle` for `variants`, batch by batch, saved in `folder` (a QueryStore)
-    as they come so an interrupted run resumes without asking again. The batches not yet
-    stored run through `executor` (``run(oracle, tasks, on_result)``, e.g. a
-    :class:`~plmscope.distributed.RayExecutor`; None: in this process)."""
-    from tqdm.auto import tqdm
-
-    m = variants.shape[0]
-    answers = np.empty(m, dtype=np.float64)
-    batches = range((m + batch_size - 1) // batch_size)
-    store = None
-    done = set()
-    if folder is not None:
-        store = QueryStore(folder, {**config, "batch_size": batch_size, "num_queries": m,
-                                    "design_digest": design_digest(variants)})
-        for i in sorted(store.answered()):
-            lo, hi = i * batch_size, min(m, (i + 1) * batch_size)
-            vals = store.load(i) if i in batches else None
-            if vals is not None and vals.shape == (hi - lo,):
-                answers[lo:hi] = vals
-                done.add(i)
-    tasks = [(i, variants[i * batch_size:(i + 1) * batch_size]) for i in batches if i not in done]
-    if not tasks:
-        return answers
-    bar = tqdm(total=m, initial=m - sum(t[1].shape[0] for t in tasks), unit="query", desc=desc,
-               leave=False, disable=(progress is False) if progress is not None else None)
-    got: set[int] = set()
-
-    def on_result(index: int, values) -> None:
-        lo = index * batch_size
-        batch = variants[lo:lo + batch_size]
-        vals = check_answers(values, batch, index)
-        if index in got:  # a late copy of a batch already saved
-            return
-        answers[lo:lo + batch.shape[0]] = vals
-        if store is not None:
-            store.save(index, vals)
-        got.add(index)
-        bar.update(batch.shape[0])
-
-    try:
-        (executor or qsft.LocalExecutor()).run(oracle, tasks, on_result)
-    finally:
-        bar.close()
-    missing = [i for i, _ in tasks if i not in got]
-    if missing:
-        raise RuntimeError(f"the executor returned without answering {len(missing)} batch(es) of "
-                           f"{desc} (first: {missing[0]}); rerun to resume")
-    return answers
+    """Answers of `oracle` for `variants`, saved batch by batch in `folder` (a QueryStore)
+    so an interrupted run resumes without asking again; see :func:`qsft.ask_batches`."""
+    return qsft.ask_batches(oracle, variants, batch_size, folder, config, executor, progress, desc)
 
 
 def r_squared(y: np.ndarray, yhat: np.ndarray) -> float:

@@ -5,7 +5,7 @@ import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 from scipy import stats
@@ -16,7 +16,7 @@ from ..fft import check_nthreads, check_q, qary_fft
 from ..sparse import SparseFourier
 from . import design
 from .refine import bin_energy, complete_low_orders, conjugate_closure, refit, symmetrize
-from .store import QueryStore, design_digest
+from .ask import ask_batches
 
 _GIB = 1024**3
 
@@ -74,34 +74,6 @@ def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
     # points (n bytes), codes + answers (16), bins twice (32), transform scratch (16) per sample
     memory = samples * (n + 64)
     return QueryPlan(q, n, b, num_subsample, delays, num_repeat, P, bins, samples, memory)
-
-
-# -- running the oracle --------------------------------------------------------------------
-
-class LocalExecutor:
-    """Asks the oracle in this process, one batch after another."""
-
-    def run(self, oracle: Callable, tasks: Sequence[tuple[int, np.ndarray]],
-            on_result: Callable[[int, np.ndarray], None]) -> None:
-        for index, variants in tasks:
-            on_result(index, oracle(variants))
-
-
-def check_answers(values, variants: np.ndarray, index: int) -> np.ndarray:
-    """float64 (m,) answers, or ValueError naming the first offending variant."""
-    arr = np.asarray(values, dtype=np.float64)
-    m = variants.shape[0]
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.shape != (m,):
-        raise ValueError(f"the oracle returned shape {arr.shape} for a batch of {m} variants "
-                         f"(batch {index}); it must return one float per variant")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"the oracle returned {arr[i]} for variant {variants[i].tolist()} "
-                         f"(batch {index}, row {i}); scores must be finite")
-    return arr
 
 
 # -- the result ----------------------------------------------------------------------------
@@ -218,7 +190,9 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     matrices, delay_rows, unique, inverse = _design(the_plan, seed, nthreads, timings)
 
     t0 = time.perf_counter()
-    answers = _ask(oracle, unique, q, n, b, the_plan, seed, batch_size, store, executor, progress)
+    answers = ask_batches(oracle, unique, batch_size, store, {
+        "q": q, "n": n, "b": b, "num_subsample": num_subsample, "delays": delays,
+        "num_repeat": num_repeat, "seed": seed}, executor, progress)
     timings["oracle"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -317,59 +291,3 @@ def _merge(freqs, values, more_freqs, more_values):
         freqs = np.vstack([freqs, np.array(new_f, dtype=np.uint8)])
         values = np.concatenate([values, np.array(new_v, dtype=np.complex128)])
     return freqs, values
-
-
-def _ask(oracle, unique, q, n, b, the_plan, seed, batch_size, store, executor, progress):
-    """Answers for every unique variant, from the store where present, else the oracle."""
-    m = unique.shape[0]
-    answers = np.empty(m, dtype=np.float64)
-    num_batches = (m + batch_size - 1) // batch_size
-    qs = None
-    done: set[int] = set()
-    if store is not None:
-        qs = QueryStore(store, {
-            "q": q, "n": n, "b": b, "num_subsample": the_plan.num_subsample,
-            "delays": the_plan.delays, "num_repeat": the_plan.num_repeat, "seed": seed,
-            "batch_size": batch_size, "num_queries": m, "design_digest": design_digest(unique),
-        })
-        for i in sorted(qs.answered()):
-            if i >= num_batches:
-                continue
-            vals = qs.load(i)
-            lo, hi = i * batch_size, min(m, (i + 1) * batch_size)
-            if vals.shape != (hi - lo,):
-                continue  # a damaged file: ask again
-            answers[lo:hi] = vals
-            done.add(i)
-    tasks = [(i, unique[i * batch_size:(i + 1) * batch_size])
-             for i in range(num_batches) if i not in done]
-    if not tasks:
-        return answers
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=m, initial=m - sum(t[1].shape[0] for t in tasks), unit="query",
-               desc="oracle", disable=progress is False if progress is not None else None,
-               leave=False)
-    got: set[int] = set()
-
-    def on_result(index: int, values) -> None:
-        lo = index * batch_size
-        variants = unique[lo:lo + batch_size]
-        vals = check_answers(values, variants, index)
-        if index in got:
-            return
-        answers[lo:lo + variants.shape[0]] = vals
-        if qs is not None:
-            qs.save(index, vals)
-        got.add(index)
-        bar.update(variants.shape[0])
-
-    try:
-        (executor or LocalExecutor()).run(oracle, tasks, on_result)
-    finally:
-        bar.close()
-    missing = [i for i, _ in tasks if i not in got]
-    if missing:
-        raise RuntimeError(f"the executor returned without answering {len(missing)} batches "
-                           f"(first: {missing[0]}); rerun with the same store to resume")
-    return answers
