@@ -13,6 +13,7 @@
 #include "plmscope/peel.h"
 #include "plmscope/qary_fft.h"
 #include "plmscope/qsft_design.h"
+#include "plmscope/similarity.h"
 #include "plmscope/sparse_series.h"
 #ifdef PLMSCOPE_HAS_CUDA
 #include "plmscope_cuda.h"
@@ -168,6 +169,65 @@ py::dict peel(CArray<std::complex<double>> bins, CArray<std::uint8_t> matrices,
 
 // ---- similarity kernels (isotropy, distances) -----------------------------------------
 
+template <class T>
+std::pair<std::int64_t, std::int64_t> rows_shape(const CArray<T>& x, const char* name) {
+  PLMSCOPE_CHECK(x.ndim() == 2, name << " must be 2-D (n points, d dimensions), got ndim="
+                                     << x.ndim());
+  return {x.shape(0), x.shape(1)};
+}
+
+void check_vector(const CArray<double>& v, std::int64_t d, const char* name) {
+  PLMSCOPE_CHECK(v.ndim() == 1 && v.shape(0) == d,
+                 name << " must be a float64 vector of length d=" << d << ", got shape ("
+                      << (v.ndim() ? v.shape(0) : 0) << (v.ndim() > 1 ? ", ..." : "") << ")");
+}
+
+void covariance_accumulate(CArray<float> x, CArray<double> shift, CArray<double> sum,
+                           CArray<double> scatter, int nthreads) {
+  auto [n, d] = rows_shape(x, "x");
+  check_vector(shift, d, "shift");
+  check_vector(sum, d, "sum");
+  PLMSCOPE_CHECK(scatter.ndim() == 2 && scatter.shape(0) == d && scatter.shape(1) == d,
+                 "scatter must be a float64 (d, d) array with d=" << d);
+  const float* xp = x.data();
+  const double* sp = shift.data();
+  double* up = sum.mutable_data();
+  double* gp = scatter.mutable_data();
+  py::gil_scoped_release release;
+  plmscope::covariance_accumulate(xp, n, d, sp, up, gp, nthreads);
+}
+
+template <class T>
+void unit_sum_accumulate(CArray<T> x, CArray<double> unit_sum, int nthreads) {
+  auto [n, d] = rows_shape(x, "x");
+  check_vector(unit_sum, d, "unit_sum");
+  const T* xp = x.data();
+  double* up = unit_sum.mutable_data();
+  py::gil_scoped_release release;
+  plmscope::unit_sum_accumulate(xp, n, d, up, nthreads);
+}
+
+template <class T>
+py::tuple pair_similarity(CArray<T> x, CArray<std::int64_t> pairs, bool cosine, bool sqdist,
+                          int nthreads) {
+  auto [n, d] = rows_shape(x, "x");
+  PLMSCOPE_CHECK(pairs.ndim() == 2 && pairs.shape(1) == 2,
+                 "pairs must be an int64 (npairs, 2) array of row indices, got ndim="
+                     << pairs.ndim());
+  const std::int64_t P = pairs.shape(0);
+  py::array_t<double> cos_out(cosine ? P : 0), sq_out(sqdist ? P : 0);
+  const T* xp = x.data();
+  const std::int64_t* pp = pairs.data();
+  double* cp = cosine ? cos_out.mutable_data() : nullptr;
+  double* qp = sqdist ? sq_out.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    plmscope::pair_similarity(xp, n, d, pp, P, cp, qp, nthreads);
+  }
+  return py::make_tuple(cosine ? py::object(cos_out) : py::none(),
+                        sqdist ? py::object(sq_out) : py::none());
+}
+
 // ---- CUDA entry points ----------------------------------------------------------------
 
 bool has_cuda() {
@@ -224,6 +284,34 @@ PYBIND11_MODULE(_core, m) {
         "q-SFT peeling decoder; bins (C, q^b, P) complex128 are replaced by the residual.");
 
   // ---- similarity kernels ----
+  m.def("covariance_accumulate", &covariance_accumulate, py::arg("x").noconvert(),
+        py::arg("shift").noconvert(), py::arg("sum").noconvert(), py::arg("scatter").noconvert(),
+        py::arg("nthreads") = 0,
+        "Add float32 rows (n, d) to a shifted sum (d,) and the upper triangle of a scatter "
+        "(d, d), both float64, in place.");
+  m.def("covariance_kernel_isa", &plmscope::covariance_kernel_isa,
+        "Instruction set of the float32 covariance kernel on this CPU.");
+  m.def("set_covariance_kernel_isa", [](const std::string& isa) {
+          plmscope::set_covariance_kernel_isa(isa.c_str());
+        }, py::arg("isa"),
+        "Force the covariance kernel's instruction set ('avx512', 'avx2', 'generic', 'best'); "
+        "for tests and benchmarks.");
+  m.def("unit_sum_accumulate", &unit_sum_accumulate<float>, py::arg("x").noconvert(),
+        py::arg("unit_sum").noconvert(), py::arg("nthreads") = 0,
+        "unit_sum += sum of the rows of x (float32) scaled to unit length.");
+  m.def("unit_sum_accumulate", &unit_sum_accumulate<double>, py::arg("x").noconvert(),
+        py::arg("unit_sum").noconvert(), py::arg("nthreads") = 0,
+        "unit_sum += sum of the rows of x (float64) scaled to unit length.");
+  m.def("pair_similarity", &pair_similarity<float>, py::arg("x").noconvert(),
+        py::arg("pairs").noconvert(), py::arg("cosine") = true, py::arg("sqdist") = true,
+        py::arg("nthreads") = 0,
+        "(cosine, squared Euclidean distance) of rows pairs[p, 0] and pairs[p, 1] of x "
+        "(float32); None for an output not asked for.");
+  m.def("pair_similarity", &pair_similarity<double>, py::arg("x").noconvert(),
+        py::arg("pairs").noconvert(), py::arg("cosine") = true, py::arg("sqdist") = true,
+        py::arg("nthreads") = 0,
+        "(cosine, squared Euclidean distance) of rows pairs[p, 0] and pairs[p, 1] of x "
+        "(float64); None for an output not asked for.");
 
   // ---- CUDA entry points ----
 }

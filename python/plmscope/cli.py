@@ -14,6 +14,9 @@ COMMAND_MODULES = (
     "plmscope.commands.plane",
     "plmscope.commands.demo",
     "plmscope.commands.plan",
+    "plmscope.commands.embed",
+    "plmscope.commands.isotropy",
+    "plmscope.commands.align_corr",
 )
 
 

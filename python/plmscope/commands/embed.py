@@ -1,0 +1,151 @@
+"""`plmscope embed`: embeddings of a FASTA file, streamed to resumable shards.
+
+Also the pieces `plmscope isotropy` and `plmscope align-corr` share: the model options, the
+run folder's embedding layout (``<out>/embeddings/<model>/<pooling>-layer<L>/``) and a
+shard-by-shard reader, so embeddings on disk stream through the analyses in O(shard) memory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+POOLINGS = ("mean", "cls", "per_residue")
+
+
+def add_model_arguments(p: argparse.ArgumentParser, several: bool) -> None:
+    """--model (repeatable when `several`), --layer, --backend, --device, --dtype, --batch-size."""
+    if several:
+        p.add_argument("--model", action="append", required=True, metavar="M",
+                       help="model name, hub id, .pt file or save_pretrained folder; repeat "
+                            "the option to compare several models")
+    else:
+        p.add_argument("--model", required=True, metavar="M",
+                       help="model name, hub id, .pt file or save_pretrained folder")
+    p.add_argument("--layer", type=int, default=-1,
+                   help="hidden layer to read (0 = token embeddings, -1 = last; default -1)")
+    p.add_argument("--backend", choices=("fair-esm", "transformers"), default=None,
+                   help="model backend (default: picked from the name)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if any)")
+    p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"),
+                   help="weights dtype (default: float32 on CPU, bf16 autocast on GPU)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="sequences per forward pass (halved automatically on out-of-memory)")
+    p.add_argument("--shard-size", type=int, default=1024,
+                   help="records per embedding shard: the unit of resumption (default 1024)")
+
+
+def model_slug(name: str) -> str:
+    """A folder name for a model given as a name, hub id or path."""
+    text = str(name).rstrip("/")
+    stem = Path(text).name if ("/" in text and Path(text).exists()) or text.endswith(".pt") \
+        else text
+    stem = re.sub(r"\.pt$", "", stem)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("_") or "model"
+
+
+def embedding_dir(out: Path, model: str, pooling: str, layer: int) -> Path:
+    return Path(out) / "embeddings" / model_slug(model) / f"{pooling}-layer{layer}"
+
+
+def load_model(args: argparse.Namespace, name: str):
+    from ..models import load
+
+    return load(name, backend=args.backend, device=args.device, dtype=args.dtype)
+
+
+def embed_into(args: argparse.Namespace, model_name: str, fasta, out: Path, pooling: str,
+               model=None) -> tuple[Path, object]:
+    """Embed `fasta` with `model_name` into the run folder (resuming finished shards);
+    returns (shard folder, loaded model)."""
+    from ..models import embed_fasta
+
+    model = model or load_model(args, model_name)
+    folder = embedding_dir(out, model_name, pooling, args.layer)
+    kwargs = {"layer": args.layer, "pooling": pooling, "shard_size": args.shard_size,
+              "progress": None}
+    if args.batch_size is not None:
+        kwargs["batch_size"] = args.batch_size
+    embed_fasta(model, fasta, folder, **kwargs)
+    return folder, model
+
+
+def read_manifest(folder: Path) -> dict:
+    path = Path(folder) / "manifest.json"
+    if not path.exists():
+        raise ValueError(f"{folder} has no manifest.json: run `plmscope embed` into it first")
+    manifest = json.loads(path.read_text())
+    if not manifest.get("complete"):
+        raise ValueError(f"{folder} is incomplete; run the command again to finish it")
+    return manifest
+
+
+def iter_shards(folder: Path) -> Iterator[tuple[list[str], object]]:
+    """(ids, embeddings) per shard of an embedding folder, in record order: an (n, D) array
+    for pooled embeddings, or a list of (L_i, D) arrays for per-residue ones."""
+    manifest = read_manifest(folder)
+    for k in range(manifest["shards"]):
+        with np.load(Path(folder) / f"shard-{k:06d}.npz", allow_pickle=False) as d:
+            ids = [str(i) for i in d["ids"]]
+            emb = d["embeddings"]
+            if manifest["pooling"] == "per_residue":
+                off = d["offsets"]
+                yield ids, [emb[off[i]:off[i + 1]] for i in range(len(off) - 1)]
+            else:
+                yield ids, emb
+
+
+def read_fasta(fasta) -> tuple[list[str], list[str]]:
+    """(ids, sequences) of a FASTA file, with embed_fasta's conventions (a trailing '*'
+    dropped; an empty record is an error)."""
+    from Bio import SeqIO
+
+    ids, seqs = [], []
+    with open(fasta) as fh:
+        for number, rec in enumerate(SeqIO.parse(fh, "fasta"), start=1):
+            seq = str(rec.seq).strip().rstrip("*")
+            if not seq:
+                raise ValueError(f"FASTA record {number} ({rec.id!r}) in {fasta} has no residues")
+            ids.append(rec.id)
+            seqs.append(seq)
+    if not ids:
+        raise ValueError(f"{fasta} holds no FASTA records")
+    return ids, seqs
+
+
+def check_fasta(path) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ValueError(f"--fasta {p} is not a file")
+    return p
+
+
+def register(sub) -> None:
+    p = sub.add_parser("embed", help="embed a FASTA file into resumable .npz shards")
+    p.add_argument("--fasta", required=True, help="protein sequences (FASTA)")
+    add_model_arguments(p, several=False)
+    p.add_argument("--pooling", choices=POOLINGS, default="mean",
+                   help="mean over residues (default), the CLS token, or per residue")
+    p.add_argument("--out", required=True, help="folder for the shards and manifest.json")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models import embed_fasta
+
+    fasta = check_fasta(args.fasta)
+    model = load_model(args, args.model)
+    kwargs = {"layer": args.layer, "pooling": args.pooling, "shard_size": args.shard_size,
+              "progress": None}
+    if args.batch_size is not None:
+        kwargs["batch_size"] = args.batch_size
+    out = embed_fasta(model, fasta, args.out, **kwargs)
+    manifest = read_manifest(out)
+    print(f"embedded {manifest['records']} records of {fasta} with {model.name} "
+          f"(layer {manifest['layer']}, {manifest['pooling']}, d={manifest['embed_dim']}) "
+          f"into {out} ({manifest['shards']} shard(s))")
+    return 0
