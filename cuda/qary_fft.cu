@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "cuda_check.cuh"
+#include "device_block.cuh"
 #include "plmscope_cuda.h"
 #include "qary_fft_tile.h"
 
@@ -16,38 +17,13 @@ constexpr int kDefaultThreads = 512;
 constexpr int kSmallTileBytes = 64 * 1024 + 512;   // every arch from sm_75 opts in to this
 constexpr int kLargeTileBytes = 128 * 1024 + 512;  // sm_80 / sm_90: two passes for 2^26, 20^5
 
-/// The device side of the block interface of qary_fft_block (see qary_fft_tile.h).
-struct DeviceBlock {
-  PLMSCOPE_HD std::int64_t first_tile() const {
-#ifdef __CUDA_ARCH__
-    return blockIdx.x;
-#else
-    return 0;
-#endif
-  }
-  PLMSCOPE_HD std::int64_t tile_step() const {
-#ifdef __CUDA_ARCH__
-    return gridDim.x;
-#else
-    return 1;
-#endif
-  }
-  template <class F>
-  PLMSCOPE_HD void each(F&& f) const {
-#ifdef __CUDA_ARCH__
-    f(int(threadIdx.x), int(blockDim.x));
-    __syncthreads();
-#endif
-  }
-};
-
 template <class Traits>
 __global__ void __launch_bounds__(kMaxFftThreads) qary_fft_pass_kernel(const QaryFftParams p) {
   using T = typename Traits::Real;
   extern __shared__ __align__(16) unsigned char smem[];
   auto* roots = reinterpret_cast<Cplx<T>*>(smem);
   auto* tile = reinterpret_cast<typename Traits::Elem*>(smem + kMaxFftRadix * sizeof(Cplx<T>));
-  DeviceBlock blk;
+  DeviceBlock<> blk;
   qary_fft_block<Traits>(p, tile, roots, blk);
 }
 

@@ -10,21 +10,33 @@
 #include <vector>
 
 #include "../../cuda/qary_fft_tile.h"
+#include "../../cuda/similarity_tile.h"
+#include "../../cuda/sparse_series_tile.h"
 #include "plmscope/qary_fft.h"
+#include "plmscope/sparse_series.h"
 
 namespace pc = plmscope::cuda;
 
 namespace {
 
-/// A CUDA block emulated on the host: each() runs the phase on every thread in turn.
+struct NoLocal {};
+
+/// A CUDA block emulated on the host: each() runs the phase on every thread in turn (the
+/// barrier is the end of the loop); each_local() also hands each thread its own state.
+template <class Local = NoLocal>
 struct HostBlock {
   int nthreads;
   std::int64_t block, grid;
+  std::vector<Local> locals = std::vector<Local>(nthreads);
   std::int64_t first_tile() const { return block; }
   std::int64_t tile_step() const { return grid; }
   template <class F>
   void each(F&& f) {
     for (int t = 0; t < nthreads; ++t) f(t, nthreads);
+  }
+  template <class F>
+  void each_local(F&& f) {
+    for (int t = 0; t < nthreads; ++t) f(t, nthreads, locals[t]);
   }
 };
 
@@ -43,7 +55,7 @@ void emulate_qary_fft(E* data, std::int64_t rows, int q, int n, bool inverse, in
         std::vector<E> tile(p.tile_elements());
         std::vector<pc::Cplx<T>> roots(pc::kMaxFftRadix);
         for (int b = 0; b < grid; ++b) {
-          HostBlock blk{nthreads, b, grid};
+          HostBlock<> blk{nthreads, b, grid};
           pc::qary_fft_block<pc::FftTraits<E, Q>>(p, tile.data(), roots.data(), blk);
         }
       }
@@ -167,6 +179,147 @@ TEST(EmulatedFft, PlanCoversEveryDigitOnce) {
   // The benchmark shapes take two passes with 128 KiB tiles.
   EXPECT_EQ(pc::plan_qary_fft(20, 5, 64, 16384, 4).size(), 2u);
   EXPECT_EQ(pc::plan_qary_fft(2, 26, 1, 16384, 4).size(), 2u);
+}
+
+// ---- sparse series --------------------------------------------------------------------
+
+std::vector<double> emulate_series(const std::vector<std::uint8_t>& freqs,
+                                   const std::vector<std::complex<double>>& values, int n, int q,
+                                   const std::vector<std::uint8_t>& x, int nthreads, int grid) {
+  const std::int64_t K = values.size(), M = n ? x.size() / n : 0;
+  std::vector<double> out(M, -1.0), table(K * q);
+  std::vector<int> order(K);
+  std::vector<std::uint8_t> sites(K * n), mults(K * n);
+  pc::SparseSeriesParams p;
+  p.freqs = freqs.data();
+  p.values = reinterpret_cast<const pc::Cplx<double>*>(values.data());
+  p.order = order.data();
+  p.sites = sites.data();
+  p.mults = mults.data();
+  p.table = table.data();
+  p.K = K;
+  p.n = n;
+  p.q = q;
+  p.x = x.data();
+  p.out = out.data();
+  p.M = M;
+  p.points = pc::kSeriesPoints;
+  p.k_chunk = pc::series_k_chunk(n, q, p.points);
+  EXPECT_LE(p.shared_bytes(), pc::kSeriesSharedBytes);
+  for (std::int64_t k = 0; k < K; ++k) pc::series_prepare_one(p, k);
+  std::vector<double> smem_words((p.shared_bytes() + 7) / 8);
+  auto* smem = reinterpret_cast<unsigned char*>(smem_words.data());
+  auto run = [&](auto traits) {
+    for (int b = 0; b < grid; ++b) {
+      HostBlock<> blk{nthreads, b, grid};
+      pc::sparse_series_block<decltype(traits)>(p, smem, blk);
+    }
+  };
+  if (!pc::dispatch_int<2, 3, 4, 5, 8, 20>(q, [&](auto qc) {
+        run(pc::SeriesTraits<decltype(qc)::value>{});
+      }))
+    run(pc::SeriesTraits<0>{});
+  return out;
+}
+
+TEST(EmulatedSparseSeries, MatchesCpuCore) {
+  struct Case { int q, n, K, M, nthreads, grid; };
+  for (const Case c : {Case{2, 1, 2, 5, 128, 1}, Case{3, 4, 10, 300, 128, 2},
+                       Case{20, 10, 228, 1000, 128, 3}, Case{20, 10, 150, 257, 64, 2},
+                       Case{5, 6, 0, 10, 128, 1}, Case{256, 2, 5, 50, 128, 1},
+                       Case{7, 200, 70, 140, 128, 2}, Case{13, 3, 1, 129, 32, 1}}) {
+    std::mt19937 gen(c.q * 1000 + c.n + c.K);
+    std::uniform_int_distribution<int> site(0, c.q - 1), coin(0, 3);
+    std::normal_distribution<double> nd;
+    std::vector<std::uint8_t> freqs(c.K * c.n), x(c.M * c.n);
+    for (auto& f : freqs) f = coin(gen) ? 0 : std::uint8_t(site(gen));  // low orders
+    for (auto& v : x) v = std::uint8_t(site(gen));
+    std::vector<std::complex<double>> values(c.K);
+    for (auto& v : values) v = {nd(gen), nd(gen)};
+    std::vector<double> ref(c.M);
+    plmscope::sparse_series_evaluate(freqs.data(), values.data(), c.K, c.n, c.q, x.data(), c.M,
+                                     ref.data(), 1);
+    const auto got = emulate_series(freqs, values, c.n, c.q, x, c.nthreads, c.grid);
+    for (int m = 0; m < c.M; ++m)
+      ASSERT_NEAR(got[m], ref[m], 1e-10) << "q=" << c.q << " n=" << c.n << " m=" << m;
+  }
+}
+
+// ---- similarity ---------------------------------------------------------------------------
+
+TEST(EmulatedCovariance, MatchesDirectSums) {
+  struct Case { std::int64_t rows, d, splits_target; };
+  for (const Case c : {Case{1, 1, 1}, Case{37, 5, 4}, Case{300, 70, 7}, Case{65, 130, 1},
+                       Case{33, 64, 40}, Case{0, 3, 1}}) {
+    std::mt19937 gen(c.rows * 7 + c.d);
+    std::normal_distribution<float> nd(0.5f, 2.0f);
+    std::vector<float> x(c.rows * c.d);
+    for (auto& v : x) v = nd(gen);
+    // Accumulate onto nonzero starting values, as a streaming caller would.
+    std::vector<double> cross(c.d * c.d, 1.5), sum(c.d, -2.0);
+
+    pc::CovarianceParams p;
+    p.x = x.data();
+    p.rows = c.rows;
+    p.d = c.d;
+    p.cross = cross.data();
+    p.sides = pc::ceil_div(c.d, pc::kCovTile);
+    p.pairs = p.sides * (p.sides + 1) / 2;
+    pc::choose_splits(c.rows, p.pairs, c.splits_target, 16, pc::kCovRowsPerStage, p.splits,
+                      p.rows_per_split);
+    ASSERT_GE(p.splits * p.rows_per_split, c.rows);
+    std::vector<double> partial(p.splits * p.pairs * pc::kCovTile * pc::kCovTile, 99.0);
+    p.partial = partial.data();
+    std::vector<float> a(pc::kCovRowsPerStage * pc::kCovTile), b(a.size());
+    const int grid = 3;
+    for (int blk_id = 0; blk_id < grid; ++blk_id) {
+      HostBlock<pc::CovLocal> blk{pc::kCovThreads, blk_id, grid};
+      pc::covariance_block(p, a.data(), b.data(), blk);
+    }
+    for (std::int64_t e = 0; e < p.pairs * pc::kCovTile * pc::kCovTile; ++e)
+      pc::covariance_reduce_one(p, e);
+
+    pc::ColumnSumParams cp;
+    cp.x = x.data();
+    cp.rows = c.rows;
+    cp.d = c.d;
+    cp.out = sum.data();
+    cp.col_blocks = pc::ceil_div(c.d, pc::kColumnThreads);
+    pc::choose_splits(c.rows, cp.col_blocks, c.splits_target, 8, 1, cp.splits, cp.rows_per_split);
+    std::vector<double> cpartial(cp.splits * c.d, 99.0);
+    cp.partial = cpartial.data();
+    for (int blk_id = 0; blk_id < grid; ++blk_id) {
+      HostBlock<> blk{pc::kColumnThreads, blk_id, grid};
+      pc::column_sum_block(cp, blk);
+    }
+    for (std::int64_t j = 0; j < c.d; ++j) pc::column_sum_reduce_one(cp, j);
+
+    for (std::int64_t i = 0; i < c.d; ++i) {
+      double s = -2.0;
+      for (std::int64_t r = 0; r < c.rows; ++r) s += double(x[r * c.d + i]);
+      ASSERT_NEAR(sum[i], s, 1e-9 * (1 + c.rows)) << "column " << i;
+      for (std::int64_t j = 0; j < c.d; ++j) {
+        double v = 1.5;
+        for (std::int64_t r = 0; r < c.rows; ++r)
+          v += double(x[r * c.d + i]) * double(x[r * c.d + j]);
+        ASSERT_NEAR(cross[i * c.d + j], v, 1e-9 * (1 + c.rows))
+            << "rows=" << c.rows << " d=" << c.d << " (" << i << ", " << j << ")";
+      }
+    }
+  }
+}
+
+TEST(EmulatedCovariance, TilePairsListUpperTriangleOnce) {
+  for (std::int64_t sides : {1, 2, 5, 16}) {
+    std::int64_t t = 0;
+    for (std::int64_t i = 0; i < sides; ++i)
+      for (std::int64_t j = i; j < sides; ++j, ++t) {
+        std::int64_t ti, tj;
+        pc::tile_pair(t, sides, ti, tj);
+        EXPECT_EQ(ti, i);
+        EXPECT_EQ(tj, j);
+      }
+  }
 }
 
 }  // namespace
