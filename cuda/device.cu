@@ -21,8 +21,8 @@ int pointer_device(std::uintptr_t ptr) {
   if (err == cudaErrorInvalidValue) {  // not a pointer CUDA knows
     cudaGetLastError();
     attr.type = cudaMemoryTypeUnregistered;
-  } else {
-    PLMSCOPE_CUDA_CHECK(err);
+  } else if (err != cudaSuccess) {
+    throw_cuda_error(err, "cudaPointerGetAttributes", __FILE__, __LINE__);
   }
   PLMSCOPE_CHECK(attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged,
                  "pointer 0x" << std::hex << ptr << std::dec

@@ -47,25 +47,33 @@ void sparse_series_evaluate(const std::uint8_t* freqs, const std::complex<double
                             std::int64_t K, int n, int q, const std::uint8_t* x, std::int64_t M,
                             double* out, int device, std::uintptr_t stream);
 
-/// Streaming covariance: sum[j] += sum_i x[i, j] and cross[j, l] += sum_i x[i, j] x[i, l]
-/// over the rows of one row-major float32 chunk x (rows x d), accumulated in float64 (both
-/// triangles of cross written; deterministic: no atomics). O(rows d^2).
-void covariance_accumulate(const float* x, std::int64_t rows, std::int64_t d, double* sum,
-                           double* cross, int device, std::uintptr_t stream);
+// ---- similarity kernels: the meaning of cpp/include/plmscope/similarity.h -------------
 
-/// Mean cosine similarity over the N (N - 1) ordered pairs of distinct rows of x (N x d,
-/// float32), as (||sum_i u_i||^2 - N) / (N (N - 1)) with u_i = x_i / ||x_i|| in float64.
-/// Needs N >= 2 and no zero row (std::invalid_argument names the first). Waits for the
-/// stream (the result is returned). O(N d).
-double mean_pairwise_cosine(const float* x, std::int64_t N, std::int64_t d, int device,
-                            std::uintptr_t stream);
+/// Streaming covariance about a fixed shift, float64 throughout:
+///   sum[j] += sum_i (x[i,j] - shift[j]),
+///   scatter[j*d+k] += sum_i (x[i,j] - shift[j]) (x[i,k] - shift[k])  for j <= k
+/// (upper triangle only; the lower one is left untouched), x row-major n x d float32.
+/// Deterministic (no atomics). O(n d^2) multiply-adds on the GPU's float64 units.
+void covariance_accumulate(const float* x, std::int64_t n, std::int64_t d, const double* shift,
+                           double* sum, double* scatter, int device, std::uintptr_t stream);
 
-/// For each of the P pairs (i, j) (row-major P x 2 int64 indices into the N rows of x):
-/// cosine[p] = <x_i, x_j> / (||x_i|| ||x_j||) (NaN when either norm is 0) and
-/// sq_euclidean[p] = ||x_i - x_j||^2, float64 accumulation; either output may be null.
-/// Indices must be in [0, N) (the caller checks; others give NaN, never a fault). O(P d).
-void pair_distances(const float* x, std::int64_t N, std::int64_t d, const std::int64_t* pairs,
-                    std::int64_t P, double* cosine, double* sq_euclidean, int device,
-                    std::uintptr_t stream);
+/// unit_sum[j] += sum_i x[i,j] / ||x_i|| in float64. Waits for the stream, to throw
+/// std::invalid_argument naming the first row of zero (or non-finite) norm. O(n d).
+void unit_sum_accumulate(const float* x, std::int64_t n, std::int64_t d, double* unit_sum,
+                         int device, std::uintptr_t stream);
+void unit_sum_accumulate(const double* x, std::int64_t n, std::int64_t d, double* unit_sum,
+                         int device, std::uintptr_t stream);
+
+/// For the pair p = (pairs[2p], pairs[2p+1]) of rows of x (n x d):
+/// cosine[p] = <x_a, x_b> / (||x_a|| ||x_b||), sqdist[p] = ||x_a - x_b||^2 (summed directly),
+/// float64 accumulation, one warp per pair; either output may be null. Waits for the stream,
+/// to throw std::invalid_argument for an index outside [0, n) or, when cosine is requested, a
+/// pair with a zero-norm row. O(npairs d).
+void pair_similarity(const float* x, std::int64_t n, std::int64_t d, const std::int64_t* pairs,
+                     std::int64_t npairs, double* cosine, double* sqdist, int device,
+                     std::uintptr_t stream);
+void pair_similarity(const double* x, std::int64_t n, std::int64_t d,
+                     const std::int64_t* pairs, std::int64_t npairs, double* cosine,
+                     double* sqdist, int device, std::uintptr_t stream);
 
 }  // namespace plmscope::cuda

@@ -1,13 +1,14 @@
 #pragma once
 /// Block programs of the similarity kernels (covariance accumulation and the column sums
-/// behind the mean pairwise cosine), shared by cuda/similarity.cu and the host emulation
+/// behind it and behind unit_sum_accumulate), shared by cuda/similarity.cu and the host emulation
 /// test; see cuda/device_block.cuh for the block interface.
 ///
-/// Covariance: cross += X^T X over a float32 chunk X (rows x d) with float64 products and
-/// sums. Output tiles of kCovTile x kCovTile on or above the diagonal; rows are split into
-/// `splits` ranges so that small d still fills the device; each (split, tile) block writes
-/// its own partial tile, and a reduction adds the splits in a fixed order into both
-/// triangles of cross (deterministic: no atomics).
+/// Covariance (plmscope::covariance_accumulate, cpp/include/plmscope/similarity.h): the upper
+/// triangle of scatter += (X - shift)^T (X - shift) over a float32 chunk X (rows x d), with
+/// x - shift, the products and the sums in float64. Output tiles of kCovTile x kCovTile on or
+/// above the diagonal; rows are split into `splits` ranges so that small d still fills the
+/// device; each (split, tile) block writes its own partial tile, and a reduction adds the
+/// splits in a fixed order into the upper triangle of scatter (deterministic: no atomics).
 #include <cstdint>
 
 #include "kernel_common.h"
@@ -25,13 +26,14 @@ static_assert(kCovRowsPerStage * kCovTile % kCovThreads == 0, "staging loads div
 constexpr int kColumnThreads = 256;  // column-sum blocks: one column per thread
 
 struct CovarianceParams {
-  const float* x = nullptr;  // rows x d, row-major
+  const float* x = nullptr;      // rows x d, row-major
+  const double* shift = nullptr;  // d
   std::int64_t rows = 0, d = 0;
   std::int64_t sides = 0;            // ceil(d / kCovTile)
   std::int64_t pairs = 0;            // sides (sides + 1) / 2 tiles on or above the diagonal
   std::int64_t splits = 1, rows_per_split = 0;
   double* partial = nullptr;         // splits x pairs x kCovTile^2
-  double* cross = nullptr;           // d x d, accumulated into
+  double* scatter = nullptr;         // d x d, upper triangle accumulated into
   PLMSCOPE_HD std::int64_t work_items() const { return splits * pairs; }
 };
 
@@ -50,9 +52,9 @@ struct CovLocal {
   double acc[kCovPerThread][kCovPerThread];
 };
 
-/// cross-product partial tiles. `a`, `b`: kCovRowsPerStage x kCovTile floats each.
+/// Partial scatter tiles. `a`, `b`: kCovRowsPerStage x kCovTile doubles each (x - shift).
 template <class Block>
-PLMSCOPE_HD void covariance_block(const CovarianceParams& p, float* a, float* b, Block& blk) {
+PLMSCOPE_HD void covariance_block(const CovarianceParams& p, double* a, double* b, Block& blk) {
   constexpr int kSide = kCovTile / kCovPerThread;  // 16 threads per side
   for (std::int64_t w = blk.first_tile(); w < p.work_items(); w += blk.tile_step()) {
     const std::int64_t pair = w % p.pairs, split = w / p.pairs;
@@ -72,8 +74,8 @@ PLMSCOPE_HD void covariance_block(const CovarianceParams& p, float* a, float* b,
           const int rr = e / kCovTile, c = e % kCovTile;
           const std::int64_t r = r0 + rr;
           const bool row_ok = r < r_end;
-          a[e] = row_ok && ca + c < p.d ? p.x[r * p.d + ca + c] : 0.0f;
-          b[e] = row_ok && cb + c < p.d ? p.x[r * p.d + cb + c] : 0.0f;
+          a[e] = row_ok && ca + c < p.d ? double(p.x[r * p.d + ca + c]) - p.shift[ca + c] : 0.0;
+          b[e] = row_ok && cb + c < p.d ? double(p.x[r * p.d + cb + c]) - p.shift[cb + c] : 0.0;
         }
       });
       blk.each_local([&](int tid, int, CovLocal& loc) {
@@ -83,8 +85,8 @@ PLMSCOPE_HD void covariance_block(const CovarianceParams& p, float* a, float* b,
           double av[kCovPerThread], bv[kCovPerThread];
           PLMSCOPE_UNROLL
           for (int i = 0; i < kCovPerThread; ++i) {
-            av[i] = double(a[rr * kCovTile + tx * kCovPerThread + i]);
-            bv[i] = double(b[rr * kCovTile + ty * kCovPerThread + i]);
+            av[i] = a[rr * kCovTile + tx * kCovPerThread + i];
+            bv[i] = b[rr * kCovTile + ty * kCovPerThread + i];
           }
           PLMSCOPE_UNROLL
           for (int i = 0; i < kCovPerThread; ++i)
@@ -103,25 +105,27 @@ PLMSCOPE_HD void covariance_block(const CovarianceParams& p, float* a, float* b,
   }
 }
 
-/// Adds partial element e (over all splits, in order) into cross and its mirror.
+/// Adds partial element e (over all splits, in order) into scatter if it is on or above the
+/// diagonal (diagonal tiles compute both triangles; the lower one is dropped).
 PLMSCOPE_HD void covariance_reduce_one(const CovarianceParams& p, std::int64_t e) {
   const std::int64_t pair = e / (kCovTile * kCovTile);
   const int local = static_cast<int>(e % (kCovTile * kCovTile));
   std::int64_t ti, tj;
   tile_pair(pair, p.sides, ti, tj);
   const std::int64_t gi = ti * kCovTile + local / kCovTile, gj = tj * kCovTile + local % kCovTile;
-  if (gi >= p.d || gj >= p.d) return;
+  if (gi >= p.d || gj >= p.d || gi > gj) return;
   double v = 0.0;
   for (std::int64_t s = 0; s < p.splits; ++s) v += p.partial[(s * p.pairs + pair) * kCovTile * kCovTile + local];
-  p.cross[gi * p.d + gj] += v;
-  if (ti != tj) p.cross[gj * p.d + gi] += v;
+  p.scatter[gi * p.d + gj] += v;
 }
 
-/// Column sums: partial[split][j] = sum over the split's rows of w[i] x[i, j] (w = 1 when
-/// null), float64; then out[j] += sum over splits, in order.
+/// Column sums: partial[split][j] = sum over the split's rows of w[i] (x[i, j] - shift[j])
+/// (w = 1, shift = 0 when null), float64; then out[j] += sum over splits, in order.
+template <class X>
 struct ColumnSumParams {
-  const float* x = nullptr;
+  const X* x = nullptr;
   const double* weights = nullptr;  // rows, or null
+  const double* shift = nullptr;    // d, or null
   std::int64_t rows = 0, d = 0;
   std::int64_t splits = 1, rows_per_split = 0;
   std::int64_t col_blocks = 0;  // ceil(d / kColumnThreads)
@@ -130,8 +134,8 @@ struct ColumnSumParams {
   PLMSCOPE_HD std::int64_t work_items() const { return splits * col_blocks; }
 };
 
-template <class Block>
-PLMSCOPE_HD void column_sum_block(const ColumnSumParams& p, Block& blk) {
+template <class X, class Block>
+PLMSCOPE_HD void column_sum_block(const ColumnSumParams<X>& p, Block& blk) {
   for (std::int64_t w = blk.first_tile(); w < p.work_items(); w += blk.tile_step()) {
     const std::int64_t cb = w % p.col_blocks, split = w / p.col_blocks;
     const std::int64_t r_begin = split * p.rows_per_split;
@@ -141,8 +145,9 @@ PLMSCOPE_HD void column_sum_block(const ColumnSumParams& p, Block& blk) {
       for (std::int64_t j = cb * kColumnThreads + tid; j < (cb + 1) * kColumnThreads && j < p.d;
            j += nt) {
         double s = 0.0;
+        const double sh = p.shift ? p.shift[j] : 0.0;
         for (std::int64_t r = r_begin; r < r_end; ++r) {
-          const double v = double(p.x[r * p.d + j]);
+          const double v = double(p.x[r * p.d + j]) - sh;
           s += p.weights ? p.weights[r] * v : v;
         }
         p.partial[split * p.d + j] = s;
@@ -151,7 +156,8 @@ PLMSCOPE_HD void column_sum_block(const ColumnSumParams& p, Block& blk) {
   }
 }
 
-PLMSCOPE_HD void column_sum_reduce_one(const ColumnSumParams& p, std::int64_t j) {
+template <class X>
+PLMSCOPE_HD void column_sum_reduce_one(const ColumnSumParams<X>& p, std::int64_t j) {
   double v = 0.0;
   for (std::int64_t s = 0; s < p.splits; ++s) v += p.partial[s * p.d + j];
   p.out[j] += v;

@@ -256,13 +256,15 @@ TEST(EmulatedCovariance, MatchesDirectSums) {
     std::vector<float> x(c.rows * c.d);
     for (auto& v : x) v = nd(gen);
     // Accumulate onto nonzero starting values, as a streaming caller would.
-    std::vector<double> cross(c.d * c.d, 1.5), sum(c.d, -2.0);
+    std::vector<double> scatter(c.d * c.d, 1.5), sum(c.d, -2.0), shift(c.d);
+    for (std::int64_t j = 0; j < c.d; ++j) shift[j] = 0.25 * double(j % 5);
 
     pc::CovarianceParams p;
     p.x = x.data();
     p.rows = c.rows;
     p.d = c.d;
-    p.cross = cross.data();
+    p.scatter = scatter.data();
+    p.shift = shift.data();
     p.sides = pc::ceil_div(c.d, pc::kCovTile);
     p.pairs = p.sides * (p.sides + 1) / 2;
     pc::choose_splits(c.rows, p.pairs, c.splits_target, 16, pc::kCovRowsPerStage, p.splits,
@@ -270,7 +272,7 @@ TEST(EmulatedCovariance, MatchesDirectSums) {
     ASSERT_GE(p.splits * p.rows_per_split, c.rows);
     std::vector<double> partial(p.splits * p.pairs * pc::kCovTile * pc::kCovTile, 99.0);
     p.partial = partial.data();
-    std::vector<float> a(pc::kCovRowsPerStage * pc::kCovTile), b(a.size());
+    std::vector<double> a(pc::kCovRowsPerStage * pc::kCovTile), b(a.size());
     const int grid = 3;
     for (int blk_id = 0; blk_id < grid; ++blk_id) {
       HostBlock<pc::CovLocal> blk{pc::kCovThreads, blk_id, grid};
@@ -279,8 +281,9 @@ TEST(EmulatedCovariance, MatchesDirectSums) {
     for (std::int64_t e = 0; e < p.pairs * pc::kCovTile * pc::kCovTile; ++e)
       pc::covariance_reduce_one(p, e);
 
-    pc::ColumnSumParams cp;
+    pc::ColumnSumParams<float> cp;
     cp.x = x.data();
+    cp.shift = shift.data();
     cp.rows = c.rows;
     cp.d = c.d;
     cp.out = sum.data();
@@ -296,13 +299,14 @@ TEST(EmulatedCovariance, MatchesDirectSums) {
 
     for (std::int64_t i = 0; i < c.d; ++i) {
       double s = -2.0;
-      for (std::int64_t r = 0; r < c.rows; ++r) s += double(x[r * c.d + i]);
+      for (std::int64_t r = 0; r < c.rows; ++r) s += double(x[r * c.d + i]) - shift[i];
       ASSERT_NEAR(sum[i], s, 1e-9 * (1 + c.rows)) << "column " << i;
       for (std::int64_t j = 0; j < c.d; ++j) {
         double v = 1.5;
-        for (std::int64_t r = 0; r < c.rows; ++r)
-          v += double(x[r * c.d + i]) * double(x[r * c.d + j]);
-        ASSERT_NEAR(cross[i * c.d + j], v, 1e-9 * (1 + c.rows))
+        for (std::int64_t r = 0; j >= i && r < c.rows; ++r)
+          v += (double(x[r * c.d + i]) - shift[i]) * (double(x[r * c.d + j]) - shift[j]);
+        // Upper triangle accumulated, lower triangle untouched.
+        ASSERT_NEAR(scatter[i * c.d + j], v, 1e-9 * (1 + c.rows))
             << "rows=" << c.rows << " d=" << c.d << " (" << i << ", " << j << ")";
       }
     }
