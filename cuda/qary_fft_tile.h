@@ -230,8 +230,8 @@ struct FftPass {
 };
 
 /// Passes for `rows` transforms of q^n values with at most `capacity` elements per tile and
-/// runs of at least `min_width` elements in global memory. Greedy: each pass takes as many
-/// digits as fit. Requires capacity >= q * min_width.
+/// runs of `width` elements in global memory, width the largest power of two <= min(stride,
+/// min_width) (min_width a power of two). Greedy: each pass takes as many digits as fit.
 inline std::vector<FftPass> plan_qary_fft(int q, int n, std::int64_t rows, int capacity,
                                           int min_width) {
   std::vector<FftPass> passes;
@@ -243,7 +243,9 @@ inline std::vector<FftPass> plan_qary_fft(int q, int n, std::int64_t rows, int c
     FftPass p;
     p.d0 = d;
     p.stride = stride;
-    p.width = stride == 1 ? 1 : static_cast<int>(std::min<std::int64_t>(stride, min_width));
+    p.width = 1;  // a power of two (index arithmetic by shifts), <= stride, <= min_width
+    while (stride > 1 && std::int64_t(p.width) * 2 <= std::min<std::int64_t>(stride, min_width))
+      p.width *= 2;
     while (d + p.digits < n && std::int64_t(p.span) * q * p.width <= capacity) {
       p.span *= q;
       ++p.digits;
@@ -267,7 +269,7 @@ inline std::vector<FftPass> plan_qary_fft(int q, int n, std::int64_t rows, int c
 struct QaryFftParams {
   void* data = nullptr;  // the pass's rows, in place
   std::int64_t hi_count = 0, stride = 1, lo_tiles = 1, tiles = 0;
-  int q = 2, span = 1, digits = 0, width = 1, groups = 1;
+  int q = 2, span = 1, digits = 0, width = 1, log_width = 0, groups = 1;
   double scale = 1.0;  // applied on the way out (the last pass of a forward transform)
   double sign = -1.0;  // -1 forward, +1 inverse
   double root_re[kMaxFftRadix] = {}, root_im[kMaxFftRadix] = {};  // exp(sign 2 pi i k / q)
@@ -286,6 +288,7 @@ inline QaryFftParams make_fft_params(const FftPass& pass, void* data, int q, int
   p.span = pass.span;
   p.digits = pass.digits;
   p.width = pass.width;
+  while ((1 << p.log_width) < p.width) ++p.log_width;
   p.groups = pass.groups;
   p.lo_tiles = ceil_div(pass.stride, pass.width);
   p.tiles = ceil_div(pass.hi_count, pass.groups) * p.lo_tiles;
@@ -333,31 +336,59 @@ PLMSCOPE_HD void qary_fft_block(const QaryFftParams& p, typename Traits::Elem* t
   for (std::int64_t tile_id = blk.first_tile(); tile_id < p.tiles; tile_id += blk.tile_step()) {
     const std::int64_t hi0 = (tile_id / p.lo_tiles) * p.groups;
     const std::int64_t lo0 = (tile_id % p.lo_tiles) * p.width;
+    // Tile element e is (h, r, w) = e as (groups, span, width) digits. With stride 1 the
+    // tile is contiguous in memory; otherwise groups == 1 and width is a power of two, so no
+    // division is needed per element.
+    const int wm = p.width - 1, lw = p.log_width;
+    const std::int64_t base = hi0 * p.span * p.stride + lo0;
+    const std::int64_t contiguous_end = (p.hi_count * p.span - hi0 * p.span);
     blk.each([&](int tid, int nt) {
-      for (int e = tid; e < n_el; e += nt) {
-        const int w = e % p.width, t = e / p.width, r = t % p.span, h = t / p.span;
-        const std::int64_t hi = hi0 + h, lo = lo0 + w;
-        tile[e] = (hi < p.hi_count && lo < p.stride) ? data[(hi * p.span + r) * p.stride + lo]
-                                                     : E{};
+      if (p.stride == 1) {
+        for (int e = tid; e < n_el; e += nt) tile[e] = e < contiguous_end ? data[base + e] : E{};
+      } else {
+        for (int e = tid; e < n_el; e += nt) {
+          const int w = e & wm;
+          tile[e] = lo0 + w < p.stride ? data[base + std::int64_t(e >> lw) * p.stride + w] : E{};
+        }
       }
     });
     // One sweep per digit (q > 2) or per group of up to three binary digits (q = 2).
+    // Butterfly b is (h, high, low, w): `per` = span / RR butterflies per (h, w), split at
+    // the digit's step into the digits above and below it. q = 2: every size is a power of
+    // two and shifts replace the divisions.
     int j = 0, step = 1;
     while (j < p.digits) {
       auto sweep = [&](auto rr) {
         constexpr int RR = decltype(rr)::value;
+        constexpr int kLogRR = RR == 8 ? 3 : RR == 4 ? 2 : 1;
         const int per = p.span / RR;
         const int nb = p.groups * per * p.width;
         const int st = step * p.width;
+        [[maybe_unused]] const int log_step = j, log_per = p.digits - kLogRR;
         blk.each([&](int tid, int nt) {
           for (int b = tid; b < nb; b += nt) {
-            const int w = b % p.width, t = b / p.width, rest = t % per, h = t / per;
-            const int r0 = (rest / step) * step * RR + rest % step;
-            butterfly<RR, Traits::kHadamard>(tile + (h * p.span + r0) * p.width + w, st, roots,
-                                             sg);
+            const int w = b & wm, t = b >> lw;
+            int rest = t, h = 0;
+            if (p.groups > 1) {
+              if constexpr (Traits::kHadamard) {
+                rest = t & (per - 1);
+                h = t >> log_per;
+              } else {
+                h = t / per;
+                rest = t - h * per;
+              }
+            }
+            int r0;
+            if constexpr (Traits::kHadamard) {
+              r0 = ((rest >> log_step) << (log_step + kLogRR)) | (rest & (step - 1));
+            } else {
+              const int high = rest / step;
+              r0 = high * step * RR + (rest - high * step);
+            }
+            butterfly<RR, Traits::kHadamard>(tile + ((h * p.span + r0) << lw) + w, st, roots, sg);
           }
         });
-        j += Traits::kHadamard ? (RR == 8 ? 3 : RR == 4 ? 2 : 1) : 1;
+        j += Traits::kHadamard ? kLogRR : 1;
         step *= RR;
       };
       if constexpr (Traits::kHadamard) {
@@ -371,11 +402,16 @@ PLMSCOPE_HD void qary_fft_block(const QaryFftParams& p, typename Traits::Elem* t
     }
     const T scale = T(p.scale);
     blk.each([&](int tid, int nt) {
-      for (int e = tid; e < n_el; e += nt) {
-        const int w = e % p.width, t = e / p.width, r = t % p.span, h = t / p.span;
-        const std::int64_t hi = hi0 + h, lo = lo0 + w;
-        if (hi < p.hi_count && lo < p.stride)
-          data[(hi * p.span + r) * p.stride + lo] = scale == T(1) ? tile[e] : scale * tile[e];
+      if (p.stride == 1) {
+        for (int e = tid; e < n_el && e < contiguous_end; e += nt)
+          data[base + e] = scale == T(1) ? tile[e] : scale * tile[e];
+      } else {
+        for (int e = tid; e < n_el; e += nt) {
+          const int w = e & wm;
+          if (lo0 + w < p.stride)
+            data[base + std::int64_t(e >> lw) * p.stride + w] =
+                scale == T(1) ? tile[e] : scale * tile[e];
+        }
       }
     });
   }
