@@ -65,7 +65,9 @@ def fft_passes(q, n, itemsize, tile_bytes):
     min_width = max(1, 32 // itemsize)
     d, stride, passes = 0, 1, 0
     while d < n:
-        width = 1 if stride == 1 else min(stride, min_width)
+        width = 1
+        while stride > 1 and width * 2 <= min(stride, min_width):
+            width *= 2
         g, span = 0, 1
         while d + g < n and span * q * width <= capacity:
             span *= q
@@ -156,7 +158,7 @@ def bench_fft(torch, trials, sweep):
                                                   run(True, tile_bytes, chunk, threads), sync()),
                                          max(3, trials // 2), warmup=1) / 2
                         sweeps.append({"case": f"{label} {name}", "tile_bytes": tile_bytes,
-                                       "threads": threads, "chunk": "L2/2" if chunk == 0 else "off",
+                                       "threads": threads, "chunk": "0.6 L2" if chunk == 0 else "off",
                                        "passes": fft_passes(q, n, np.dtype(dtype).itemsize,
                                                             tile_bytes),
                                        "ms": ts * 1e3, "vs_copy": (2 * nbytes / ts) / (copy_bw * 1e9)})

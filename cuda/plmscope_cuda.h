@@ -20,7 +20,8 @@ int pointer_device(std::uintptr_t ptr);
 /// Launch shape of the transform; 0 means automatic. Exposed for the benchmark's sweeps.
 struct FftTuning {
   int tile_bytes = 0;            ///< shared memory per block (tile plus root table)
-  std::int64_t chunk_bytes = 0;  ///< rows taken together through all passes (<0: all rows)
+  std::int64_t chunk_bytes = 0;  ///< bytes of rows taken through all passes together (0: 60%
+                                 ///< of L2, <0: all rows at once)
   int threads = 0;               ///< threads per block (32..512, multiple of 32)
 };
 

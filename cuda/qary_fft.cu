@@ -75,11 +75,13 @@ void transform(E* data, std::int64_t batch, int q, int n, bool inverse, int devi
                  "threads=" << threads << " must be a multiple of 32 in [32, " << kMaxFftThreads
                             << "]");
 
-  // Rows go through all passes a chunk at a time when a chunk fits in half the L2 cache, so
-  // the second pass reads what the first left there.
+  // Rows go through all passes a chunk at a time when a chunk fits in 60% of the L2 cache
+  // (one q = 20, n = 5 complex64 row of 25.6 MB on an H100's 50 MB), so the second pass can
+  // read what the first left there.
   std::int64_t chunk_rows = batch;
   const std::int64_t row_bytes = len * std::int64_t(sizeof(E));
-  const std::int64_t chunk_bytes = tuning.chunk_bytes ? tuning.chunk_bytes : lim.l2_bytes / 2;
+  const std::int64_t chunk_bytes =
+      tuning.chunk_bytes ? tuning.chunk_bytes : std::int64_t(lim.l2_bytes) * 3 / 5;
   if (chunk_bytes > 0 && row_bytes <= chunk_bytes &&
       plan_qary_fft(q, n, 1, capacity, min_width).size() > 1)
     chunk_rows = chunk_bytes / row_bytes;
