@@ -237,7 +237,7 @@ def bench_similarity(torch, trials):
                        "max_abs_diff"])
 
 
-def bench_qsft():
+def bench_qsft(devices=("cpu", "cuda")):
     try:
         from plmscope.fourier import SurrogateOracle, qsft
     except ImportError as e:
@@ -255,7 +255,7 @@ def bench_qsft():
     with np.load(data_file) as data:
         test_x, test_y = data["test_x"], data["test_y"]
     rows = []
-    for where in ("cpu", "cuda"):
+    for where in devices:
         previous = os.environ.get("PLMSCOPE_DEVICE")
         os.environ["PLMSCOPE_DEVICE"] = where
         try:
