@@ -18,21 +18,8 @@ ROOT = TESTS.parent
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    # Workers are started by the raylet, which inherits this environment: they must import
-    # plmscope and this module (the test oracles are pickled by reference).
-    saved = os.environ.get("PYTHONPATH")
-    paths = [str(TESTS), str(ROOT / "python")] + ([saved] if saved else [])
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="ERROR")
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+def cluster(ray_cluster):
+    return ray_cluster
 
 
 def truth(q=4, n=6, seed=0, pairs=6):

@@ -28,20 +28,8 @@ RAY = ("--ray", "local", "--ray-actors", 2, "--ray-cpus", 1, "--ray-shard-size",
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    # The workers are started by the raylet, which inherits this environment: they must
-    # import plmscope from this tree.
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python")] + ([saved] if saved else []))
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="ERROR")
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+def cluster(ray_cluster):
+    return ray_cluster
 
 
 @pytest.fixture(scope="module")
