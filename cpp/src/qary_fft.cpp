@@ -172,7 +172,9 @@ namespace baseline {
 }  // namespace baseline
 
 // A second copy of the kernels for AVX2, chosen at run time, so wheels stay portable
-// (no -march) and still use 256-bit vectors where the CPU has them.
+// (no -march) and still use 256-bit vectors where the CPU has them. AVX2 without FMA:
+// GCC would contract a * b + c into FMAs, and the two copies would no longer agree bit for
+// bit (tests/cpp/test_qary_fft.cpp checks that they do).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define PLMSCOPE_AVX2_KERNELS 1
 #pragma GCC push_options
