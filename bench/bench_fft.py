@@ -16,7 +16,7 @@ import numpy as np
 import scipy.fft
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median_time, print_table  # noqa: E402
+from common import machine_line, median_time, print_table  # noqa: E402
 
 from plmscope.fourier import qary_fft  # noqa: E402
 
@@ -77,8 +77,8 @@ def main() -> None:
             "copy_ms", "passes", "vs_floor", "max_err"]
     if any("pyfwht_ms" in r for r in rows):
         cols += ["pyfwht_ms", "vs_pyfwht"]
-    print(f"cores: {os.cpu_count()}  threads: {args.threads or 'all'}  "
-          f"(vs_* = peer time / plmscope time; vs_floor = time / (passes x copy))")
+    print(machine_line(args.threads))
+    print("vs_* = peer time / plmscope time; vs_floor = time / (passes x copy)")
     print_table(rows, cols)
     if pyfwht is None:
         print("pyfwht: not installed (pip install pyfwht) - no Walsh-Hadamard peer in this run")

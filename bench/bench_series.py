@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median_time, print_table  # noqa: E402
+from common import machine_line, median_time, print_table  # noqa: E402
 
 from plmscope.fourier import SparseFourier  # noqa: E402
 
@@ -95,8 +95,8 @@ def main() -> None:
             "ns/pair": t_ours * 1e9 / (x.shape[0] * len(sf)),
             "max_abs_diff": float(np.abs(ours - ref).max()),
         })
-    print(f"cores: {os.cpu_count()}  threads: {args.threads or 'all'}  "
-          f"(vs_numpy = numpy time / plmscope time; pair = one variant x one coefficient)")
+    print(machine_line(args.threads))
+    print("vs_numpy = numpy time / plmscope time; ns/pair = plmscope time per variant x coefficient")
     print_table(rows, ["case", "M", "K", "orders 0-4", "plmscope_ms", "numpy_ms", "vs_numpy",
                        "ns/pair", "max_abs_diff"])
     if gb1 is None:
