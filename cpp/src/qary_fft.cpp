@@ -55,6 +55,9 @@ namespace {
 constexpr std::int64_t kBlockBytes = 128 * 1024;
 constexpr std::int64_t kPanelBytes = 256 * 1024;
 constexpr std::int64_t kMinPanelWidth = 8;
+// Rows up to this size are transformed one whole row per task when the batch has enough
+// rows, so a row is still in cache (L2/L3) when its column panels read it back.
+constexpr std::int64_t kRowCacheBytes = 4 * 1024 * 1024;
 constexpr double kPi = 3.14159265358979323846;
 
 enum class Kind { H2, H4, H8, D3, D4, D5, D8, D20, Direct };
