@@ -2,11 +2,12 @@
 
 Cases: q = 20, n = 4, batch 22 (q-SFT's inner transform at the paper setting); q = 4,
 n = 10; q = 2, n = 20 (real Walsh-Hadamard, also against pyfwht's OpenMP backend). The
-floor is np.copy of the output's bytes; "passes" is the number of times plmscope's transform streams the array (the input copy, the
-cache-blocked low sites and, when q^n exceeds a block, the column panels of the high sites),
-and "vs floor" is time / (passes x copy time). A batch of rows that each fit in cache
-(q = 20, n = 4) is transformed one row per task, so its panel pass reads the row back from
-cache, not memory, and vs_floor can drop below 1. Run: python bench/bench_fft.py [--threads N]
+floor is np.copy of the output's bytes; "passes" is the number of times plmscope's
+transform streams the array (the input copy, the cache-blocked low sites and, when q^n
+exceeds a block, the column panels of the high sites), and "vs floor" is
+time / (passes x copy time). A batch of rows that each fit in cache (q = 20, n = 4) is
+transformed one row per task, so its panel pass reads the row back from cache, not memory,
+and vs_floor can drop below 1. Run: python bench/bench_fft.py [--threads N]
 """
 from __future__ import annotations
 
