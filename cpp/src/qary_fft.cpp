@@ -5,8 +5,8 @@
 // many passes. The lowest digits (small strides) are done block by block while the block
 // sits in cache; the remaining digits are done on column panels copied into a per-thread
 // buffer, which keeps power-of-two row strides from thrashing cache sets. The codelets and
-// the executor live in qary_fft_kernels.inc, compiled twice (baseline and AVX2) and picked
-// per call.
+// the executor live in qary_fft_kernels.inc, compiled once per instruction set (baseline,
+// AVX2, AVX-512) and picked per call.
 #include "plmscope/qary_fft.h"
 
 #include <algorithm>
@@ -174,40 +174,61 @@ namespace baseline {
 #include "qary_fft_kernels.inc"
 }  // namespace baseline
 
-// A second copy of the kernels for AVX2, chosen at run time, so wheels stay portable
-// (no -march) and still use 256-bit vectors where the CPU has them. AVX2 without FMA:
-// GCC would contract a * b + c into FMAs, and the two copies would no longer agree bit for
-// bit (tests/cpp/test_qary_fft.cpp checks that they do).
+// More copies of the kernels, chosen at run time, so wheels stay portable (no -march) and
+// still use wide vectors where the CPU has them: AVX2 for everything, and AVX-512 for the
+// real Walsh-Hadamard transform. AVX2 without FMA: GCC would contract a * b + c into FMAs
+// and the copies would no longer agree bit for bit (tests/cpp/test_qary_fft.cpp checks that
+// they do). AVX-512 only for the Hadamard transform, which has no products to contract
+// (AVX-512F has its own FMAs, and GCC 12 forms vfmaddsub from complex products even under
+// -ffp-contract=off).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define PLMSCOPE_AVX2_KERNELS 1
+#define PLMSCOPE_X86_KERNELS 1
 #pragma GCC push_options
 #pragma GCC target("avx2")
 namespace avx2 {
 #include "qary_fft_kernels.inc"
 }  // namespace avx2
 #pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#define PLMSCOPE_KERNELS_REAL_ONLY 1
+namespace avx512 {
+#include "qary_fft_kernels.inc"
+}  // namespace avx512
+#undef PLMSCOPE_KERNELS_REAL_ONLY
+#pragma GCC pop_options
 #endif
 
-// True when the CPU and OS support AVX2, unless the environment variable
-// PLMSCOPE_DISABLE_AVX2 is set to something other than "" or "0" (to compare the builds).
-bool use_avx2() {
-#ifdef PLMSCOPE_AVX2_KERNELS
-  static const bool cpu_has_avx2 = [] {
+enum class Simd { Baseline, Avx2, Avx512 };
+
+// The widest kernels the CPU (and OS) supports, capped by the environment variable
+// PLMSCOPE_SIMD = baseline | avx2 | avx512 (to compare the copies; unset = the widest).
+Simd simd_level() {
+#ifdef PLMSCOPE_X86_KERNELS
+  static const Simd cpu = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
+    if (__builtin_cpu_supports("avx512f")) return Simd::Avx512;
+    if (__builtin_cpu_supports("avx2")) return Simd::Avx2;
+    return Simd::Baseline;
   }();
-  const char* off = std::getenv("PLMSCOPE_DISABLE_AVX2");
-  return cpu_has_avx2 && !(off && *off && std::strcmp(off, "0") != 0);
+  const char* cap = std::getenv("PLMSCOPE_SIMD");
+  if (cap && std::strcmp(cap, "baseline") == 0) return Simd::Baseline;
+  if (cap && std::strcmp(cap, "avx2") == 0) return std::min(cpu, Simd::Avx2);
+  return cpu;
 #else
-  return false;
+  return Simd::Baseline;
 #endif
 }
 
-#ifdef PLMSCOPE_AVX2_KERNELS
+#ifdef PLMSCOPE_X86_KERNELS
 #define PLMSCOPE_DISPATCH(fn, ...) \
-  (use_avx2() ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
+  (simd_level() >= Simd::Avx2 ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
+#define PLMSCOPE_DISPATCH_REAL(fn, ...)                                  \
+  (simd_level() == Simd::Avx512 ? avx512::fn(__VA_ARGS__)                \
+   : simd_level() == Simd::Avx2 ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
 #else
 #define PLMSCOPE_DISPATCH(fn, ...) baseline::fn(__VA_ARGS__)
+#define PLMSCOPE_DISPATCH_REAL(fn, ...) baseline::fn(__VA_ARGS__)
 #endif
 
 void execute(const Plan<std::complex<double>>& plan, std::complex<double>* data,
@@ -219,10 +240,10 @@ void execute(const Plan<std::complex<float>>& plan, std::complex<float>* data,
   PLMSCOPE_DISPATCH(execute_c64, plan, data, batch, nthreads);
 }
 void execute(const Plan<double>& plan, double* data, std::int64_t batch, int nthreads) {
-  PLMSCOPE_DISPATCH(execute_f64, plan, data, batch, nthreads);
+  PLMSCOPE_DISPATCH_REAL(execute_f64, plan, data, batch, nthreads);
 }
 void execute(const Plan<float>& plan, float* data, std::int64_t batch, int nthreads) {
-  PLMSCOPE_DISPATCH(execute_f32, plan, data, batch, nthreads);
+  PLMSCOPE_DISPATCH_REAL(execute_f32, plan, data, batch, nthreads);
 }
 
 template <class E>

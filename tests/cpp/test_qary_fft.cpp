@@ -117,21 +117,25 @@ TEST(QaryFft, LargeQ20UsesPanelsAndRoundTrips) {
   for (std::int64_t k = 0; k < len; ++k) ASSERT_NEAR(std::abs(f[k] - orig[k]), 0.0, 1e-9);
 }
 
-// The AVX2 kernels and the baseline ones do the same IEEE operations in the same order, so
-// they must agree bit for bit. PLMSCOPE_DISABLE_AVX2 forces the baseline kernels; on a CPU
-// without AVX2 both runs take the baseline path.
+// The baseline, AVX2 and AVX-512 kernels do the same IEEE operations in the same order, so
+// they must agree bit for bit. PLMSCOPE_SIMD caps the instruction set; on a CPU without
+// AVX2 or AVX-512 the capped runs take the same path as the uncapped one.
 template <class E, class Run>
-void expect_same_bits_with_and_without_avx2(std::vector<E> data, Run run) {
-  auto baseline = data;
-  ::unsetenv("PLMSCOPE_DISABLE_AVX2");
-  run(data.data());
-  ::setenv("PLMSCOPE_DISABLE_AVX2", "1", 1);
-  run(baseline.data());
-  ::unsetenv("PLMSCOPE_DISABLE_AVX2");
-  ASSERT_EQ(std::memcmp(data.data(), baseline.data(), data.size() * sizeof(E)), 0);
+void expect_same_bits_for_every_simd_level(const std::vector<E>& data, Run run) {
+  auto widest = data;
+  ::unsetenv("PLMSCOPE_SIMD");
+  run(widest.data());
+  for (const char* cap : {"avx2", "baseline"}) {
+    auto capped = data;
+    ::setenv("PLMSCOPE_SIMD", cap, 1);
+    run(capped.data());
+    ::unsetenv("PLMSCOPE_SIMD");
+    ASSERT_EQ(std::memcmp(widest.data(), capped.data(), data.size() * sizeof(E)), 0)
+        << "PLMSCOPE_SIMD=" << cap;
+  }
 }
 
-TEST(QaryFft, Avx2AndBaselineKernelsAgreeBitForBit) {
+TEST(QaryFft, SimdKernelsAgreeBitForBit) {
   // Sizes past the cache block (panel path) and below it, every codelet, both directions.
   const std::vector<std::pair<int, int>> sizes = {{2, 17}, {3, 9}, {4, 9}, {5, 7}, {6, 3},
                                                   {8, 6}, {20, 4}, {20, 2}};
@@ -141,18 +145,18 @@ TEST(QaryFft, Avx2AndBaselineKernelsAgreeBitForBit) {
       const std::int64_t len = plmscope::qary_length(q, n);
       const int batch = 2;
       auto f = random_signal(len * batch, q + n);
-      expect_same_bits_with_and_without_avx2(
+      expect_same_bits_for_every_simd_level(
           f, [&](cd* p) { plmscope::qary_fft(p, batch, q, n, inverse, 2); });
       std::vector<std::complex<float>> f32(f.begin(), f.end());
-      expect_same_bits_with_and_without_avx2(
+      expect_same_bits_for_every_simd_level(
           f32, [&](std::complex<float>* p) { plmscope::qary_fft(p, batch, q, n, inverse, 2); });
       if (q == 2) {
         std::vector<double> r(len * batch);
         for (std::size_t i = 0; i < r.size(); ++i) r[i] = f[i].real();
-        expect_same_bits_with_and_without_avx2(
+        expect_same_bits_for_every_simd_level(
             r, [&](double* p) { plmscope::walsh_hadamard(p, batch, n, inverse, 2); });
         std::vector<float> r32(r.begin(), r.end());
-        expect_same_bits_with_and_without_avx2(
+        expect_same_bits_for_every_simd_level(
             r32, [&](float* p) { plmscope::walsh_hadamard(p, batch, n, inverse, 2); });
       }
     }
