@@ -264,14 +264,17 @@ void complex_fft(std::complex<T>* data, std::int64_t batch, int q, int n, bool i
     direct = std::make_unique<DirectDft<T>>(q, plan.sg);
     plan.direct = direct.get();
   }
-  execute(plan, data, batch, nthreads);
+  const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1) * 4;
+  execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 template <class T>
 void real_wht(T* data, std::int64_t batch, int n, bool inverse, int nthreads) {
   check_args(data, batch, 2, n);
   if (batch == 0) return;
-  execute(make_plan<T>(2, n, inverse, true), data, batch, nthreads);
+  auto plan = make_plan<T>(2, n, inverse, true);
+  const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1);
+  execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 }  // namespace
