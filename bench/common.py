@@ -1,6 +1,7 @@
 """Shared timing helpers for the benchmarks: fixed seeds, warm-up, median of trials."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -29,3 +30,13 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     print("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
     for row in cells:
         print("  ".join(v.rjust(w) for v, w in zip(row, widths)))
+
+
+def machine_line(threads: int) -> str:
+    """Cores, threads asked for, the 1-minute load average and the OpenMP wait policy:
+    on a shared machine a load above the core count slows the threaded kernels, most of
+    all with OpenMP's default spin-waiting (OMP_WAIT_POLICY=passive avoids it)."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    policy = os.environ.get("OMP_WAIT_POLICY", "default")
+    return (f"cores: {os.cpu_count()}  threads: {threads or 'all'}  load: {load:.2f}  "
+            f"OMP_WAIT_POLICY: {policy}")

@@ -246,6 +246,89 @@ int cuda_device_count() {
 #endif
 }
 
+#ifdef PLMSCOPE_HAS_CUDA
+// Device arrays arrive as integers (pointer, stream) from python/plmscope/_device.py, which
+// has checked kind, dtype, shape and contiguity; the CUDA layer checks that each pointer is
+// memory of `device`.
+template <class T>
+T* device_ptr(std::uintptr_t p) {
+  return reinterpret_cast<T*>(p);
+}
+
+void cuda_qary_fft(std::uintptr_t data, const std::string& dtype, std::int64_t batch, int q,
+                   int n, bool inverse, int device, std::uintptr_t stream, int tile_bytes,
+                   std::int64_t chunk_bytes, int threads) {
+  namespace pc = plmscope::cuda;
+  const pc::FftTuning tuning{tile_bytes, chunk_bytes, threads};
+  const bool real = dtype == "float32" || dtype == "float64";
+  PLMSCOPE_CHECK(!real || q == 2, "real " << dtype << " data is the Walsh-Hadamard path and needs "
+                                             "q=2, got q=" << q);
+  py::gil_scoped_release release;
+  if (dtype == "complex64")
+    pc::qary_fft(device_ptr<std::complex<float>>(data), batch, q, n, inverse, device, stream, tuning);
+  else if (dtype == "complex128")
+    pc::qary_fft(device_ptr<std::complex<double>>(data), batch, q, n, inverse, device, stream, tuning);
+  else if (dtype == "float32")
+    pc::walsh_hadamard(device_ptr<float>(data), batch, n, inverse, device, stream, tuning);
+  else if (dtype == "float64")
+    pc::walsh_hadamard(device_ptr<double>(data), batch, n, inverse, device, stream, tuning);
+  else
+    PLMSCOPE_CHECK(false, "dtype must be complex64, complex128, float32 or float64, got " << dtype);
+}
+
+void cuda_sparse_series_evaluate(std::uintptr_t freqs, std::uintptr_t values, std::int64_t K,
+                                 int n, int q, std::uintptr_t x, std::int64_t M,
+                                 std::uintptr_t out, int device, std::uintptr_t stream) {
+  py::gil_scoped_release release;
+  plmscope::cuda::sparse_series_evaluate(device_ptr<const std::uint8_t>(freqs),
+                                         device_ptr<const std::complex<double>>(values), K, n, q,
+                                         device_ptr<const std::uint8_t>(x), M,
+                                         device_ptr<double>(out), device, stream);
+}
+
+void cuda_covariance_accumulate(std::uintptr_t x, std::int64_t n, std::int64_t d,
+                                std::uintptr_t shift, std::uintptr_t sum, std::uintptr_t scatter,
+                                int device, std::uintptr_t stream) {
+  py::gil_scoped_release release;
+  plmscope::cuda::covariance_accumulate(device_ptr<const float>(x), n, d,
+                                        device_ptr<const double>(shift), device_ptr<double>(sum),
+                                        device_ptr<double>(scatter), device, stream);
+}
+
+void cuda_unit_sum_accumulate(std::uintptr_t x, const std::string& dtype, std::int64_t n,
+                              std::int64_t d, std::uintptr_t unit_sum, int device,
+                              std::uintptr_t stream) {
+  PLMSCOPE_CHECK(dtype == "float32" || dtype == "float64",
+                 "x must be float32 or float64, got " << dtype);
+  py::gil_scoped_release release;
+  if (dtype == "float32")
+    plmscope::cuda::unit_sum_accumulate(device_ptr<const float>(x), n, d,
+                                        device_ptr<double>(unit_sum), device, stream);
+  else
+    plmscope::cuda::unit_sum_accumulate(device_ptr<const double>(x), n, d,
+                                        device_ptr<double>(unit_sum), device, stream);
+}
+
+void cuda_pair_similarity(std::uintptr_t x, const std::string& dtype, std::int64_t n,
+                          std::int64_t d, std::uintptr_t pairs, std::int64_t npairs,
+                          std::uintptr_t cosine, std::uintptr_t sqdist, int device,
+                          std::uintptr_t stream) {
+  PLMSCOPE_CHECK(dtype == "float32" || dtype == "float64",
+                 "x must be float32 or float64, got " << dtype);
+  py::gil_scoped_release release;
+  auto* cp = device_ptr<double>(cosine);
+  auto* sp = device_ptr<double>(sqdist);
+  if (dtype == "float32")
+    plmscope::cuda::pair_similarity(device_ptr<const float>(x), n, d,
+                                    device_ptr<const std::int64_t>(pairs), npairs, cp, sp, device,
+                                    stream);
+  else
+    plmscope::cuda::pair_similarity(device_ptr<const double>(x), n, d,
+                                    device_ptr<const std::int64_t>(pairs), npairs, cp, sp, device,
+                                    stream);
+}
+#endif  // PLMSCOPE_HAS_CUDA
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -314,4 +397,29 @@ PYBIND11_MODULE(_core, m) {
         "(float64); None for an output not asked for.");
 
   // ---- CUDA entry points ----
+#ifdef PLMSCOPE_HAS_CUDA
+  // Private: python/plmscope/_device.py and the gpu modules call these with integers.
+  m.def("cuda_pointer_device", &plmscope::cuda::pointer_device, py::arg("ptr"),
+        "Ordinal of the CUDA device owning a device pointer (ValueError for host memory).");
+  m.def("cuda_qary_fft", &cuda_qary_fft, py::arg("data"), py::arg("dtype"), py::arg("batch"),
+        py::arg("q"), py::arg("n"), py::arg("inverse"), py::arg("device"), py::arg("stream"),
+        py::arg("tile_bytes") = 0, py::arg("chunk_bytes") = 0, py::arg("threads") = 0,
+        "In-place q-ary FFT (or Walsh-Hadamard for real dtypes) of batch rows of q^n values "
+        "on the GPU; queued on `stream`.");
+  m.def("cuda_sparse_series_evaluate", &cuda_sparse_series_evaluate, py::arg("frequencies"),
+        py::arg("values"), py::arg("K"), py::arg("n"), py::arg("q"), py::arg("x"), py::arg("M"),
+        py::arg("out"), py::arg("device"), py::arg("stream"),
+        "out[m] = Re sum_k values[k] omega^<frequencies[k], x[m]> on the GPU (uint8 inputs).");
+  m.def("cuda_covariance_accumulate", &cuda_covariance_accumulate, py::arg("x"), py::arg("n"),
+        py::arg("d"), py::arg("shift"), py::arg("sum"), py::arg("scatter"), py::arg("device"),
+        py::arg("stream"),
+        "GPU covariance_accumulate: float32 rows, float64 sum and upper-triangle scatter.");
+  m.def("cuda_unit_sum_accumulate", &cuda_unit_sum_accumulate, py::arg("x"), py::arg("dtype"),
+        py::arg("n"), py::arg("d"), py::arg("unit_sum"), py::arg("device"), py::arg("stream"),
+        "GPU unit_sum_accumulate (waits for the stream to report zero rows).");
+  m.def("cuda_pair_similarity", &cuda_pair_similarity, py::arg("x"), py::arg("dtype"),
+        py::arg("n"), py::arg("d"), py::arg("pairs"), py::arg("npairs"), py::arg("cosine"),
+        py::arg("sqdist"), py::arg("device"), py::arg("stream"),
+        "GPU pair_similarity (0 for an output not wanted; waits for the stream).");
+#endif
 }

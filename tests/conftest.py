@@ -21,3 +21,27 @@ def shared_path(*parts: str) -> Path:
 
 if os.environ.get("PLMSCOPE_SHARED_DATA"):
     SHARED = Path(os.environ["PLMSCOPE_SHARED_DATA"])
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster for one test module. Its workers are started by the raylet,
+    which inherits this environment: they must import the plmscope this process imported
+    (the installed one, or the source tree under PYTHONPATH) and the tests' own modules
+    (test oracles are pickled by reference)."""
+    import ray
+    import plmscope
+
+    saved = os.environ.get("PYTHONPATH")
+    package_root = str(Path(plmscope.__file__).resolve().parents[1])
+    tests_dir = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join([tests_dir, package_root] + ([saved] if saved else []))
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="ERROR")
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved

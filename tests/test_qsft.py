@@ -246,3 +246,53 @@ def test_oracle_errors():
 
     with pytest.raises(ValueError, match=r"returned nan for variant \[3, 0, 1\]"):
         qsft.recover(nan_at_three, 4, 3, 2, delays="identity")
+
+
+def test_one_sites_values_never_share_a_bin():
+    # k and k + 10 e_i (q = 20) collide in a group whose row i is all even; the design
+    # keeps every row a unit modulo 2 and 5, so each site's 20 values get 20 bins.
+    rng = np.random.default_rng(0)
+    for M in design.subsampling_matrices(rng, 20, 10, 4, 8):
+        assert design.rows_are_units(M, 20)
+        for i in range(10):
+            j = (np.arange(20)[:, None] * M[i].astype(np.int64)[None, :]) % 20
+            assert len({tuple(r) for r in j}) == 20
+    assert not design.rows_are_units(np.array([[2, 4], [1, 3]]), 20)
+    assert not design.rows_are_units(np.array([[5, 15], [1, 3]]), 20)
+
+
+def test_same_site_pair_differing_by_half_q_is_recovered():
+    q, n = 20, 6
+    k1 = np.zeros(n, np.int64); k1[2] = 3
+    k2 = np.zeros(n, np.int64); k2[2] = 13
+    freqs = [k1, (-k1) % q, k2, (-k2) % q]
+    vals = [1 + 1j, 1 - 1j, 0.5 - 2j, 0.5 + 2j]
+    truth = SparseFourier(np.array(freqs), np.array(vals), q)
+    for seed in range(6):
+        res = qsft.recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed)
+        assert set(as_dict(res.transform)) == set(as_dict(truth)), seed
+
+
+def test_query_variants_are_what_recover_asks():
+    truth = planted(np.random.default_rng(5), 4, 6, 3, 2)
+    rec = Recorder(SurrogateOracle(truth))
+    qsft.recover(rec, 4, 6, 2, num_subsample=2, num_repeat=2, seed=3, batch_size=10**6)
+    np.testing.assert_array_equal(qsft.query_variants(4, 6, 2, 2, "nso", 2, seed=3), rec.asked())
+
+
+def test_subgroup_collisions_of_composite_q_are_resolved():
+    # For q = 20 the frequencies 10 e_i can only reach the 3 nonzero bins of {0, 10}^2 when
+    # b = 2: with n = 4 sites they collide in every group, and peeling alone stalls.
+    q, n = 20, 4
+    freqs, vals = [], []
+    for i in range(n):
+        k = np.zeros(n, np.int64); k[i] = 10
+        freqs.append(k); vals.append(1.0 + i)
+        k = np.zeros(n, np.int64); k[i] = 3
+        freqs += [k, (-k) % q]; vals += [0.5 - 0.2j * i, 0.5 + 0.2j * i]
+    truth = SparseFourier(np.array(freqs), np.array(vals), q)
+    for seed in range(4):
+        res = qsft.recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed)
+        got = as_dict(res.transform)
+        assert set(got) == set(as_dict(truth)), seed
+        assert res.bins_left == 0

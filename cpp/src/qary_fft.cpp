@@ -4,11 +4,14 @@
 // q = 2 consecutive sites are fused into radix-8 Hadamard digits, so there are a third as
 // many passes. The lowest digits (small strides) are done block by block while the block
 // sits in cache; the remaining digits are done on column panels copied into a per-thread
-// buffer, which keeps power-of-two row strides from thrashing cache sets.
+// buffer, which keeps power-of-two row strides from thrashing cache sets. The codelets and
+// the executor live in qary_fft_kernels.inc, compiled once per instruction set (baseline,
+// AVX2, AVX-512) and picked per call.
 #include "plmscope/qary_fft.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -52,6 +55,9 @@ namespace {
 constexpr std::int64_t kBlockBytes = 128 * 1024;
 constexpr std::int64_t kPanelBytes = 256 * 1024;
 constexpr std::int64_t kMinPanelWidth = 8;
+// Rows up to this size are transformed one whole row per task when the batch has enough
+// rows, so a row is still in cache (L2/L3) when its column panels read it back.
+constexpr std::int64_t kRowCacheBytes = 4 * 1024 * 1024;
 constexpr double kPi = 3.14159265358979323846;
 
 enum class Kind { H2, H4, H8, D3, D4, D5, D8, D20, Direct };
@@ -62,140 +68,9 @@ struct Digit {
   std::int64_t stride;  // in elements, within the full row
 };
 
-template <class T>
-inline std::complex<T> times_i(std::complex<T> v, T sg) {  // v * (sg * i)
-  return {-sg * v.imag(), sg * v.real()};
-}
-
-template <class T>
-inline std::complex<T> cmul(std::complex<T> a, T wr, T wi) {
-  return {a.real() * wr - a.imag() * wi, a.real() * wi + a.imag() * wr};
-}
-
-// ---- Hadamard codelets: only additions, valid for real and complex elements ----------
-
-template <class E>
-inline void h2(E* p, std::int64_t s, std::int64_t count) {
-  for (std::int64_t t = 0; t < count; ++t) {
-    E a = p[t], b = p[t + s];
-    p[t] = a + b;
-    p[t + s] = a - b;
-  }
-}
-
-template <class E>
-inline void h4(E* p, std::int64_t s, std::int64_t count) {
-  for (std::int64_t t = 0; t < count; ++t) {
-    E a = p[t], b = p[t + s], c = p[t + 2 * s], d = p[t + 3 * s];
-    E ab = a + b, amb = a - b, cd = c + d, cmd = c - d;
-    p[t] = ab + cd;
-    p[t + s] = amb + cmd;
-    p[t + 2 * s] = ab - cd;
-    p[t + 3 * s] = amb - cmd;
-  }
-}
-
-template <class E>
-inline void h8(E* p, std::int64_t s, std::int64_t count) {
-  for (std::int64_t t = 0; t < count; ++t) {
-    E x0 = p[t], x1 = p[t + s], x2 = p[t + 2 * s], x3 = p[t + 3 * s];
-    E x4 = p[t + 4 * s], x5 = p[t + 5 * s], x6 = p[t + 6 * s], x7 = p[t + 7 * s];
-    E a0 = x0 + x1, a1 = x0 - x1, a2 = x2 + x3, a3 = x2 - x3;
-    E a4 = x4 + x5, a5 = x4 - x5, a6 = x6 + x7, a7 = x6 - x7;
-    E b0 = a0 + a2, b1 = a1 + a3, b2 = a0 - a2, b3 = a1 - a3;
-    E b4 = a4 + a6, b5 = a5 + a7, b6 = a4 - a6, b7 = a5 - a7;
-    p[t] = b0 + b4;
-    p[t + s] = b1 + b5;
-    p[t + 2 * s] = b2 + b6;
-    p[t + 3 * s] = b3 + b7;
-    p[t + 4 * s] = b0 - b4;
-    p[t + 5 * s] = b1 - b5;
-    p[t + 6 * s] = b2 - b6;
-    p[t + 7 * s] = b3 - b7;
-  }
-}
-
-// ---- DFT butterflies on values in registers; sg = -1 forward, +1 inverse ---------------
-
-template <class T>
-inline void dft4_vals(std::complex<T>& a, std::complex<T>& b, std::complex<T>& c,
-                      std::complex<T>& d, T sg) {
-  auto apc = a + c, amc = a - c, bpd = b + d, wbmd = times_i(b - d, sg);
-  a = apc + bpd;
-  b = amc + wbmd;
-  c = apc - bpd;
-  d = amc - wbmd;
-}
-
-template <class T>
-inline void dft5_vals(std::complex<T>* x, T sg) {
-  const T c1 = T(0.30901699437494742410), c2 = T(-0.80901699437494742410);
-  const T s1 = T(0.95105651629515357212), s2 = T(0.58778525229247312917);
-  auto a1 = x[1] + x[4], b1 = x[1] - x[4], a2 = x[2] + x[3], b2 = x[2] - x[3];
-  auto r1 = x[0] + c1 * a1 + c2 * a2, r2 = x[0] + c2 * a1 + c1 * a2;
-  auto i1 = times_i(s1 * b1 + s2 * b2, sg), i2 = times_i(s2 * b1 - s1 * b2, sg);
-  x[0] = x[0] + a1 + a2;
-  x[1] = r1 + i1;
-  x[4] = r1 - i1;
-  x[2] = r2 + i2;
-  x[3] = r2 - i2;
-}
-
-template <class T>
-inline void d3(std::complex<T>* p, std::int64_t s, std::int64_t count, T sg) {
-  const T h = T(0.86602540378443864676);
-  for (std::int64_t t = 0; t < count; ++t) {
-    auto a = p[t], b = p[t + s], c = p[t + 2 * s];
-    auto m = a - T(0.5) * (b + c), r = times_i(h * (b - c), sg);
-    p[t] = a + b + c;
-    p[t + s] = m + r;
-    p[t + 2 * s] = m - r;
-  }
-}
-
-template <class T>
-inline void d4(std::complex<T>* p, std::int64_t s, std::int64_t count, T sg) {
-  for (std::int64_t t = 0; t < count; ++t)
-    dft4_vals(p[t], p[t + s], p[t + 2 * s], p[t + 3 * s], sg);
-}
-
-template <class T>
-inline void d5(std::complex<T>* p, std::int64_t s, std::int64_t count, T sg) {
-  for (std::int64_t t = 0; t < count; ++t) {
-    std::complex<T> x[5];
-    for (int j = 0; j < 5; ++j) x[j] = p[t + j * s];
-    dft5_vals(x, sg);
-    for (int j = 0; j < 5; ++j) p[t + j * s] = x[j];
-  }
-}
-
-template <class T>
-inline void d8(std::complex<T>* p, std::int64_t s, std::int64_t count, T sg) {
-  const T r = T(0.70710678118654752440);
-  for (std::int64_t t = 0; t < count; ++t) {
-    std::complex<T> e0 = p[t], e1 = p[t + 2 * s], e2 = p[t + 4 * s], e3 = p[t + 6 * s];
-    std::complex<T> o0 = p[t + s], o1 = p[t + 3 * s], o2 = p[t + 5 * s], o3 = p[t + 7 * s];
-    dft4_vals(e0, e1, e2, e3, sg);
-    dft4_vals(o0, o1, o2, o3, sg);
-    o1 = cmul(o1, r, sg * r);    // w8^1 = (1 + sg i) / sqrt 2
-    o2 = times_i(o2, sg);        // w8^2 = sg i
-    o3 = cmul(o3, -r, sg * r);   // w8^3 = (-1 + sg i) / sqrt 2
-    p[t] = e0 + o0;
-    p[t + 4 * s] = e0 - o0;
-    p[t + s] = e1 + o1;
-    p[t + 5 * s] = e1 - o1;
-    p[t + 2 * s] = e2 + o2;
-    p[t + 6 * s] = e2 - o2;
-    p[t + 3 * s] = e3 + o3;
-    p[t + 7 * s] = e3 - o3;
-  }
-}
-
 // 20 = 4 x 5, coprime: the prime-factor (Good-Thomas) map turns one length-20 DFT into
 // five length-4 and four length-5 DFTs with no twiddle factors. Input n = (5 n1 + 4 n2)
-// mod 20, output k = (5 k1 + 16 k2) mod 20. Done as two sweeps over the group's rows, so
-// each sweep keeps at most five values live per point and the t loops stay vectorisable;
-// for a fixed k1 the length-5 inputs and outputs occupy the same five rows, so it is in place.
+// mod 20, output k = (5 k1 + 16 k2) mod 20.
 struct Pfa20 {
   int in4[5][4];   // rows of the length-4 DFTs (one per n2)
   int in5[4][5];   // rows read by the length-5 DFTs (one per k1)
@@ -212,30 +87,6 @@ struct Pfa20 {
 constexpr Pfa20 kPfa20{};
 
 template <class T>
-inline void d20(std::complex<T>* p, std::int64_t s, std::int64_t count, T sg) {
-  for (int n2 = 0; n2 < 5; ++n2) {
-    std::complex<T>* r0 = p + kPfa20.in4[n2][0] * s;
-    std::complex<T>* r1 = p + kPfa20.in4[n2][1] * s;
-    std::complex<T>* r2 = p + kPfa20.in4[n2][2] * s;
-    std::complex<T>* r3 = p + kPfa20.in4[n2][3] * s;
-    for (std::int64_t t = 0; t < count; ++t) dft4_vals(r0[t], r1[t], r2[t], r3[t], sg);
-  }
-  for (int k1 = 0; k1 < 4; ++k1) {
-    std::complex<T>* in[5];
-    std::complex<T>* out[5];
-    for (int j = 0; j < 5; ++j) {
-      in[j] = p + kPfa20.in5[k1][j] * s;
-      out[j] = p + kPfa20.out5[k1][j] * s;
-    }
-    for (std::int64_t t = 0; t < count; ++t) {
-      std::complex<T> x[5] = {in[0][t], in[1][t], in[2][t], in[3][t], in[4][t]};
-      dft5_vals(x, sg);
-      for (int j = 0; j < 5; ++j) out[j][t] = x[j];
-    }
-  }
-}
-
-template <class T>
 struct DirectDft {
   int q;
   std::vector<std::complex<T>> roots;  // roots[j] = exp(sg 2 pi i j / q)
@@ -243,24 +94,6 @@ struct DirectDft {
     for (int j = 0; j < q; ++j) {
       const double a = 2.0 * kPi * j / q;
       roots[j] = {T(std::cos(a)), T(sg * std::sin(a))};
-    }
-  }
-  void operator()(std::complex<T>* p, std::int64_t s, std::int64_t count,
-                  std::complex<T>* in) const {
-    for (std::int64_t t = 0; t < count; ++t) {
-      for (int j = 0; j < q; ++j) in[j] = p[t + j * s];
-      for (int k = 0; k < q; ++k) {
-        T re = 0, im = 0;
-        int idx = 0;
-        for (int j = 0; j < q; ++j) {
-          const auto w = roots[idx];
-          re += in[j].real() * w.real() - in[j].imag() * w.imag();
-          im += in[j].real() * w.imag() + in[j].imag() * w.real();
-          idx += k;
-          if (idx >= q) idx -= q;
-        }
-        p[t + k * s] = {re, im};
-      }
     }
   }
 };
@@ -280,84 +113,6 @@ struct Plan {
   T scale = 1;
   const DirectDft<T>* direct = nullptr;
 };
-
-template <class T>
-inline void run_codelet(const Digit& d, T* p, std::int64_t s, std::int64_t count, T,
-                        const DirectDft<T>*, T*) {
-  switch (d.kind) {  // real elements only arise from the Walsh-Hadamard transform
-    case Kind::H2: h2(p, s, count); break;
-    case Kind::H4: h4(p, s, count); break;
-    case Kind::H8: h8(p, s, count); break;
-    default: throw std::logic_error("qary_fft: DFT codelet on real data");
-  }
-}
-
-template <class T>
-inline void run_codelet(const Digit& d, std::complex<T>* p, std::int64_t s,
-                        std::int64_t count, T sg, const DirectDft<T>* direct,
-                        std::complex<T>* scratch) {
-  switch (d.kind) {
-    case Kind::H2: h2(p, s, count); break;
-    case Kind::H4: h4(p, s, count); break;
-    case Kind::H8: h8(p, s, count); break;
-    case Kind::D3: d3(p, s, count, sg); break;
-    case Kind::D4: d4(p, s, count, sg); break;
-    case Kind::D5: d5(p, s, count, sg); break;
-    case Kind::D8: d8(p, s, count, sg); break;
-    case Kind::D20: d20(p, s, count, sg); break;
-    case Kind::Direct: (*direct)(p, s, count, scratch); break;
-  }
-}
-
-// Applies one digit's butterfly to every group of a contiguous span of `len` elements,
-// where the digit has stride s inside the span.
-template <class E, class T>
-void apply_digit(const Digit& d, E* data, std::int64_t len, std::int64_t s, T sg,
-                 const DirectDft<T>* direct, E* scratch) {
-  const std::int64_t group = d.radix * s;
-  for (std::int64_t a = 0; a < len; a += group)
-    run_codelet(d, data + a, s, s, sg, direct, scratch);
-}
-
-template <class E>
-void execute(const Plan<E>& plan, E* data, std::int64_t batch, int nthreads) {
-  using T = typename Plan<E>::T;
-  const int nt = resolve_threads(nthreads);
-  const std::int64_t L = plan.block, len = plan.len;
-  const std::int64_t blocks_per_row = len / L;
-  const int maxq = plan.direct ? plan.direct->q : 1;
-
-  parallel_for(batch * blocks_per_row, nt, [&](std::int64_t task, int) {
-    std::vector<E> scratch(maxq);
-    E* blk = data + task * L;
-    for (int i = 0; i < plan.low; ++i) {
-      const Digit& d = plan.digits[i];
-      apply_digit(d, blk, L, d.stride, plan.sg, plan.direct, scratch.data());
-    }
-    if (plan.scale != T(1))
-      for (std::int64_t j = 0; j < L; ++j) blk[j] *= plan.scale;
-  });
-
-  if (plan.low == static_cast<int>(plan.digits.size())) return;
-  const std::int64_t H = blocks_per_row, W = plan.panel_width;
-  const std::int64_t panels = (L + W - 1) / W;
-  std::vector<std::vector<E>> buffers(nt);
-  parallel_for(batch * panels, nt, [&](std::int64_t task, int tid) {
-    std::vector<E>& buf = buffers[tid];
-    if (buf.empty()) buf.resize(H * W + maxq);
-    E* scratch = buf.data() + H * W;
-    E* row = data + (task / panels) * len;
-    const std::int64_t c0 = (task % panels) * W, w = std::min(W, L - c0);
-    for (std::int64_t h = 0; h < H; ++h)
-      std::memcpy(buf.data() + h * w, row + h * L + c0, w * sizeof(E));
-    for (std::size_t i = plan.low; i < plan.digits.size(); ++i) {
-      const Digit& d = plan.digits[i];
-      apply_digit(d, buf.data(), H * w, (d.stride / L) * w, plan.sg, plan.direct, scratch);
-    }
-    for (std::int64_t h = 0; h < H; ++h)
-      std::memcpy(row + h * L + c0, buf.data() + h * w, w * sizeof(E));
-  });
-}
 
 Kind dft_kind(int q) {
   switch (q) {
@@ -406,6 +161,91 @@ Plan<E> make_plan(int q, int n, bool inverse, bool hadamard) {
   return plan;
 }
 
+// The codelets' loops over groups never carry a dependence (see qary_fft_kernels.inc).
+#if defined(__GNUC__) && !defined(__clang__)
+#define PLMSCOPE_NO_ALIAS_LOOP _Pragma("GCC ivdep")
+#elif defined(__clang__)
+#define PLMSCOPE_NO_ALIAS_LOOP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define PLMSCOPE_NO_ALIAS_LOOP
+#endif
+
+namespace baseline {
+#include "qary_fft_kernels.inc"
+}  // namespace baseline
+
+// More copies of the kernels, chosen at run time, so wheels stay portable (no -march) and
+// still use wide vectors where the CPU has them: AVX2 for everything, and AVX-512 for the
+// real Walsh-Hadamard transform. AVX2 without FMA: GCC would contract a * b + c into FMAs
+// and the copies would no longer agree bit for bit (tests/cpp/test_qary_fft.cpp checks that
+// they do). AVX-512 only for the Hadamard transform, which has no products to contract
+// (AVX-512F has its own FMAs, and GCC 12 forms vfmaddsub from complex products even under
+// -ffp-contract=off).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define PLMSCOPE_X86_KERNELS 1
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace avx2 {
+#include "qary_fft_kernels.inc"
+}  // namespace avx2
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#define PLMSCOPE_KERNELS_REAL_ONLY 1
+namespace avx512 {
+#include "qary_fft_kernels.inc"
+}  // namespace avx512
+#undef PLMSCOPE_KERNELS_REAL_ONLY
+#pragma GCC pop_options
+#endif
+
+enum class Simd { Baseline, Avx2, Avx512 };
+
+// The widest kernels the CPU (and OS) supports, capped by the environment variable
+// PLMSCOPE_SIMD = baseline | avx2 | avx512 (to compare the copies; unset = the widest).
+Simd simd_level() {
+#ifdef PLMSCOPE_X86_KERNELS
+  static const Simd cpu = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return Simd::Avx512;
+    if (__builtin_cpu_supports("avx2")) return Simd::Avx2;
+    return Simd::Baseline;
+  }();
+  const char* cap = std::getenv("PLMSCOPE_SIMD");
+  if (cap && std::strcmp(cap, "baseline") == 0) return Simd::Baseline;
+  if (cap && std::strcmp(cap, "avx2") == 0) return std::min(cpu, Simd::Avx2);
+  return cpu;
+#else
+  return Simd::Baseline;
+#endif
+}
+
+#ifdef PLMSCOPE_X86_KERNELS
+#define PLMSCOPE_DISPATCH(fn, ...) \
+  (simd_level() >= Simd::Avx2 ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
+#define PLMSCOPE_DISPATCH_REAL(fn, ...)                                  \
+  (simd_level() == Simd::Avx512 ? avx512::fn(__VA_ARGS__)                \
+   : simd_level() == Simd::Avx2 ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
+#else
+#define PLMSCOPE_DISPATCH(fn, ...) baseline::fn(__VA_ARGS__)
+#define PLMSCOPE_DISPATCH_REAL(fn, ...) baseline::fn(__VA_ARGS__)
+#endif
+
+void execute(const Plan<std::complex<double>>& plan, std::complex<double>* data,
+             std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH(execute_c128, plan, data, batch, nthreads);
+}
+void execute(const Plan<std::complex<float>>& plan, std::complex<float>* data,
+             std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH(execute_c64, plan, data, batch, nthreads);
+}
+void execute(const Plan<double>& plan, double* data, std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH_REAL(execute_f64, plan, data, batch, nthreads);
+}
+void execute(const Plan<float>& plan, float* data, std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH_REAL(execute_f32, plan, data, batch, nthreads);
+}
+
 template <class E>
 void check_args(const E* data, std::int64_t batch, int q, int n) {
   PLMSCOPE_CHECK(batch >= 0, "batch must be >= 0, got " << batch);
@@ -424,14 +264,17 @@ void complex_fft(std::complex<T>* data, std::int64_t batch, int q, int n, bool i
     direct = std::make_unique<DirectDft<T>>(q, plan.sg);
     plan.direct = direct.get();
   }
-  execute(plan, data, batch, nthreads);
+  const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1) * 4;
+  execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 template <class T>
 void real_wht(T* data, std::int64_t batch, int n, bool inverse, int nthreads) {
   check_args(data, batch, 2, n);
   if (batch == 0) return;
-  execute(make_plan<T>(2, n, inverse, true), data, batch, nthreads);
+  auto plan = make_plan<T>(2, n, inverse, true);
+  const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1);
+  execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 }  // namespace

@@ -51,7 +51,8 @@ void sparse_series_evaluate(const std::uint8_t* freqs, const std::complex<double
     for (int b = 0; b < q; ++b) mulmod[a * q + b] = static_cast<std::uint8_t>((a * b) % q);
 
   const std::int64_t blocks = (M + kPointBlock - 1) / kPointBlock;
-  parallel_for(blocks, nthreads, [&](std::int64_t blk, int) {
+  const double work = double(M) * double(K + 1) * 2;
+  parallel_for(blocks, threads_for_work(work, nthreads), [&](std::int64_t blk, int) {
     const std::int64_t m0 = blk * kPointBlock, B = std::min(kPointBlock, M - m0);
     std::vector<std::uint8_t> xs(n * B);  // site-major, so each site's values are contiguous
     for (std::int64_t m = 0; m < B; ++m)

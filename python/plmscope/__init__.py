@@ -10,10 +10,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._core import has_cuda
 from . import fourier
+from .experiment import run_interactions
 
 try:
     __version__ = version("plmscope")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["fourier", "has_cuda", "__version__"]
+__all__ = ["fourier", "has_cuda", "run_interactions", "__version__"]

@@ -9,6 +9,11 @@ import sys
 # One entry per subcommand module.
 COMMAND_MODULES = (
     "plmscope.commands.transform",
+    "plmscope.commands.interactions",
+    "plmscope.commands.landscape",
+    "plmscope.commands.plane",
+    "plmscope.commands.demo",
+    "plmscope.commands.plan",
     "plmscope.commands.embed",
     "plmscope.commands.isotropy",
     "plmscope.commands.align_corr",

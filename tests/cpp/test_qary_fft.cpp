@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <complex>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "plmscope/qary_fft.h"
@@ -112,6 +115,67 @@ TEST(QaryFft, LargeQ20UsesPanelsAndRoundTrips) {
   ASSERT_NEAR(std::abs(f[0] - mean), 0.0, 1e-12);
   plmscope::qary_fft(f.data(), 1, q, n, true, 0);
   for (std::int64_t k = 0; k < len; ++k) ASSERT_NEAR(std::abs(f[k] - orig[k]), 0.0, 1e-9);
+}
+
+// The baseline, AVX2 and AVX-512 kernels do the same IEEE operations in the same order, so
+// they must agree bit for bit. PLMSCOPE_SIMD caps the instruction set; on a CPU without
+// AVX2 or AVX-512 the capped runs take the same path as the uncapped one.
+template <class E, class Run>
+void expect_same_bits_for_every_simd_level(const std::vector<E>& data, Run run) {
+  auto widest = data;
+  ::unsetenv("PLMSCOPE_SIMD");
+  run(widest.data());
+  for (const char* cap : {"avx2", "baseline"}) {
+    auto capped = data;
+    ::setenv("PLMSCOPE_SIMD", cap, 1);
+    run(capped.data());
+    ::unsetenv("PLMSCOPE_SIMD");
+    ASSERT_EQ(std::memcmp(widest.data(), capped.data(), data.size() * sizeof(E)), 0)
+        << "PLMSCOPE_SIMD=" << cap;
+  }
+}
+
+TEST(QaryFft, SimdKernelsAgreeBitForBit) {
+  // Sizes past the cache block (panel path) and below it, every codelet, both directions.
+  const std::vector<std::pair<int, int>> sizes = {{2, 17}, {3, 9}, {4, 9}, {5, 7}, {6, 3},
+                                                  {8, 6}, {20, 4}, {20, 2}};
+  for (const auto& [q, n] : sizes)
+    for (bool inverse : {false, true}) {
+      SCOPED_TRACE("q=" + std::to_string(q) + " n=" + std::to_string(n));
+      const std::int64_t len = plmscope::qary_length(q, n);
+      const int batch = 2;
+      auto f = random_signal(len * batch, q + n);
+      expect_same_bits_for_every_simd_level(
+          f, [&](cd* p) { plmscope::qary_fft(p, batch, q, n, inverse, 2); });
+      std::vector<std::complex<float>> f32(f.begin(), f.end());
+      expect_same_bits_for_every_simd_level(
+          f32, [&](std::complex<float>* p) { plmscope::qary_fft(p, batch, q, n, inverse, 2); });
+      if (q == 2) {
+        std::vector<double> r(len * batch);
+        for (std::size_t i = 0; i < r.size(); ++i) r[i] = f[i].real();
+        expect_same_bits_for_every_simd_level(
+            r, [&](double* p) { plmscope::walsh_hadamard(p, batch, n, inverse, 2); });
+        std::vector<float> r32(r.begin(), r.end());
+        expect_same_bits_for_every_simd_level(
+            r32, [&](float* p) { plmscope::walsh_hadamard(p, batch, n, inverse, 2); });
+      }
+    }
+}
+
+TEST(QaryFft, BatchedRowsMatchSingleRowsBitForBit) {
+  // A batch of rows past the cache block is done one whole row per task; a single row is
+  // done in two parallel sweeps (blocks, then column panels). Both must give the same bits.
+  for (const auto& [q, n] : std::vector<std::pair<int, int>>{{20, 4}, {2, 17}, {4, 8}})
+    for (int nthreads : {1, 2}) {
+      SCOPED_TRACE("q=" + std::to_string(q) + " n=" + std::to_string(n));
+      const std::int64_t len = plmscope::qary_length(q, n);
+      const int batch = 4;
+      auto all = random_signal(len * batch, 5);
+      auto rows = all;
+      plmscope::qary_fft(all.data(), batch, q, n, false, nthreads);
+      for (int b = 0; b < batch; ++b) plmscope::qary_fft(rows.data() + b * len, 1, q, n, false, 2);
+      ASSERT_EQ(std::memcmp(all.data(), rows.data(), all.size() * sizeof(cd)), 0);
+    }
 }
 
 TEST(QaryFft, RejectsBadArguments) {

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _device
 from .._memory import require_memory
 
 
@@ -35,7 +35,8 @@ def qary_log(length: int, q: int) -> int:
     return n
 
 
-def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = False):
+def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = False,
+             device=None):
     """n-dimensional DFT over Z_q^n along the last axis.
 
     Parameters
@@ -53,12 +54,20 @@ def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = F
     real : bool
         Only for q = 2 and real x: return the real Walsh-Hadamard transform (float dtype)
         instead of a complex array with zero imaginary part.
+    device : None, "auto", "cpu", "cuda" or "cuda:N"
+        Where to compute (see :mod:`plmscope._device`): by default where x lives. torch CUDA
+        tensors and CuPy arrays are transformed on their GPU (q <= 32) without host copies.
 
     Returns
     -------
-    numpy.ndarray of x's shape: complex128 (complex64 for float32/complex64 input), or
-    float64/float32 when ``real=True``.
+    An array of x's shape and kind (numpy, or torch/CuPy on x's device): complex128
+    (complex64 for float32/complex64 input), or float64/float32 when ``real=True``.
     """
+    if _device.routed(x, device):
+        from . import gpu
+
+        return _device.run(x, device, lambda a: gpu.qary_fft(a, q, inverse, real),
+                           lambda h: qary_fft(h, q, inverse, nthreads, real, device="cpu"))
     q = check_q(q)
     nthreads = check_nthreads(nthreads)
     x = np.asarray(x)

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _device
 from .._memory import require_memory
 from .fft import check_nthreads, check_q
 
@@ -79,8 +79,16 @@ class SparseFourier:
         return f"SparseFourier(K={len(self)}, n={self.n}, q={self.q})"
 
     # -- evaluation ------------------------------------------------------------------------
-    def evaluate(self, x, nthreads: int = 0) -> np.ndarray:
-        """f at M variants x ((M, n) ints in [0, q)) as float64 (M,)."""
+    def evaluate(self, x, nthreads: int = 0, device=None) -> np.ndarray:
+        """f at M variants x ((M, n) ints in [0, q)) as float64 (M,).
+
+        A torch CUDA tensor or CuPy array x is evaluated on its GPU and gives the same kind;
+        ``device`` overrides where (see :mod:`plmscope._device`)."""
+        if _device.routed(x, device):
+            from . import gpu
+
+            return _device.run(x, device, lambda a: gpu.evaluate(self, a),
+                               lambda h: self.evaluate(h, nthreads, device="cpu"))
         xv = as_variants(x, self.q, self.n)
         return _core.sparse_series_evaluate(
             self._freqs, self._values, self.q, xv, check_nthreads(nthreads)

@@ -4,8 +4,9 @@
 cosets M_c l + d), transforms each coset with :func:`plmscope.fourier.qary_fft`, and peels
 the bins in C++ (:mod:`plmscope._core`). ``plan(...)`` gives the cost up front.
 """
-from .recover import LocalExecutor, QueryPlan, Recovery, check_answers, plan, recover
+from .ask import LocalExecutor, ask_batches, check_answers
+from .recover import QueryPlan, Recovery, plan, query_variants, recover
 from .store import QueryStore
 
-__all__ = ["recover", "plan", "Recovery", "QueryPlan", "LocalExecutor", "QueryStore",
-           "check_answers"]
+__all__ = ["recover", "plan", "query_variants", "Recovery", "QueryPlan", "LocalExecutor", "QueryStore",
+           "check_answers", "ask_batches"]

@@ -4,10 +4,13 @@ Subsampling matrices M_c in Z_q^{n x b} are drawn with iid uniform entries and r
 M_c^T maps Z_q^n *onto* Z_q^b. For prime q that is full rank over GF(q); for composite q
 (q = 20) "invertible" is not a field notion, and the right condition is that M_c mod p has
 rank b over GF(p) for every prime p dividing q. Onto-ness makes the hash k -> M_c^T k split
-Z_q^n into q^b bins of exactly q^(n-b) frequencies each. (For composite q a frequency whose
-entries share a factor with q, e.g. k_i = 10 for q = 20, can only land in the matching
-subgroup of bins; that is a property of every linear hash, and peeling across the C groups
-resolves the extra collisions.)
+Z_q^n into q^b bins of exactly q^(n-b) frequencies each. Each row of M_c is also required
+to be non-zero modulo every prime factor of q (its entries have no common factor with q),
+so that the q values of one site, k = v e_i, land in q distinct bins: without it, for q = 20
+a row of even entries sends k and k + 10 e_i to the same bin, and two such coefficients
+that collide in every group cannot be peeled apart. (A frequency whose entries all share a
+factor with q still lands only in the matching subgroup of bins; that is a property of every
+linear hash, and peeling across the C groups resolves the extra collisions.)
 
 Delays are R blocks of n + 1 rows: a base row d_r and its unit shifts d_r + e_i. Identity
 delays are one block with d = 0; "nso" (noise-robust) delays use R random bases, and the
@@ -61,14 +64,20 @@ def is_onto(matrix: np.ndarray, q: int) -> bool:
     return all(rank_mod_p(matrix, p) == b for p in prime_factors(q))
 
 
+def rows_are_units(matrix: np.ndarray, q: int) -> bool:
+    """True when no row of `matrix` is zero modulo a prime factor of q."""
+    m = np.asarray(matrix, dtype=np.int64)
+    return all(np.all(np.any(m % p != 0, axis=1)) for p in prime_factors(q))
+
+
 def subsampling_matrices(rng: np.random.Generator, q: int, n: int, b: int, count: int,
                          max_tries: int = 1000) -> np.ndarray:
-    """(count, n, b) uint8 matrices, each onto Z_q^b."""
+    """(count, n, b) uint8 matrices, each onto Z_q^b with unit rows (see module notes)."""
     out = np.empty((count, n, b), dtype=np.uint8)
     for c in range(count):
         for _ in range(max_tries):
             m = rng.integers(0, q, size=(n, b))
-            if is_onto(m, q):
+            if rows_are_units(m, q) and is_onto(m, q):
                 out[c] = m
                 break
         else:  # only reachable for n == b with tiny q by extreme bad luck

@@ -5,18 +5,18 @@ import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ... import _core
 from ..._memory import require_memory
 from ..fft import check_nthreads, check_q, qary_fft
 from ..sparse import SparseFourier
 from . import design
-from .refine import conjugate_closure, refit, symmetrize
-from .store import QueryStore, design_digest
+from .refine import bin_energy, complete_low_orders, conjugate_closure, refit, symmetrize
+from .ask import ask_batches
 
 _GIB = 1024**3
 
@@ -76,34 +76,6 @@ def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
     return QueryPlan(q, n, b, num_subsample, delays, num_repeat, P, bins, samples, memory)
 
 
-# -- running the oracle --------------------------------------------------------------------
-
-class LocalExecutor:
-    """Asks the oracle in this process, one batch after another."""
-
-    def run(self, oracle: Callable, tasks: Sequence[tuple[int, np.ndarray]],
-            on_result: Callable[[int, np.ndarray], None]) -> None:
-        for index, variants in tasks:
-            on_result(index, oracle(variants))
-
-
-def check_answers(values, variants: np.ndarray, index: int) -> np.ndarray:
-    """float64 (m,) answers, or ValueError naming the first offending variant."""
-    arr = np.asarray(values, dtype=np.float64)
-    m = variants.shape[0]
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.shape != (m,):
-        raise ValueError(f"the oracle returned shape {arr.shape} for a batch of {m} variants "
-                         f"(batch {index}); it must return one float per variant")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"the oracle returned {arr[i]} for variant {variants[i].tolist()} "
-                         f"(batch {index}, row {i}); scores must be finite")
-    return arr
-
-
 # -- the result ----------------------------------------------------------------------------
 
 @dataclass
@@ -135,11 +107,6 @@ class Recovery:
 
 # -- thresholds ----------------------------------------------------------------------------
 
-def bin_energy(bins: np.ndarray) -> np.ndarray:
-    """(C, q^b) sum over delays of |U|^2, on a real view (no complex temporaries)."""
-    v = bins.view(np.float64).reshape(bins.shape[0], bins.shape[1], -1)
-    return np.einsum("cbp,cbp->cb", v, v)
-
 
 def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[float, float]:
     """(per-query noise sd, per-bin-entry noise variance nu^2).
@@ -157,7 +124,7 @@ def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[floa
     if isinstance(noise_sd, str):
         if noise_sd != "auto":
             raise ValueError(f"noise_sd must be 'auto' or a number >= 0, got {noise_sd!r}")
-        nu2 = float(np.quantile(power, 0.25)) / stats.gamma.ppf(0.25, P, scale=1.0 / P)
+        nu2 = float(np.quantile(power, 0.25)) / (special.gammaincinv(P, 0.25) / P)
     else:
         if not (isinstance(noise_sd, numbers.Real) and noise_sd >= 0 and math.isfinite(noise_sd)):
             raise ValueError(f"noise_sd must be 'auto' or a finite number >= 0, got {noise_sd!r}")
@@ -220,20 +187,12 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
                    f"({the_plan.num_samples:,} queries)")
     timings = {}
 
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    matrices = design.subsampling_matrices(rng, q, n, b, num_subsample)
-    delay_rows = design.delay_rows(rng, q, n, delays, num_repeat)
-    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
-    timings["design"] = time.perf_counter() - t0
+    matrices, delay_rows, unique, inverse = _design(the_plan, seed, nthreads, timings)
 
     t0 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
-    del points, codes
-    timings["dedup"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    answers = _ask(oracle, unique, q, n, b, the_plan, seed, batch_size, store, executor, progress)
+    answers = ask_batches(oracle, unique, batch_size, store, {
+        "q": q, "n": n, "b": b, "num_subsample": num_subsample, "delays": delays,
+        "num_repeat": num_repeat, "seed": seed}, executor, progress)
     timings["oracle"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -252,8 +211,9 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     P = the_plan.num_delays
     total_bins = num_subsample * the_plan.num_bins
     alpha = min(0.5, false_alarm / total_bins)
-    zeroton = nu2 * stats.gamma.isf(alpha, P)
-    singleton = nu2 * stats.gamma.isf(1e-6, P - 1)
+    # Gamma(P, 1) upper quantiles (scipy.special: no frozen-distribution overhead)
+    zeroton = nu2 * special.gammainccinv(P, alpha)
+    singleton = nu2 * special.gammainccinv(P - 1, 1e-6)
     result = _core.peel(bins, matrices, delay_rows, q, num_repeat, zeroton, singleton,
                         max_rounds, nthreads)
     freqs, values = result["frequencies"], result["values"]
@@ -271,6 +231,8 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
             if again["values"].size == 0:
                 break
             freqs, values = _merge(freqs, values, again["frequencies"], again["values"])
+        freqs, values = complete_low_orders(bins, freqs, values, matrices, delay_rows, q,
+                                            zeroton, nu2)
         values = symmetrize(freqs, values, q)
         energy = bin_energy(bins)
         result = {"bins_left": int(np.sum(energy > zeroton)), "residual_energy": float(energy.sum())}
@@ -287,6 +249,30 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
         bins_left=int(result["bins_left"]), residual_energy=float(result["residual_energy"]),
         plan=the_plan, config=config,
     )
+
+
+def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None = None):
+    """(matrices, delays, distinct variants in asking order, inverse index of every point)."""
+    q, n, b = the_plan.q, the_plan.n, the_plan.b
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    matrices = design.subsampling_matrices(rng, q, n, b, the_plan.num_subsample)
+    delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
+    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
+    t1 = time.perf_counter()
+    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
+    if timings is not None:
+        timings["design"] = t1 - t0
+        timings["dedup"] = time.perf_counter() - t1
+    return matrices, delay_rows, unique, inverse
+
+
+def query_variants(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
+                   num_repeat: int = 1, seed: int = 0, nthreads: int = 0) -> np.ndarray:
+    """The distinct variants :func:`recover` asks with these arguments, in its asking order
+    ((m, n) uint8), without asking anything: e.g. to keep a held-out set out of the design."""
+    the_plan = plan(q, n, b, num_subsample, delays, num_repeat)
+    return _design(the_plan, seed, check_nthreads(nthreads))[2]
 
 
 def _merge(freqs, values, more_freqs, more_values):
@@ -306,59 +292,3 @@ def _merge(freqs, values, more_freqs, more_values):
         freqs = np.vstack([freqs, np.array(new_f, dtype=np.uint8)])
         values = np.concatenate([values, np.array(new_v, dtype=np.complex128)])
     return freqs, values
-
-
-def _ask(oracle, unique, q, n, b, the_plan, seed, batch_size, store, executor, progress):
-    """Answers for every unique variant, from the store where present, else the oracle."""
-    m = unique.shape[0]
-    answers = np.empty(m, dtype=np.float64)
-    num_batches = (m + batch_size - 1) // batch_size
-    qs = None
-    done: set[int] = set()
-    if store is not None:
-        qs = QueryStore(store, {
-            "q": q, "n": n, "b": b, "num_subsample": the_plan.num_subsample,
-            "delays": the_plan.delays, "num_repeat": the_plan.num_repeat, "seed": seed,
-            "batch_size": batch_size, "num_queries": m, "design_digest": design_digest(unique),
-        })
-        for i in sorted(qs.answered()):
-            if i >= num_batches:
-                continue
-            vals = qs.load(i)
-            lo, hi = i * batch_size, min(m, (i + 1) * batch_size)
-            if vals.shape != (hi - lo,):
-                continue  # a damaged file: ask again
-            answers[lo:hi] = vals
-            done.add(i)
-    tasks = [(i, unique[i * batch_size:(i + 1) * batch_size])
-             for i in range(num_batches) if i not in done]
-    if not tasks:
-        return answers
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=m, initial=m - sum(t[1].shape[0] for t in tasks), unit="query",
-               desc="oracle", disable=progress is False if progress is not None else None,
-               leave=False)
-    got: set[int] = set()
-
-    def on_result(index: int, values) -> None:
-        lo = index * batch_size
-        variants = unique[lo:lo + batch_size]
-        vals = check_answers(values, variants, index)
-        if index in got:
-            return
-        answers[lo:lo + variants.shape[0]] = vals
-        if qs is not None:
-            qs.save(index, vals)
-        got.add(index)
-        bar.update(variants.shape[0])
-
-    try:
-        (executor or LocalExecutor()).run(oracle, tasks, on_result)
-    finally:
-        bar.close()
-    missing = [i for i, _ in tasks if i not in got]
-    if missing:
-        raise RuntimeError(f"the executor returned without answering {len(missing)} batches "
-                           f"(first: {missing[0]}); rerun with the same store to resume")
-    return answers

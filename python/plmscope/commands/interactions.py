@@ -1,0 +1,344 @@
+"""`plmscope interactions`: recover the interactions a model (or a surrogate) encodes over n
+sites with q-SFT, measure R^2 on held-out variants, and write a report. Resumable."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..distributed import add_ray_arguments
+
+SCORERS = ("pllr", "masked_marginal", "wt_marginal")
+CONFIRM_ABOVE = 1_000_000
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "interactions", help="q-SFT of a model's scores over n sites, with R^2 and a report",
+        description="Recover the sparse q-ary Fourier transform (the interactions) of a model's "
+                    "scores over n sites of a protein, or of a surrogate transform, and write "
+                    "tables, figures and report.html into --out. Rerun the same command to "
+                    "resume an interrupted run or to show a finished one.")
+    src = p.add_argument_group("what to explain (one of)")
+    src.add_argument("--model", help="model name (e.g. esm2_t33_650M_UR50D) or local checkpoint")
+    src.add_argument("--oracle", help="surrogate:PATH.npz, a SparseFourier file (plmscope or the "
+                                      "published coef_index/coef_value format)")
+    add_protein_args(p)
+    p.add_argument("--scorer", default="pllr", choices=SCORERS, help="model score (default pllr)")
+    p.add_argument("--backend", help="model backend (fair-esm or transformers; default: automatic)")
+    p.add_argument("--device", help="model device (cpu, cuda, cuda:1; default: automatic)")
+    p.add_argument("--dtype", help="model precision (float32, bfloat16, float16)")
+    p.add_argument("--model-batch-size", type=int, default=None,
+                   help="sequences per forward pass (default: the models layer's)")
+    p.add_argument("--surrogate-noise", default="0",
+                   help="noise sd added to the surrogate's answers, or 'residual': the sd of "
+                        "its error on the file's held-out set (default 0)")
+    p.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's noise")
+    add_qsft_args(p)
+    p.add_argument("--out", required=True, help="run folder (created; resumed when it exists)")
+    add_ray_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_protein_args(p) -> None:
+    g = p.add_argument_group("protein")
+    g.add_argument("--fasta", help="FASTA file with the wild-type sequence")
+    g.add_argument("--record", help="record id (or 1-based number) when the FASTA has several")
+    g.add_argument("--sites", help="1-based residue numbers, e.g. 12,15,6 (or Y12,K15 to check "
+                                   "the wild-type residues)")
+    g.add_argument("--q", type=int, default=None,
+                   help="states per site: 20 = every amino acid (default), 2 = wild type or one "
+                        "substitute")
+    g.add_argument("--substitutions",
+                   help="substitute residues per site for q < 20: comma-separated, q-1 letters "
+                        "per site (q = 2: one letter per site, e.g. A,G,W)")
+
+
+def add_qsft_args(p) -> None:
+    g = p.add_argument_group("q-SFT (defaults: the paper's configuration)")
+    g.add_argument("--b", type=int, default=4, help="q^b bins per subsample (default 4)")
+    g.add_argument("--subsamples", type=int, default=2, help="subsampling groups C (default 2)")
+    g.add_argument("--repeats", type=int, default=2, help="NSO delay repeats (default 2)")
+    g.add_argument("--delays", default="nso", choices=("nso", "identity"))
+    g.add_argument("--noise", default="auto",
+                   help="per-query noise sd the decoder assumes, or 'auto' (estimated; default)")
+    g.add_argument("--seed", type=int, default=0, help="seeds the design and the held-out draw")
+    g.add_argument("--test", type=int, default=10_000,
+                   help="random held-out variants for R^2, none of them a q-SFT query (default "
+                        "10000; 0 skips)")
+    g.add_argument("--batch-size", type=int, default=10_000,
+                   help="variants per oracle call and per checkpoint (default 10000)")
+    g.add_argument("--reference-order", type=int, default=2,
+                   help="highest order of the mutation-effects table (default 2)")
+    g.add_argument("--yes", action="store_true",
+                   help=f"run even when the plan asks more than --confirm-above queries")
+    g.add_argument("--confirm-above", type=int, default=CONFIRM_ABOVE,
+                   help=f"queries above which --yes is needed (default {CONFIRM_ABOVE:,})")
+    g.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+def parse_noise(text: str, flag: str = "--noise"):
+    if text == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{flag} {text!r} must be 'auto' or a number >= 0") from None
+    if not value >= 0 or not np.isfinite(value):
+        raise ValueError(f"{flag} {text!r} must be 'auto' or a finite number >= 0")
+    return value
+
+
+def parse_substitutions(text: str | None, q: int, n: int):
+    """None for q = 20; a list of n strings of q - 1 letters otherwise."""
+    if text is None:
+        if q != 20:
+            raise ValueError(f"--q {q} needs --substitutions: {q - 1} substitute residue(s) for "
+                             f"each of the {n} sites, comma-separated (q = 2: e.g. A,G,W)")
+        return None
+    items = [s.strip().upper() for s in text.split(",")]
+    if q == 2 and len(items) == 1 and len(items[0]) == n:
+        items = list(items[0])
+    if len(items) != n:
+        raise ValueError(f"--substitutions has {len(items)} entries for {n} sites; give "
+                         f"{q - 1} letter(s) per site, comma-separated")
+    return items
+
+
+def check_positive(args, *names) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is None or value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+class Source:
+    """What the command explains: the oracle to build, its identity and the site labels."""
+
+    def __init__(self, q, n, labels, info, build, extra_tests=None, title=None, wildtype=None):
+        self.q, self.n, self.labels, self.info = q, n, labels, info
+        self.build = build                 # () -> oracle (loads the model if any)
+        self.extra_tests = extra_tests or {}
+        self.title = title
+        self.wildtype = wildtype
+
+
+def protein_inputs(args) -> tuple[str, str, list[int]]:
+    """(record id, wild-type sequence, 1-based sites) from --fasta/--record/--sites."""
+    from ..wildtype import parse_sites, read_wildtype
+
+    if not args.fasta:
+        raise ValueError("--fasta is required: the FASTA file with the wild-type sequence")
+    rid, wildtype = read_wildtype(args.fasta, args.record)
+    if not args.sites:
+        raise ValueError("--sites is required: 1-based residue numbers, e.g. --sites 12,15,6")
+    return rid, wildtype, parse_sites(args.sites, wildtype)
+
+
+def protein_landscape(args, q: int):
+    """(record id, Landscape) from --fasta/--record/--sites/--q/--substitutions."""
+    rid, wildtype, sites = protein_inputs(args)
+    subs = parse_substitutions(args.substitutions, q, len(sites))
+    from ..landscape import Landscape
+
+    return rid, Landscape(wildtype, sites, q, subs)
+
+
+def surrogate_source(args) -> Source:
+    from ..experiment import transform_digest
+    from ..fourier import SparseFourier, SurrogateOracle
+    from ..report.tables import SiteLabels
+
+    path = Path(args.oracle.split(":", 1)[1]).expanduser()
+    if not path.is_file():
+        raise ValueError(f"--oracle surrogate:{path}: no such file; give a SparseFourier .npz")
+    with np.load(path, allow_pickle=False) as data:
+        stores_q = "q" in data.files
+    if args.q is None and not stores_q:
+        raise ValueError(f"--oracle surrogate:{path} stores no q (published format); pass --q "
+                         "(20 for amino acids)")
+    transform = SparseFourier.load(path, q=args.q)
+    q, n = transform.q, transform.n
+    with np.load(path, allow_pickle=False) as data:
+        positions = data["positions_0based"] if "positions_0based" in data.files else None
+        test = (data["test_x"], data["test_y"]) if {"test_x", "test_y"} <= set(data.files) else None
+    extra = {}
+    if test is not None:
+        extra[f"{path.name} held-out set"] = test
+    if args.surrogate_noise == "residual":
+        if test is None:
+            raise ValueError(f"--surrogate-noise residual needs test_x/test_y in {path}; give a "
+                             "number instead")
+        noise = float(np.std(test[1] - transform.evaluate(test[0])))
+    else:
+        noise = parse_noise(args.surrogate_noise, "--surrogate-noise")
+        if noise == "auto":
+            raise ValueError("--surrogate-noise must be a number >= 0 or 'residual'")
+    if args.fasta or args.sites:
+        _, landscape = protein_landscape(args, q)
+        if landscape.n != n:
+            raise ValueError(f"--sites names {landscape.n} sites but the surrogate {path.name} "
+                             f"has n={n}")
+        labels = SiteLabels.of(landscape)
+    elif positions is not None and len(positions) == n:
+        labels = SiteLabels(tuple(int(p) + 1 for p in positions))
+    else:
+        labels = SiteLabels.plain(n)
+    info = {"kind": "surrogate", "path": str(path.resolve()), "transform": transform_digest(transform),
+            "noise_sd": noise, "noise_seed": args.surrogate_seed}
+
+    def build():
+        return SurrogateOracle(transform, noise, args.surrogate_seed)
+
+    title = f"Interactions of the surrogate {path.name} (q = {q}, n = {n})"
+    return Source(q, n, labels, info, build, extra, title)
+
+
+def model_source(args, out: Path, on_ray: bool = False) -> Source:
+    from ..report.tables import SiteLabels
+
+    q = 20 if args.q is None else args.q
+    rid, landscape = protein_landscape(args, q)
+    info = {"kind": "model", "model": model_identity(args.model), "backend": args.backend,
+            "dtype": args.dtype, "scorer": args.scorer, "wildtype": landscape.wildtype,
+            "record": rid, **landscape.to_dict()}
+
+    def build():
+        if on_ray:
+            return ray_model_oracle(args, landscape)
+        from ..models import Oracle, load
+
+        model = load(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
+        kwargs = {} if args.model_batch_size is None else {"batch_size": args.model_batch_size}
+        return Oracle(model, landscape, args.scorer, cache=out / "scores.sqlite",
+                      progress=False if args.no_progress else None, **kwargs)
+
+    title = f"Interactions of {Path(args.model).name} ({args.scorer}) over {landscape.n} sites of {rid}"
+    return Source(q, landscape.n, SiteLabels.of(landscape), info, build, None, title,
+                  landscape.wildtype)
+
+
+def ray_executor(args):
+    """The executor of the --ray flags (None without --ray: ask in this process)."""
+    from ..distributed import executor_from_args
+
+    if args.ray is not None and getattr(args, "device", None):
+        raise ValueError(f"--device {args.device} with --ray {args.ray}: each Ray actor uses the "
+                         "GPU Ray gives it (else its CPU); leave --device out, and size the "
+                         "actors with --ray-gpus / --ray-cpus")
+    return executor_from_args(args.ray, args.ray_actors, args.ray_gpus, args.ray_cpus,
+                              args.ray_shard_size, progress=False if args.no_progress else None)
+
+
+def ray_model_oracle(args, landscape):
+    """The model oracle of a --ray run, known by its spec only: each actor loads the model on
+    its own device, this process never does. No score cache (the actors of other nodes may
+    not see the run folder); the run's query store still resumes it batch by batch."""
+    from ..distributed import LazyOracle
+    from ..models import OracleSpec
+    from ..models.batching import DEFAULT_BATCH_SIZE
+
+    path = Path(args.model).expanduser()  # a checkpoint by absolute path, whatever the actor's cwd
+    batch_size = DEFAULT_BATCH_SIZE if args.model_batch_size is None else args.model_batch_size
+    return LazyOracle(OracleSpec(
+        model=str(path.resolve()) if path.exists() else args.model, backend=args.backend,
+        device=None, dtype=args.dtype, wildtype=landscape.wildtype, sites=tuple(landscape.sites),
+        q=landscape.q, substitutions=tuple(landscape.substitutions), scorer=args.scorer,
+        batch_size=batch_size))
+
+
+def model_identity(name: str) -> str:
+    """A hub name as is; a local checkpoint as its absolute path plus a content digest, so
+    a retrained file at the same path is a different model."""
+    path = Path(name).expanduser()
+    if not path.exists():
+        return name
+    from ..models.loading import content_digest
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return f"{path.resolve()}#{content_digest(files)}"
+
+
+def make_source(args, out: Path, on_ray: bool = False) -> Source:
+    if bool(args.model) == bool(args.oracle):
+        raise ValueError("give exactly one of --model NAME_OR_CHECKPOINT and --oracle "
+                         "surrogate:PATH.npz")
+    if args.oracle:
+        if not args.oracle.startswith("surrogate:"):
+            raise ValueError(f"--oracle {args.oracle!r}: the supported oracle is "
+                             "surrogate:PATH.npz (a SparseFourier file)")
+        return surrogate_source(args)
+    if args.q is not None and not 2 <= args.q <= 20:
+        raise ValueError(f"--q {args.q}: a model's variants have 2..20 states per site")
+    return model_source(args, out, on_ray)
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def confirm(the_plan, args) -> None:
+    """Refuse (or, on a terminal, ask) when the plan is larger than --confirm-above."""
+    if the_plan.num_samples <= args.confirm_above or args.yes:
+        return
+    text = (f"this run asks up to {the_plan.num_samples:,} queries, more than --confirm-above "
+            f"{args.confirm_above:,}")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        answer = input(f"{text}. Run it? [y/N] ").strip().lower()
+        if answer in ("y", "yes"):
+            return
+    raise ValueError(f"{text}; pass --yes to run it (or lower --b / --subsamples / --repeats)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._memory import require_memory
+    from ..experiment import RunFolder, budget_line, interactions_config, run_interactions
+    from ..fourier import qsft
+    from ..report.interactions import summary_lines
+
+    check_positive(args, "b", "subsamples", "repeats", "batch_size", "reference_order")
+    if args.test < 0:
+        raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
+    noise = parse_noise(args.noise)
+    executor = ray_executor(args)
+    out = Path(args.out)
+    source = make_source(args, out, on_ray=executor is not None)
+    config = interactions_config(source.info, source.q, source.n, args.b, args.subsamples,
+                                 args.repeats, args.delays, noise, args.seed, args.test,
+                                 args.batch_size, source.labels)
+    folder = RunFolder(out, config)
+    folder.check()
+    if folder.is_finished():
+        print(f"{out} holds a finished run with these arguments; nothing recomputed.")
+        return _finish(out, summary_lines, folder.load_summary())
+    the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
+    print(budget_line(the_plan, source.q, source.n))
+    confirm(the_plan, args)
+    require_memory(the_plan.memory_bytes, f"q-SFT with b={args.b} ({the_plan.num_samples:,} queries)")
+    folder.create()  # before the oracle, whose score cache lives in the folder
+    oracle = source.build()
+    try:
+        result = run_interactions(
+            oracle, source.q, source.n, args.b, num_subsample=args.subsamples,
+            num_repeat=args.repeats, delays=args.delays, noise_sd=noise, seed=args.seed,
+            test=args.test, out=out, labels=source.labels, oracle_info=source.info,
+            title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
+            reference_order=args.reference_order,
+            progress=False if args.no_progress else None, nthreads=args.threads, log=print,
+            executor=executor)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
+              "again to resume", file=sys.stderr)
+        return 130
+    return _finish(out, summary_lines, result.summary)
+
+
+def _finish(out: Path, summary_lines, summary: dict) -> int:
+    print("\n".join(summary_lines(summary)))
+    print(f"report: {out / 'report.html'}")
+    return 0

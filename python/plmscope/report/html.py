@@ -1,0 +1,67 @@
+"""A self-contained HTML page: the figures are embedded as PNG data URIs, so the one file
+can be moved, mailed or opened offline, and the PNG files beside it stay for other uses."""
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1100px; color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
+th { background: #f3f3f3; } td.key { text-align: left; font-weight: 600; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; } .note { background: #fff6d8; padding: 0.6em 1em; }
+"""
+
+
+@dataclass
+class Section:
+    """A heading with paragraphs, key/value facts, figures (PNG paths) and tables."""
+
+    title: str
+    paragraphs: list = field(default_factory=list)
+    facts: list = field(default_factory=list)       # [(key, value)]
+    figures: list = field(default_factory=list)     # [(png path, caption)]
+    tables: list = field(default_factory=list)      # [(caption, DataFrame)]
+    note: str | None = None
+
+
+def _figure(path: Path, caption: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}" '
+            f'data-file="{html.escape(Path(path).name)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def write_html(path: str | os.PathLike, title: str, sections: list[Section]) -> Path:
+    """Write the page; every figure must exist (its bytes are embedded)."""
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    for sec in sections:
+        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+        if sec.note:
+            parts.append(f'<p class="note">{html.escape(sec.note)}</p>')
+        parts += [f"<p>{html.escape(p)}</p>" for p in sec.paragraphs]
+        if sec.facts:
+            parts.append("<table>")
+            parts += [f'<tr><td class="key">{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>'
+                      for k, v in sec.facts]
+            parts.append("</table>")
+        parts += [_figure(Path(p), c) for p, c in sec.figures]
+        for caption, frame in sec.tables:
+            parts.append(f"<p><b>{html.escape(caption)}</b></p>")
+            parts.append(frame.to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                       border=0, escape=True))
+    parts.append("</body></html>")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

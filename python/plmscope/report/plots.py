@@ -1,0 +1,201 @@
+"""The report's figures, drawn with matplotlib's Agg canvas (no display, no pyplot state)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..fourier import SparseFourier
+from .tables import SiteLabels
+
+_DPI = 120
+
+
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("plots need matplotlib: pip install 'plmscope[plots]'") from exc
+    fig = Figure(figsize=(width, height), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=_DPI)
+    return path
+
+
+def plot_energy_by_order(energy: np.ndarray, path: str | os.PathLike, title: str,
+                         spread: np.ndarray | None = None) -> Path:
+    """Bars: share of the variance (sum |F[k]|^2, k != 0) carried by each order 1..n.
+
+    energy: (n + 1,) energy per order (entry 0, the mean, is ignored); spread: optional
+    (2, n) lower/upper shares drawn as error bars (e.g. the range over repeats).
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    orders = np.arange(1, energy.shape[0])
+    total = energy[1:].sum()
+    share = energy[1:] / total if total > 0 else np.zeros(orders.shape)
+    fig = _figure(6.4, 3.6)
+    ax = fig.add_subplot()
+    yerr = None
+    if spread is not None:
+        yerr = np.abs(np.asarray(spread) - share[None, :])
+    ax.bar(orders, 100 * share, color="#3b75af", yerr=None if yerr is None else 100 * yerr,
+           capsize=3)
+    for o, s in zip(orders, share):
+        if s > 0.0005:
+            ax.text(o, 100 * s, f"{100 * s:.1f}%", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(orders)
+    ax.set_xlabel("interaction order (number of sites)")
+    ax.set_ylabel("share of variance (%)")
+    ax.set_title(title, fontsize=10)
+    ax.set_ylim(0, max(5.0, 100 * float(share.max()) * 1.15 if share.size else 5.0))
+    return _save(fig, path)
+
+
+def pairwise_energy(transform: SparseFourier) -> np.ndarray:
+    """(n, n) symmetric: sum |F[k]|^2 over the order-2 k whose sites are {i, j}; zero diagonal."""
+    n = transform.n
+    out = np.zeros((n, n))
+    orders = transform.orders()
+    power = np.abs(transform.values) ** 2
+    for k, p in zip(transform.frequencies[orders == 2], power[orders == 2]):
+        i, j = np.flatnonzero(k)
+        out[i, j] += p
+        out[j, i] += p
+    return out
+
+
+def plot_pairwise_heatmap(transform: SparseFourier, labels: SiteLabels,
+                          path: str | os.PathLike, title: str) -> Path:
+    """Heatmap over site pairs of the pairwise (order-2) interaction energy, as a share of
+    the total variance."""
+    energy = pairwise_energy(transform)
+    total = float(transform.energy_by_order()[1:].sum())
+    share = 100 * energy / total if total > 0 else energy
+    n = transform.n
+    names = [labels.site(i) for i in range(n)]
+    size = 2.2 + 0.45 * n
+    fig = _figure(size + 1.2, size)
+    ax = fig.add_subplot()
+    shown = np.where(np.eye(n, dtype=bool), np.nan, share)
+    im = ax.imshow(shown, cmap="viridis", vmin=0)
+    ax.set_xticks(range(n), names, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), names, fontsize=8)
+    if n <= 14:
+        top = float(np.nanmax(shown)) if n > 1 else 0.0
+        for i in range(n):
+            for j in range(n):
+                if i != j and share[i, j] >= 0.05:
+                    ax.text(j, i, f"{share[i, j]:.1f}", ha="center", va="center", fontsize=7,
+                            color="black" if share[i, j] > 0.6 * top else "white")
+    fig.colorbar(im, ax=ax, label="pairwise interaction (% of variance)", shrink=0.8)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def _mirror_free(frame, q: int):
+    """Rows of an interaction table without the conjugate mirror (-k mod q) of a row already
+    kept: for real scores F[-k] = conj F[k], so the mirror repeats the same interaction."""
+    seen, keep = set(), []
+    for idx, (sites, freq) in enumerate(zip(frame["sites"], frame["frequency"])):
+        ks = tuple(int(v) for v in freq.split(",")) if freq else ()
+        mirror = (sites, tuple((-v) % q for v in ks))
+        if mirror in seen:
+            continue
+        seen.add((sites, ks))
+        keep.append(idx)
+    return frame.iloc[keep]
+
+
+_ORDER_COLOURS = ["#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+                  "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#000000"]
+
+
+def _colour(order: int) -> str:
+    return _ORDER_COLOURS[min(int(order), len(_ORDER_COLOURS) - 1)]
+
+
+def plot_top_interactions(interactions, mutations, q: int, path: str | os.PathLike, title: str,
+                          top: int = 20) -> Path:
+    """Two panels: the largest Fourier interactions (magnitude, one per conjugate pair) and
+    the largest wild-type-reference effects of order >= 2 (epistasis of concrete mutants)."""
+    from matplotlib.patches import Patch
+
+    fourier = _mirror_free(interactions[interactions["order"] > 0], q).head(top)
+    epistasis = mutations[mutations["order"] >= 2].head(top)
+    rows = max(len(fourier), len(epistasis), 1)
+    fig = _figure(12.0, 1.2 + 0.28 * rows)
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    labels1 = []
+    for wt, sites, freq in zip(fourier["wildtype"], fourier["sites"], fourier["frequency"]):
+        named = sites.split(",")
+        if wt:
+            named = [w + s for w, s in zip(wt.split(","), named)]
+        labels1.append(f"{','.join(named)}  k=({freq})")
+    y1 = np.arange(len(fourier))[::-1]
+    ax1.barh(y1, fourier["magnitude"], color=[_colour(o) for o in fourier["order"]])
+    ax1.set_yticks(y1, labels1, fontsize=7)
+    ax1.set_xlabel("|F[k]|")
+    ax1.set_title("largest Fourier interactions", fontsize=10)
+    y2 = np.arange(len(epistasis))[::-1]
+    ax2.barh(y2, epistasis["effect"], color=[_colour(o) for o in epistasis["order"]])
+    ax2.axvline(0, color="black", lw=0.6)
+    ax2.set_yticks(y2, list(epistasis["mutations"]), fontsize=7)
+    ax2.set_xlabel("epistatic effect vs wild type (score units)")
+    ax2.set_title("largest mutant interactions (order >= 2)", fontsize=10)
+    if not len(epistasis):
+        ax2.text(0.5, 0.5, "no interaction of order >= 2 found", ha="center", va="center",
+                 transform=ax2.transAxes)
+    present = sorted(set(fourier["order"]) | set(epistasis["order"]))
+    fig.legend(handles=[Patch(color=_colour(o), label=f"order {o}") for o in present],
+               loc="lower center", ncol=max(1, len(present)), fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path = Path(path)
+    fig.savefig(path, format="png", dpi=_DPI)
+    return path
+
+
+def plot_test_fit(y: np.ndarray, yhat: np.ndarray, r2: float, path: str | os.PathLike,
+                  title: str) -> Path:
+    """Scatter of the recovered transform's prediction against the oracle on held-out variants."""
+    y, yhat = np.asarray(y), np.asarray(yhat)
+    fig = _figure(4.8, 4.4)
+    ax = fig.add_subplot()
+    ax.scatter(y, yhat, s=4, alpha=0.4, color="#3b75af", linewidths=0)
+    if y.size:
+        lo, hi = float(min(y.min(), yhat.min())), float(max(y.max(), yhat.max()))
+        ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
+    ax.set_xlabel("oracle score")
+    ax.set_ylabel("recovered transform's prediction")
+    ax.set_title(f"{title}\nR^2 = {r2:.3f} on {y.size:,} held-out variants", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_plane(sparsity: Sequence[float], ruggedness: Sequence[float], groups: Sequence[str],
+               path: str | os.PathLike, title: str) -> Path:
+    """The sparsity-ruggedness plane: one point per landscape, coloured by group."""
+    sparsity, ruggedness = np.asarray(sparsity, float), np.asarray(ruggedness, float)
+    groups = np.asarray([str(g) for g in groups])
+    fig = _figure(6.4, 4.8)
+    ax = fig.add_subplot()
+    names = list(dict.fromkeys(groups))
+    cmap = _ORDER_COLOURS[1:] + _ORDER_COLOURS[:1]
+    for idx, name in enumerate(names):
+        sel = groups == name
+        ax.scatter(sparsity[sel], ruggedness[sel], s=14, alpha=0.75, label=f"{name} ({sel.sum()})",
+                   color=cmap[idx % len(cmap)], linewidths=0)
+    ax.set_xlabel("sparsity (share of order 1-5 coefficients above threshold)")
+    ax.set_ylabel("ruggedness (energy-weighted mean order)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

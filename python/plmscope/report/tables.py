@@ -1,0 +1,205 @@
+"""Tables of a run: Fourier interactions and wild-type-reference mutation effects.
+
+Both are written as CSV and parquet with plain columns (strings, ints, floats): site lists are
+comma-joined strings and complex values are stored as ``real`` and ``imag``, because parquet
+has no complex type and CSV readers have no tuple type.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..fourier import SparseFourier
+from ..landscape.reference import reference_effects
+
+
+@dataclass(frozen=True)
+class SiteLabels:
+    """How to name the n sites of a transform in a report.
+
+    numbers: 1-based residue numbers (or 1..n when the protein is unknown).
+    residues: residues[i][v] is the residue that state v puts at site i (v = 0: the wild
+    type), as :attr:`plmscope.landscape.Landscape.residues`; None when unknown.
+    """
+
+    numbers: tuple[int, ...]
+    residues: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.residues is not None and len(self.residues) != len(self.numbers):
+            raise ValueError(f"residues has {len(self.residues)} entries for "
+                             f"{len(self.numbers)} sites")
+
+    @classmethod
+    def plain(cls, n: int) -> "SiteLabels":
+        return cls(tuple(range(1, n + 1)))
+
+    @classmethod
+    def of(cls, landscape) -> "SiteLabels":
+        """From a :class:`plmscope.landscape.Landscape`."""
+        return cls(tuple(int(s) for s in landscape.sites), tuple(landscape.residues))
+
+    @property
+    def n(self) -> int:
+        return len(self.numbers)
+
+    def site(self, i: int) -> str:
+        """'Y12' when the wild type is known, else '12'."""
+        if self.residues is None:
+            return str(self.numbers[i])
+        return f"{self.residues[i][0]}{self.numbers[i]}"
+
+    def mutation(self, i: int, v: int) -> str:
+        """'Y12A' when residues are known, else '12(3)' (site number and state)."""
+        if self.residues is None:
+            return f"{self.numbers[i]}({v})"
+        return f"{self.residues[i][0]}{self.numbers[i]}{self.residues[i][v]}"
+
+    def to_dict(self) -> dict:
+        return {"numbers": list(self.numbers),
+                "residues": None if self.residues is None else list(self.residues)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SiteLabels":
+        res = d.get("residues")
+        return cls(tuple(d["numbers"]), None if res is None else tuple(res))
+
+
+def _join(items: Sequence) -> str:
+    return ",".join(str(v) for v in items)
+
+
+def interaction_table(transform: SparseFourier, labels: SiteLabels):
+    """One row per Fourier coefficient, largest magnitude first.
+
+    Columns: ``rank`` (1 = largest), ``order``, ``sites`` (residue numbers, comma-joined),
+    ``wildtype`` (wild-type residues there, '' if unknown), ``frequency`` (the nonzero
+    entries k_i of the frequency), ``mutant`` (for q = 2 the substitute residues, whose
+    contrast with the wild type the Walsh coefficient measures; '' for q > 2, where a
+    frequency entry is not a residue: see :func:`mutation_table`), ``real``, ``imag``,
+    ``magnitude``. The order-0 row is the mean score over all variants.
+    """
+    import pandas as pd
+
+    if labels.n != transform.n:
+        raise ValueError(f"labels name {labels.n} sites but the transform has n={transform.n}")
+    order = np.argsort(-np.abs(transform.values), kind="stable")
+    freqs = transform.frequencies[order]
+    values = transform.values[order]
+    rows = {"rank": np.arange(1, len(order) + 1), "order": np.count_nonzero(freqs, axis=1),
+            "sites": [], "wildtype": [], "frequency": [], "mutant": []}
+    for k in freqs:
+        nz = np.flatnonzero(k)
+        rows["sites"].append(_join(labels.numbers[i] for i in nz))
+        rows["frequency"].append(_join(int(k[i]) for i in nz))
+        if labels.residues is None:
+            rows["wildtype"].append("")
+            rows["mutant"].append("")
+        else:
+            rows["wildtype"].append(_join(labels.residues[i][0] for i in nz))
+            rows["mutant"].append(_join(labels.residues[i][1] for i in nz)
+                                  if transform.q == 2 else "")
+    rows.update(real=values.real, imag=values.imag, magnitude=np.abs(values))
+    frame = pd.DataFrame(rows)
+    frame["order"] = frame["order"].astype(np.int64)
+    return frame
+
+
+def mutation_table(transform: SparseFourier, labels: SiteLabels, max_order: int = 2):
+    """The wild-type-reference view: one row per mutation effect (see
+    :mod:`plmscope.landscape.reference`) of order 1..max_order, largest |effect| first.
+
+    Columns: ``rank``, ``order``, ``mutations`` ('Y12A:K15C'), ``sites``, ``wildtype``,
+    ``mutant`` (comma-joined residues; the states when residues are unknown), ``effect``
+    (score change beyond the lower-order effects it contains), ``magnitude``.
+    """
+    import pandas as pd
+
+    if labels.n != transform.n:
+        raise ValueError(f"labels name {labels.n} sites but the transform has n={transform.n}")
+    effects = reference_effects(transform, max_order)
+    effects = effects.iloc[np.argsort(-np.abs(effects["effect"].to_numpy()), kind="stable")]
+    rows = {"rank": np.arange(1, len(effects) + 1, dtype=np.int64),
+            "order": effects["order"].to_numpy(np.int64),
+            "mutations": [], "sites": [], "wildtype": [], "mutant": []}
+    for sites, states in zip(effects["sites"], effects["states"]):
+        rows["mutations"].append(":".join(labels.mutation(i, v) for i, v in zip(sites, states)))
+        rows["sites"].append(_join(labels.numbers[i] for i in sites))
+        if labels.residues is None:
+            rows["wildtype"].append("")
+            rows["mutant"].append(_join(states))
+        else:
+            rows["wildtype"].append(_join(labels.residues[i][0] for i in sites))
+            rows["mutant"].append(_join(labels.residues[i][v] for i, v in zip(sites, states)))
+    rows["effect"] = effects["effect"].to_numpy(np.float64)
+    rows["magnitude"] = np.abs(rows["effect"])
+    return pd.DataFrame(rows)
+
+
+def write_table(frame, folder: str | os.PathLike, stem: str) -> list[Path]:
+    """``stem.csv`` and ``stem.parquet`` in folder; returns their paths."""
+    folder = Path(folder)
+    csv, parquet = folder / f"{stem}.csv", folder / f"{stem}.parquet"
+    frame.to_csv(csv, index=False)
+    try:
+        frame.to_parquet(parquet, index=False)
+    except ImportError as exc:
+        raise ImportError(
+            "writing parquet needs pyarrow: pip install 'plmscope[plots]' (or pip install pyarrow)"
+        ) from exc
+    return [csv, parquet]
+
+
+def truth_table(recovered: SparseFourier, truth: SparseFourier, labels: SiteLabels,
+                tol: float = 1e-9):
+    """Planted against recovered coefficients, one row per frequency of either (order >= 1),
+    one row per conjugate pair; ``status`` is found, missed (planted, not recovered) or
+    spurious (recovered, not planted). Largest planted magnitude first."""
+    import pandas as pd
+
+    if recovered.q != truth.q or recovered.n != truth.n:
+        raise ValueError(f"recovered (q={recovered.q}, n={recovered.n}) and truth "
+                         f"(q={truth.q}, n={truth.n}) describe different spaces")
+    q = truth.q
+    want = {k.tobytes(): (k, v) for k, v in zip(truth.frequencies, truth.values)
+            if abs(v) > tol and k.any()}
+    got = {k.tobytes(): (k, v) for k, v in zip(recovered.frequencies, recovered.values)
+           if abs(v) > tol and k.any()}
+    rows, seen = [], set()
+    for key in list(want) + [k for k in got if k not in want]:
+        k = (want.get(key) or got.get(key))[0]
+        mirror = ((q - k.astype(np.int64)) % q).astype(np.uint8).tobytes()
+        if mirror in seen:
+            continue
+        seen.add(key)
+        true_v = want[key][1] if key in want else 0j
+        got_v = got[key][1] if key in got else 0j
+        nz = np.flatnonzero(k)
+        rows.append({
+            "order": len(nz), "sites": ",".join(labels.site(i) for i in nz),
+            "frequency": _join(int(k[i]) for i in nz),
+            "true": true_v, "recovered": got_v, "abs_error": abs(got_v - true_v),
+            "status": "found" if key in want and key in got else
+                      ("missed" if key in want else "spurious")})
+    frame = pd.DataFrame(rows, columns=["order", "sites", "frequency", "true", "recovered",
+                                        "abs_error", "status"])
+    frame["true_magnitude"] = np.abs(frame["true"].to_numpy(complex))
+    frame = frame.sort_values(["true_magnitude", "abs_error"], ascending=[False, False],
+                              kind="stable").reset_index(drop=True)
+    for col in ("true", "recovered"):  # text: CSV, parquet and HTML all show it the same way
+        frame[col] = [complex_text(v) for v in frame[col]]
+    return frame
+
+
+def complex_text(v: complex) -> str:
+    """'0.8123-0.3341j', or '0' for an exact zero."""
+    v = complex(v)
+    if v == 0:
+        return "0"
+    if v.imag == 0:
+        return f"{v.real:.4f}"
+    return f"{v.real:.4f}{v.imag:+.4f}j"
