@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _core
-from .rows import as_rows, check_nthreads
+from .rows import as_rows, check_nthreads, check_same_dim
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,7 @@ class UnitSumAccumulator:
 
     def update(self, chunk, name: str = "chunk") -> "UnitSumAccumulator":
         x = as_rows(chunk, name)
-        if self.dim is None:
-            self.dim = x.shape[1]
-        elif x.shape[1] != self.dim:
-            raise ValueError(
-                f"{name} has d={x.shape[1]} columns but earlier rows had d={self.dim}: every "
-                "chunk must hold embeddings of the same dimension"
-            )
+        self.dim = check_same_dim(x, self.dim, name)
         if self.unit_sum is None:
             self.unit_sum = np.zeros(self.dim)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .rows import as_rows, check_nthreads
+from .rows import as_rows, check_nthreads, check_same_dim
 
 # Rows per BLAS call on the float64 path: bounds the shifted copy to ~64 MB at d = 1024.
 _F64_BLOCK = 8192
@@ -49,13 +49,7 @@ class CovarianceAccumulator:
     def update(self, chunk, name: str = "chunk") -> "CovarianceAccumulator":
         """Add the rows of an (n, d) chunk; returns self."""
         x = as_rows(chunk, name)
-        if self.dim is None:
-            self.dim = x.shape[1]
-        elif x.shape[1] != self.dim:
-            raise ValueError(
-                f"{name} has d={x.shape[1]} columns but earlier rows had d={self.dim}: every "
-                "chunk must hold embeddings of the same dimension"
-            )
+        self.dim = check_same_dim(x, self.dim, name)
         if x.shape[0] == 0:
             return self
         if self._shift is None:

@@ -57,3 +57,13 @@ def iter_chunks(X, name: str = "X") -> Iterator[tuple[str, np.ndarray]]:
         )
     for i, chunk in enumerate(X):
         yield f"{name} chunk {i}", as_rows(chunk, f"{name} chunk {i}")
+
+
+def check_same_dim(x: np.ndarray, dim: int | None, name: str = "chunk") -> int:
+    """The dimension of a stream of chunks: x's, which must equal `dim` once it is known."""
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(
+            f"{name} has d={x.shape[1]} columns but earlier rows had d={dim}: every "
+            "chunk must hold embeddings of the same dimension"
+        )
+    return x.shape[1]
