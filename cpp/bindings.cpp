@@ -197,6 +197,21 @@ void covariance_accumulate(CArray<float> x, CArray<double> shift, CArray<double>
   plmscope::covariance_accumulate(xp, n, d, sp, up, gp, nthreads);
 }
 
+py::tuple covariance_moments(CArray<double> scatter, CArray<double> sum, std::int64_t m) {
+  const std::int64_t d = sum.ndim() == 1 ? sum.shape(0) : -1;
+  PLMSCOPE_CHECK(d >= 0, "sum must be a float64 vector, got ndim=" << sum.ndim());
+  PLMSCOPE_CHECK(scatter.ndim() == 2 && scatter.shape(0) == d && scatter.shape(1) == d,
+                 "scatter must be a float64 (d, d) array with d=" << d);
+  const double* gp = scatter.data();
+  const double* sp = sum.data();
+  plmscope::CovarianceMoments r{};
+  {
+    py::gil_scoped_release release;
+    r = plmscope::covariance_moments(gp, sp, d, m);
+  }
+  return py::make_tuple(r.trace, r.frobenius2);
+}
+
 template <class T>
 void unit_sum_accumulate(CArray<T> x, CArray<double> unit_sum, int nthreads) {
   auto [n, d] = rows_shape(x, "x");
@@ -372,6 +387,13 @@ PYBIND11_MODULE(_core, m) {
         py::arg("nthreads") = 0,
         "Add float32 rows (n, d) to a shifted sum (d,) and the upper triangle of a scatter "
         "(d, d), both float64, in place.");
+  m.def("covariance_moments", &covariance_moments, py::arg("scatter").noconvert(),
+        py::arg("sum").noconvert(), py::arg("m"),
+        "(trace, squared Frobenius norm) of the covariance (S - s s^T/m)/(m - 1) from the "
+        "upper triangle of the scatter S (d, d) and the shifted sum s (d,).");
+  m.def("covariance_work_ratio", &plmscope::covariance_work_ratio, py::arg("d"),
+        "Multiply-adds per row of the float32 covariance kernel at dimension d relative to "
+        "the plain upper triangle (below 1: the Strassen path is used).");
   m.def("covariance_kernel_isa", &plmscope::covariance_kernel_isa,
         "Instruction set of the float32 covariance kernel on this CPU.");
   m.def("set_covariance_kernel_isa", [](const std::string& isa) {

@@ -59,6 +59,52 @@ def test_covariance_threads_and_chunking_do_not_change_bits(isa):
     np.testing.assert_array_equal(S[np.triu_indices(130)], one[1][np.triu_indices(130)])
 
 
+@pytest.mark.parametrize("n,d", [(512, 512), (1300, 999), (1024, 1024)])
+def test_covariance_strassen_path_matches_float64(isa, n, d):
+    """Whole 512-row steps of wide embeddings take the Strassen path (1300 rows: two steps
+    and a 276-row tail through the plain kernel). Column scales spread over six orders of
+    magnitude, like PLM outlier dimensions: Strassen's sums mix columns, and the power-of-two
+    column scaling must keep every entry accurate relative to its own scale."""
+    ratio = _core.covariance_work_ratio(d)
+    if isa == "generic":
+        assert ratio == 1.0
+    else:
+        assert ratio < 0.96, f"the Strassen path is not used at d={d} ({isa}): {ratio}"
+    rng = np.random.default_rng(d)
+    scales = np.exp(rng.uniform(np.log(1e-3), np.log(1e3), d))
+    x = (rng.standard_normal((n, d)) * scales + 7.0 * scales).astype(np.float32)
+    x[:, :3] *= np.float32(40.0)  # a few massive dimensions
+    shift = x[:200].mean(0, dtype=np.float64).astype(np.float32).astype(float)
+    s, S = accumulate(x, shift, nthreads=1)
+    s_ref, S_ref = scatter_ref(x, shift)
+    iu = np.triu_indices(d)
+    scale = np.sqrt(np.outer(np.diag(S_ref), np.diag(S_ref)))[iu]
+    assert np.max(np.abs(S[iu] - S_ref[iu]) / scale) <= 2e-6
+    np.testing.assert_allclose(s, s_ref, rtol=0, atol=1e-6 * np.abs(x - shift).sum(0).max())
+    assert np.all(S[np.tril_indices(d, -1)] == -3.0), "the lower triangle must stay untouched"
+    for threads in (2, 3):
+        s2, S2 = accumulate(x, shift, nthreads=threads)
+        np.testing.assert_array_equal(S2, S)
+        np.testing.assert_array_equal(s2, s)
+
+
+def test_covariance_moments_match_numpy():
+    rng = np.random.default_rng(3)
+    for d, m in [(1, 2), (2, 3), (5, 40), (130, 300), (257, 1000)]:
+        x = rng.standard_normal((m, d)) * rng.uniform(0.1, 10, d) + 4
+        shift = x[:2].mean(0)
+        s_ref, S_ref = scatter_ref(x, shift)
+        S = np.triu(S_ref) + np.tril(np.full((d, d), np.nan), -1)  # only the upper is read
+        trace, frob2 = _core.covariance_moments(S, s_ref, m)
+        C = np.cov(x.T, ddof=1).reshape(d, d)
+        assert trace == pytest.approx(np.trace(C), rel=1e-12)
+        assert frob2 == pytest.approx(np.vdot(C, C), rel=1e-12)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        _core.covariance_moments(np.zeros((3, 3)), np.zeros(3), 1)
+    with pytest.raises(ValueError, match="scatter"):
+        _core.covariance_moments(np.zeros((3, 2)), np.zeros(3), 5)
+
+
 def test_covariance_empty_and_binding_checks():
     s, S = np.zeros(3), np.zeros((3, 3))
     _core.covariance_accumulate(np.zeros((0, 3), np.float32), np.zeros(3), s, S, 0)

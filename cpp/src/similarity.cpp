@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "covariance_strassen.h"
 #include "plmscope/check.h"
 #include "plmscope/parallel.h"
 
@@ -247,24 +248,6 @@ void check_sizes(std::int64_t n, std::int64_t d, const char* what) {
                  what << ": n*d overflows int64 for n=" << n << ", d=" << d);
 }
 
-// Panels of columns handed to each thread, balancing their work (`cost[q]` register tiles
-// of vectors per row): largest first, each to the least-loaded thread.
-std::vector<std::vector<std::int64_t>> assign_panels(const std::vector<std::int64_t>& cost,
-                                                     int threads) {
-  std::vector<std::int64_t> order(cost.size());
-  for (std::size_t q = 0; q < order.size(); ++q) order[q] = static_cast<std::int64_t>(q);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::int64_t a, std::int64_t b) { return cost[a] > cost[b]; });
-  std::vector<std::vector<std::int64_t>> owned(threads);
-  std::vector<std::int64_t> load(threads, 0);
-  for (const std::int64_t q : order) {
-    const auto t = std::min_element(load.begin(), load.end()) - load.begin();
-    owned[t].push_back(q);
-    load[t] += cost[q];
-  }
-  return owned;
-}
-
 void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
                                 const double* shift, double* sum, double* scatter,
                                 int nthreads) {
@@ -275,13 +258,13 @@ void covariance_accumulate_impl(const float* x, std::int64_t n, std::int64_t d,
   const int threads = static_cast<int>(std::min<std::int64_t>(
       threads_for(0.5 * double(n) * double(d) * double(d), nthreads), panels));
   // Work per panel: its strips above the diagonal, each over its vectors [v0, v1).
-  std::vector<std::int64_t> cost(panels, 0);
+  std::vector<double> cost(panels, 0.0);
   for (std::int64_t q = 0; q < panels; ++q) {
     const std::int64_t j0 = q * W, v1 = (std::min(W, d - j0) + V - 1) / V;
     for (std::int64_t i0 = 0; i0 < std::min(d, j0 + W); i0 += R)
       cost[q] += v1 - std::max<std::int64_t>(0, i0 - j0) / V;
   }
-  const auto owned = assign_panels(cost, threads);
+  const auto owned = balance_by_cost(cost, threads);
   std::vector<float> shift32(panels * W, 0.0f);
   for (std::int64_t j = 0; j < d; ++j) shift32[j] = static_cast<float>(shift[j]);
   // One parallel region and no barriers: each thread packs every row block itself (O(n d),
@@ -466,7 +449,49 @@ void covariance_accumulate(const float* x, std::int64_t n, std::int64_t d, const
   check_sizes(n, d, "covariance_accumulate");
   if (n == 0 || d == 0) return;
   PLMSCOPE_CHECK(x && shift && sum && scatter, "covariance_accumulate: null array pointer");
-  covariance_accumulate_impl(x, n, d, shift, sum, scatter, nthreads);
+  // Whole 512-row steps take the Strassen path when it saves work for this d; the rest
+  // (and every row when it does not) the plain upper-triangle kernel.
+  const std::int64_t steps = n / detail::kStrassenStep;
+  if (steps > 0) {
+    std::vector<float> shift32(d);
+    for (std::int64_t j = 0; j < d; ++j) shift32[j] = static_cast<float>(shift[j]);
+    const int threads = threads_for(0.5 * double(n) * double(d) * double(d), nthreads);
+    if (detail::covariance_strassen(x, steps, d, shift32.data(), sum, scatter, threads,
+                                    tile_shape().isa)) {
+      x += steps * detail::kStrassenStep * d;
+      n -= steps * detail::kStrassenStep;
+    }
+  }
+  if (n > 0) covariance_accumulate_impl(x, n, d, shift, sum, scatter, nthreads);
+}
+
+CovarianceMoments covariance_moments(const double* scatter, const double* sum, std::int64_t d,
+                                     std::int64_t m) {
+  check_sizes(m, d, "covariance_moments");
+  PLMSCOPE_CHECK(m >= 2, "covariance_moments needs at least 2 rows, got m=" << m);
+  PLMSCOPE_CHECK(d == 0 || (scatter && sum), "covariance_moments: null array pointer");
+  const double inv_m = 1.0 / static_cast<double>(m), inv_m1 = 1.0 / static_cast<double>(m - 1);
+  double trace = 0.0, diag2 = 0.0, off2 = 0.0;
+  for (std::int64_t i = 0; i < d; ++i) {
+    const double* row = scatter + i * d;
+    const double si = sum[i] * inv_m;
+    const double c = (row[i] - si * sum[i]) * inv_m1;
+    trace += c;
+    diag2 += c * c;
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};  // independent chains the compiler can pipeline
+    std::int64_t j = i + 1;
+    for (; j + 4 <= d; j += 4)
+      for (int t = 0; t < 4; ++t) {
+        const double v = row[j + t] - si * sum[j + t];
+        acc[t] += v * v;
+      }
+    for (; j < d; ++j) {
+      const double v = row[j] - si * sum[j];
+      acc[0] += v * v;
+    }
+    off2 += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  }
+  return {trace, diag2 + 2.0 * off2 * inv_m1 * inv_m1};
 }
 
 void unit_sum_accumulate(const float* x, std::int64_t n, std::int64_t d, double* unit_sum,
@@ -489,6 +514,10 @@ void pair_similarity(const double* x, std::int64_t n, std::int64_t d,
 }
 
 const char* covariance_kernel_isa() { return tile_shape().isa; }
+
+double covariance_work_ratio(std::int64_t d) {
+  return detail::covariance_strassen_work(d, tile_shape().isa);
+}
 
 void set_covariance_kernel_isa(const char* isa) {
   const std::string name = isa ? isa : "";

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "plmscope/similarity.h"
@@ -87,6 +88,51 @@ TEST_P(CovarianceIsa, ChunksAddUpAndThreadsDoNotChangeBits) {
   plmscope::covariance_accumulate(x.data() + 256 * d, n - 256, d, shift.data(), s3.data(),
                                   g3.data(), 2);
   EXPECT_EQ(g1, g3);  // the 256-row blocks are the same, so the sums are too
+}
+
+TEST_P(CovarianceIsa, StrassenStepsMatchDirectSumsForAnyThreadCount) {
+  // d = 999: padded to whole panels, the last quadrant clipped; 1100 rows: two 512-row
+  // Strassen steps and a 76-row tail through the plain kernel.
+  const std::int64_t n = 1100, d = 999;
+  const bool fast = std::string(plmscope::covariance_kernel_isa()) != "generic";
+  EXPECT_EQ(plmscope::covariance_work_ratio(d) < 0.96, fast);
+  auto x = random_rows(n, d, 0.0f, 11);
+  for (std::int64_t k = 0; k < n; ++k)
+    for (std::int64_t j = 0; j < d; ++j)  // column scales from 1/32 to 32
+      x[k * d + j] = (x[k * d + j] + 2.0f) * std::ldexp(1.0f, static_cast<int>(j % 11) - 5);
+  std::vector<double> shift(d, 0.0), sum(d, 0.0), scatter(d * d, 0.0);
+  plmscope::covariance_accumulate(x.data(), n, d, shift.data(), sum.data(), scatter.data(), 1);
+  std::vector<double> col(n);
+  for (std::int64_t i = 0; i < d; i += 7) {  // every 7th row of the scatter, all columns
+    double sii = 0.0;
+    for (std::int64_t k = 0; k < n; ++k) sii += double(x[k * d + i]) * x[k * d + i];
+    for (std::int64_t j = i; j < d; ++j) {
+      double g = 0.0, sjj = 0.0;
+      for (std::int64_t k = 0; k < n; ++k) {
+        g += double(x[k * d + i]) * x[k * d + j];
+        sjj += double(x[k * d + j]) * x[k * d + j];
+      }
+      ASSERT_NEAR(scatter[i * d + j], g, 2e-6 * std::sqrt(sii * sjj)) << i << "," << j;
+    }
+  }
+  for (const int threads : {2, 5}) {
+    std::vector<double> s2(d, 0.0), g2(d * d, 0.0);
+    plmscope::covariance_accumulate(x.data(), n, d, shift.data(), s2.data(), g2.data(),
+                                    threads);
+    EXPECT_EQ(g2, scatter) << threads << " threads";
+    EXPECT_EQ(s2, sum) << threads << " threads";
+  }
+}
+
+TEST(Covariance, MomentsOfTheUpperTriangle) {
+  // C = (S - s s^T / m) / (m - 1) for S = [[4, 1], [., 9]] (lower ignored), s = (2, -2), m = 4
+  const std::vector<double> scatter{4.0, 1.0, 1e300, 9.0}, sum{2.0, -2.0};
+  const auto r = plmscope::covariance_moments(scatter.data(), sum.data(), 2, 4);
+  const double c00 = (4.0 - 1.0) / 3.0, c01 = (1.0 + 1.0) / 3.0, c11 = (9.0 - 1.0) / 3.0;
+  EXPECT_DOUBLE_EQ(r.trace, c00 + c11);
+  EXPECT_DOUBLE_EQ(r.frobenius2, c00 * c00 + 2.0 * c01 * c01 + c11 * c11);
+  EXPECT_THROW(plmscope::covariance_moments(scatter.data(), sum.data(), 2, 1),
+               std::invalid_argument);
 }
 
 TEST(Covariance, EmptyInputIsANoOpAndBadSizesThrow) {

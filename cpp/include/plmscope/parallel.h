@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -33,6 +34,24 @@ inline int resolve_threads(int nthreads) {
 inline int threads_for_work(double work, int nthreads) {
   constexpr double kMinParallelWork = 262144.0;
   return work < kMinParallelWork ? 1 : resolve_threads(nthreads);
+}
+
+/// Splits tasks of the given costs over `threads` shares: largest first, each to the
+/// least-loaded share (within 4/3 of the best split). Returns the task indices per share.
+inline std::vector<std::vector<std::int64_t>> balance_by_cost(const std::vector<double>& cost,
+                                                              int threads) {
+  std::vector<std::int64_t> order(cost.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return cost[a] > cost[b]; });
+  std::vector<std::vector<std::int64_t>> owned(std::max(threads, 1));
+  std::vector<double> load(owned.size(), 0.0);
+  for (const std::int64_t i : order) {
+    const auto t = std::min_element(load.begin(), load.end()) - load.begin();
+    owned[t].push_back(i);
+    load[t] += cost[i];
+  }
+  return owned;
 }
 
 template <class F>

@@ -28,10 +28,27 @@ namespace plmscope {
 /// rows (relative error ~1e-7 per block) before they reach the float64 accumulators.
 /// Only the upper triangle is computed: n d (d + 1) / 2 multiply-adds, half of a general
 /// X^T X, hand-vectorised (AVX-512 or AVX2+FMA picked at run time, a portable loop
-/// otherwise); scratch memory 256 d floats per thread. Results are bitwise identical for any
-/// `nthreads`. (float64 data: Python uses BLAS through numpy instead.)
+/// otherwise); scratch memory 256 d floats per thread. Whole steps of 512 rows use fewer:
+/// where d is large enough (d >= ~256 with AVX2 or AVX-512), the off-diagonal blocks of a
+/// recursive column split use one level of Strassen's algorithm (7 products instead of 8;
+/// 0.90 of the multiply-adds at d = 1024) on columns scaled by powers of two, which keeps
+/// each entry's error a small multiple of eps_f32 sqrt(S_ii S_jj) (measured <= 6e-7 of it)
+/// however much the columns' scales differ. Results are bitwise identical for any
+/// `nthreads`; calls that split the rows differently (not at multiples of 512) may differ
+/// in the last bits. (float64 data: Python uses BLAS through numpy instead.)
 void covariance_accumulate(const float* x, std::int64_t n, std::int64_t d, const double* shift,
                            double* sum, double* scatter, int nthreads = 0);
+
+/// Trace and squared Frobenius norm of the covariance C = (S - s s^T / m) / (m - 1) held
+/// by covariance_accumulate's accumulators (S: the upper triangle of `scatter`, s: `sum`,
+/// m >= 2 rows), read in one O(d^2 / 2) pass without forming C: all IsoScore needs.
+/// Returns {tr C, ||C||_F^2}; float64 throughout; single-threaded (memory-bound).
+struct CovarianceMoments {
+  double trace;
+  double frobenius2;
+};
+CovarianceMoments covariance_moments(const double* scatter, const double* sum, std::int64_t d,
+                                     std::int64_t m);
 
 /// Sum of the rows scaled to unit length: unit_sum[j] += sum_i x[i,j] / ||x_i||.
 ///
@@ -60,6 +77,11 @@ void pair_similarity(const float* x, std::int64_t n, std::int64_t d, const std::
 void pair_similarity(const double* x, std::int64_t n, std::int64_t d,
                      const std::int64_t* pairs, std::int64_t npairs, double* cosine,
                      double* sqdist, int nthreads = 0);
+
+/// Multiply-adds per row of covariance_accumulate's kernel for dimension d, relative to the
+/// plain upper triangle (1 when the Strassen path is not used: small d, or the portable
+/// kernel), with the current instruction set; for tests and benchmarks.
+double covariance_work_ratio(std::int64_t d);
 
 /// Name of the instruction set the float32 covariance kernel uses on this CPU:
 /// "avx512", "avx2" or "generic".

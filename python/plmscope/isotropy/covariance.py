@@ -1,6 +1,8 @@
 """Streaming covariance: float64 accumulators fed chunk by chunk, mergeable."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _core
@@ -9,6 +11,8 @@ from .rows import as_rows, check_nthreads, check_same_dim
 # Rows per BLAS call on the float64 path: bounds the shifted copy to ~64 MB at d = 1024.
 _F64_BLOCK = 8192
 _SHIFT_ROWS = 4096  # rows whose mean becomes the shift
+_NOT_FINITE = ("the embeddings hold NaN or infinite values (or overflow float32): check the "
+               "model output, or pass float64 arrays")
 
 
 class CovarianceAccumulator:
@@ -109,11 +113,17 @@ class CovarianceAccumulator:
         cov -= np.outer(self._sum, self._sum) / m
         cov /= m - 1
         if not (np.isfinite(self._sum).all() and np.isfinite(np.diagonal(cov)).all()):
-            raise ValueError(
-                "the embeddings hold NaN or infinite values (or overflow float32): check the "
-                "model output, or pass float64 arrays"
-            )
+            raise ValueError(_NOT_FINITE)
         return cov
+
+    def moments(self) -> tuple[float, float]:
+        """(tr C, ||C||_F^2) of the covariance in one pass over the upper triangle (C++):
+        all IsoScore needs, without the (d, d) copies that :meth:`covariance` makes."""
+        self._require(2)
+        trace, frob2 = _core.covariance_moments(self._scatter, self._sum, self.n_points)
+        if not (np.isfinite(self._sum).all() and math.isfinite(trace) and math.isfinite(frob2)):
+            raise ValueError(_NOT_FINITE)
+        return trace, frob2
 
     def _require(self, n: int) -> None:
         if self.n_points < n:

@@ -158,10 +158,9 @@ class IsotropyAccumulator:
         return self
 
     def isoscore(self) -> IsoScoreResult:
-        cov = self.covariance.covariance()
-        result = _score_from_moments(float(np.trace(cov)), float(np.vdot(cov, cov)),
-                                     self.n_points, cov.shape[0])
-        _warn_few_points(self.n_points, cov.shape[0])
+        trace, frob2 = self.covariance.moments()
+        result = _score_from_moments(trace, frob2, self.n_points, self.dim)
+        _warn_few_points(self.n_points, self.dim)
         return result
 
     def isoscore_star(self, zeta: float, C0) -> IsoScoreResult:
