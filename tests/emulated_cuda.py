@@ -63,7 +63,7 @@ class EmuArray:
         return self._a.size
 
     @property
-    def T(self):  # noqa: N802 - numpy's name
+    def T(self):
         return EmuArray(self._a.T, self.device.id)
 
     def get(self) -> np.ndarray:
@@ -159,7 +159,7 @@ def _view(ptr: int, dtype: str, shape) -> np.ndarray:
                                  shape=tuple(shape))
 
 
-def _covariance(x, n, d, shift, sum, scatter, device, stream):  # noqa: A002 - the core's name
+def _covariance(x, n, d, shift, sum, scatter, device, stream):
     c = _view(x, "float32", (n, d)).astype(np.float64) - _view(shift, "float64", (d,))
     _view(sum, "float64", (d,))[:] += c.sum(axis=0)
     iu = np.triu_indices(d)

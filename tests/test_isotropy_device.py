@@ -12,7 +12,6 @@ Two kinds of device here (the ``be`` fixture):
 from __future__ import annotations
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -85,6 +84,11 @@ class Backend:
         return _device.library_of(x) == ("torch" if self.name == "torch" else "cupy")
 
 
+@pytest.fixture(autouse=True)
+def _automatic_device(monkeypatch):
+    monkeypatch.delenv(_device.ENV_DEVICE, raising=False)  # the tests pick devices themselves
+
+
 @pytest.fixture(params=["emulated", _gpu_param("torch"), _gpu_param("cupy")])
 def be(request, monkeypatch):
     return Backend(request.param, monkeypatch)
@@ -100,12 +104,6 @@ def anisotropic(n, d, seed, offset=3.0):
     spectrum = np.exp(-np.arange(d) / max(1.0, d / 4))
     q = np.linalg.qr(rng.standard_normal((d, d)))[0]
     return rng.standard_normal((n, d)) * spectrum @ q + offset
-
-
-def _quiet(f, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return f(*args, **kwargs)
 
 
 # ---- the numbers: GPU (or emulated GPU) against the host -----------------------------------
@@ -418,7 +416,7 @@ def test_mixed_chunks_upload_host_rows_once_the_sums_are_on_the_gpu(emu):
     assert acc.on_gpu and acc.n_points == 400
 
 
-def test_device_cpu_routes_device_rows_to_the_host_kernels(emu):
+def test_device_cpu_routes_device_rows_to_the_host_kernels(emu, monkeypatch):
     X = anisotropic(100, 8, seed=18).astype(np.float32)
     summarize(emu.to(X), device="cpu")
     pair_similarity(emu.to(X), [[0, 1]], device="cpu")
@@ -428,6 +426,14 @@ def test_device_cpu_routes_device_rows_to_the_host_kernels(emu):
     assert emu.log.gpu() == []
     assert set(emu.log.names()) == {"covariance_accumulate", "unit_sum_accumulate",
                                      "pair_similarity"}
+    emu.log.clear()
+    monkeypatch.setenv(_device.ENV_DEVICE, "cpu")  # the environment overrides "auto" too
+    summarize(emu.to(X))
+    assert sorted(emu.log.names()) == ["covariance_accumulate", "unit_sum_accumulate"]
+    monkeypatch.setenv(_device.ENV_DEVICE, "cuda")
+    emu.log.clear()
+    summarize(X)
+    assert sorted(emu.log.names()) == ["cuda_covariance_accumulate", "cuda_unit_sum_accumulate"]
 
 
 def test_residue_isotropy_keeps_device_rows_on_the_device(emu):
@@ -475,8 +481,8 @@ def _public_calls(x):
 
 
 @pytest.mark.parametrize("has_cuda,count,message", [
-    (False, 0, r"X \(a CuPy array on cuda:0\) needs the GPU, but this build of plmscope has no "
-               r"CUDA kernels: rebuild with PLMSCOPE_ENABLE_CUDA=ON .*or pass device='cpu'"),
+    (False, 0, (r"X \(a CuPy array on cuda:0\) needs the GPU, but this build of plmscope has "
+                r"no CUDA kernels: rebuild with PLMSCOPE_ENABLE_CUDA=ON .*or pass device='cpu'")),
     (True, 0, r"no CUDA device is visible to this process .*or pass device='cpu'"),
 ])
 def test_gpu_rows_without_cuda_say_what_to_do(monkeypatch, has_cuda, count, message):
@@ -506,8 +512,9 @@ def test_this_cpu_only_build_refuses_gpu_rows():
 
 def test_other_cuda_arrays_are_refused_with_advice():
     class Foreign:
-        __cuda_array_interface__ = {"shape": (4, 2), "typestr": "<f4", "data": (1, False),
-                                    "version": 2}
+        @property
+        def __cuda_array_interface__(self):
+            return {"shape": (4, 2), "typestr": "<f4", "data": (1, False), "version": 2}
 
     with pytest.raises(ValueError, match="convert with cupy.asarray"):
         isoscore(Foreign())

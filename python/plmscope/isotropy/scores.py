@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .. import _device
 from .cosine import MeanCosineResult, UnitSumAccumulator
 from .covariance import CovarianceAccumulator
-from .. import _device
 from .rows import iter_chunks, place_rows
 
 
