@@ -15,6 +15,7 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import emulated_cuda
 from plmscope import _core, _device
@@ -351,6 +352,26 @@ def test_device_rows_go_to_the_cuda_kernels_with_their_own_memory(emu):
     mean_pairwise_cosine(x)
     isoscore(x)
     assert sorted(emu.log.names()) == ["cuda_covariance_accumulate", "cuda_unit_sum_accumulate"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(2, 60), d=st.integers(2, 9), cuts=st.lists(st.integers(0, 60), max_size=4),
+       where=st.lists(st.booleans(), min_size=5, max_size=5), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_any_split_between_host_and_device_gives_the_host_numbers(emu, n, d, cuts, where, seed,
+                                                                  dtype):
+    X = (np.random.default_rng(seed).standard_normal((n, d)) + 1.5).astype(dtype)
+    bounds = [0, *sorted(c for c in cuts if c <= n), n]  # empty chunks included
+    chunks = [emu.to(X[a:b]) if on else X[a:b]
+              for (a, b), on in zip(zip(bounds[:-1], bounds[1:]), where)]
+    got = IsotropyAccumulator().update_all(iter(chunks))
+    ref = IsotropyAccumulator().update(X.astype(np.float64))
+    assert got.n_points == n
+    np.testing.assert_allclose(got.covariance.covariance(), ref.covariance.covariance(),
+                               rtol=1e-5, atol=1e-6)
+    assert got.mean_pairwise_cosine().value == pytest.approx(
+        ref.mean_pairwise_cosine().value, rel=1e-9, abs=1e-12)
 
 
 def test_host_rows_stay_on_the_host_kernels(emu):
