@@ -29,8 +29,11 @@ ENV_DEVICE = "PLMSCOPE_DEVICE"
 _LIBRARIES = ("torch", "cupy")
 
 
-class CudaUnavailableError(RuntimeError):
-    """A computation was asked to run on a GPU that this build or machine cannot use."""
+class CudaUnavailableError(RuntimeError, ValueError):
+    """A computation was asked to run on a GPU that this build or machine cannot use.
+
+    Also a ValueError: handing a CUDA array to a CPU-only build is bad input that the
+    message says how to fix (the CLI prints such errors as one line)."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,19 @@ def empty(shape, dtype, like) -> Any:
         return cupy.empty(tuple(shape), dtype=dtype)
 
 
+def zeros(shape, dtype, like) -> Any:
+    """An array of zeros of `like`'s kind and device."""
+    lib = library_of(like)
+    if lib == "torch":
+        import torch
+
+        return torch.zeros(tuple(shape), dtype=_torch_dtype(dtype), device=like.device)
+    import cupy
+
+    with cupy.cuda.Device(like.device.id):
+        return cupy.zeros(tuple(shape), dtype=dtype)
+
+
 def converted(x, dtype, copy: bool = True) -> Any:
     """x as a C-contiguous array of `dtype` on its device (a new array when copy=True)."""
     lib = library_of(x)
@@ -286,6 +302,46 @@ def from_host(a, like) -> Any:
 
     with cupy.cuda.Device(like.device.id):
         return cupy.asarray(a)
+
+
+def as_library(x, like) -> Any:
+    """Device array x as an array of `like`'s library, without a copy (through the CUDA
+    Array Interface); x must be on `like`'s device."""
+    if library_of(x) == library_of(like):
+        return x
+    if library_of(like) == "torch":
+        import torch
+
+        return torch.as_tensor(x, device=like.device)
+    import cupy
+
+    with cupy.cuda.Device(like.device.id):
+        return cupy.asarray(x)
+
+
+def take(x, index: np.ndarray) -> Any:
+    """Rows x[index] of a device array, for a host array of row indices (one small upload)."""
+    if library_of(x) == "torch":
+        import torch
+
+        return x.index_select(0, torch.from_numpy(np.ascontiguousarray(index, np.int64))
+                              .to(x.device))
+    import cupy
+
+    with cupy.cuda.Device(x.device.id):
+        return x[cupy.asarray(np.ascontiguousarray(index, np.int64))]
+
+
+def concatenate(parts) -> Any:
+    """Device arrays of one library and device stacked along their first axis."""
+    if library_of(parts[0]) == "torch":
+        import torch
+
+        return torch.cat(list(parts))
+    import cupy
+
+    with cupy.cuda.Device(parts[0].device.id):
+        return cupy.concatenate(list(parts))
 
 
 def to_host(x) -> np.ndarray:

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _core
-from .rows import as_rows, check_nthreads, check_same_dim
+from .. import _core, _device, _similarity_gpu
+from .rows import check_nthreads, check_same_dim, place_rows
 
 
 @dataclass(frozen=True)
@@ -26,21 +26,51 @@ class UnitSumAccumulator:
 
     With N unit vectors u_i, mean_{i != j} cos(u_i, u_j) = (||sum u_i||^2 - N) / (N (N - 1)).
     The C++ kernel normalises and sums in one pass (float64 sums); chunks and shards add up.
+
+    Rows on a GPU go through the CUDA kernel and ``unit_sum`` then lives there (a float64
+    array of the rows' library); ``device`` and mixing host and GPU chunks work as in
+    :class:`CovarianceAccumulator` (the sum moves to the GPU with the first GPU chunk, host
+    chunks after it are uploaded). Results, :meth:`merge` and pickling download it once.
     """
 
-    def __init__(self, dim: int | None = None, nthreads: int = 0):
+    def __init__(self, dim: int | None = None, nthreads: int = 0, device=None):
         self.dim = dim
         self.n_points = 0
         self.nthreads = check_nthreads(nthreads)
-        self.unit_sum: np.ndarray | None = None
+        _device.parse_device(device)  # a bad device fails here, not at the first chunk
+        self.device = device
+        self.unit_sum = None  # float64 (d,): numpy, or a torch / CuPy array on the GPU
+
+    def __getstate__(self) -> dict:
+        # Pickles hold host arrays only: they load on machines without a GPU.
+        state = dict(self.__dict__)
+        state["unit_sum"] = self._host_sum()
+        return state
+
+    @property
+    def on_gpu(self) -> bool:
+        """True while the sum lives on a GPU."""
+        return self.unit_sum is not None and _device.is_device_array(self.unit_sum)
+
+    def _host_sum(self) -> np.ndarray | None:
+        return _device.to_host(self.unit_sum) if self.on_gpu else self.unit_sum
 
     def update(self, chunk, name: str = "chunk") -> "UnitSumAccumulator":
-        x = as_rows(chunk, name)
+        x = place_rows(chunk, name, self.device, self.unit_sum)
         self.dim = check_same_dim(x, self.dim, name)
+        gpu = _device.is_device_array(x)
+        if gpu and x.shape[0] == 0:
+            return self  # nothing to add (and an empty GPU array may have no address)
         if self.unit_sum is None:
-            self.unit_sum = np.zeros(self.dim)
+            self.unit_sum = _device.zeros((self.dim,), np.float64, like=x) if gpu \
+                else np.zeros(self.dim)
+        elif gpu and not self.on_gpu:
+            self.unit_sum = _device.from_host(self.unit_sum, like=x)
         try:
-            _core.unit_sum_accumulate(x, self.unit_sum, self.nthreads)
+            if gpu:
+                _similarity_gpu.unit_sum_accumulate(x, self.unit_sum)
+            else:
+                _core.unit_sum_accumulate(x, self.unit_sum, self.nthreads)
         except ValueError as exc:  # name the row in the whole stream, not in the chunk
             raise ValueError(f"{name} (its row 0 is point {self.n_points} overall): {exc}") \
                 from None
@@ -48,13 +78,16 @@ class UnitSumAccumulator:
         return self
 
     def merge(self, other: "UnitSumAccumulator") -> "UnitSumAccumulator":
+        """Add another accumulator's rows (any devices; computed on the host, like
+        :meth:`CovarianceAccumulator.merge`); returns self."""
         if other.n_points == 0:
             return self
         if self.dim is not None and other.dim != self.dim:
             raise ValueError(f"cannot merge accumulators of d={other.dim} into d={self.dim}")
         self.dim = other.dim
-        self.unit_sum = other.unit_sum.copy() if self.unit_sum is None \
-            else self.unit_sum + other.unit_sum
+        theirs = other._host_sum()
+        mine = self._host_sum()
+        self.unit_sum = theirs.copy() if mine is None else mine + theirs
         self.n_points += other.n_points
         return self
 
@@ -62,6 +95,7 @@ class UnitSumAccumulator:
         n = self.n_points
         if n < 2:
             raise ValueError(f"a mean pairwise cosine needs at least 2 points, got N={n}")
-        total = float(np.dot(self.unit_sum, self.unit_sum))
+        u = self._host_sum()
+        total = float(np.dot(u, u))
         return MeanCosineResult(value=(total - n) / (n * (n - 1.0)), n_points=n,
                                 dim=int(self.dim))

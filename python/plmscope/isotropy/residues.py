@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 
-from .rows import as_rows, check_nthreads
+from .. import _device
+from .rows import check_nthreads, device_index, place_rows
 from .scores import FewPointsWarning, IsotropyAccumulator, isotropic_baseline
 
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
@@ -20,9 +21,16 @@ class ResidueIsotropy:
     Each accumulator holds a d x d float64 scatter, so memory is about 22 d^2 8 bytes
     (180 MB at d = 1024). Rows are buffered per group and handed to the kernels
     ``buffer_rows`` at a time, so short proteins do not pay one kernel call each.
+
+    Embeddings on a GPU (torch CUDA tensors, CuPy arrays) are split into groups, buffered and
+    summed on that GPU, and the accumulators' sums live there (``device`` and mixing host and
+    GPU proteins as in :class:`~plmscope.isotropy.CovarianceAccumulator`: a group's buffer is
+    handed on before rows from elsewhere join it); :meth:`table` downloads each group's sums
+    once.
     """
 
-    def __init__(self, alphabet: str = ALPHABET, buffer_rows: int = 4096, nthreads: int = 0):
+    def __init__(self, alphabet: str = ALPHABET, buffer_rows: int = 4096, nthreads: int = 0,
+                 device=None):
         if not alphabet or len(set(alphabet)) != len(alphabet):
             raise ValueError(f"alphabet must be distinct letters, got {alphabet!r}")
         if not isinstance(buffer_rows, int) or buffer_rows < 1:
@@ -30,9 +38,12 @@ class ResidueIsotropy:
         self.alphabet = alphabet
         self.buffer_rows = buffer_rows
         self.nthreads = check_nthreads(nthreads)
+        _device.parse_device(device)  # a bad device fails here, not at the first protein
+        self.device = device
         self.groups: dict[str, IsotropyAccumulator] = {}
-        self._pending: dict[str, list[np.ndarray]] = {}
+        self._pending: dict[str, list] = {}
         self._pending_rows: dict[str, int] = {}
+        self._pending_where: dict[str, tuple | None] = {}  # None: host rows
         self._code = np.full(256, len(alphabet), dtype=np.int64)
         for i, a in enumerate(alphabet):
             self._code[ord(a)] = i
@@ -41,7 +52,7 @@ class ResidueIsotropy:
 
     def add(self, sequence: str, embeddings) -> None:
         """Add one protein: row i of `embeddings` (L, d) is the embedding of sequence[i]."""
-        x = as_rows(embeddings, "embeddings")
+        x = place_rows(embeddings, "embeddings", self.device)
         if x.shape[0] != len(sequence):
             raise ValueError(
                 f"embeddings has {x.shape[0]} rows but the sequence has {len(sequence)} "
@@ -56,13 +67,20 @@ class ResidueIsotropy:
         except UnicodeEncodeError:
             raise ValueError(f"sequence must be ASCII letters, got {sequence[:30]!r}") from None
         codes = self._code[raw]
+        gpu = _device.is_device_array(x)
         self._push(ALL, x)
         for c in np.unique(codes):
             name = self.alphabet[c] if c < len(self.alphabet) else OTHER
-            self._push(name, x[codes == c])
+            self._push(name, _device.take(x, np.flatnonzero(codes == c)) if gpu
+                       else x[codes == c])
         self.n_proteins += 1
 
-    def _push(self, name: str, rows: np.ndarray) -> None:
+    def _push(self, name: str, rows) -> None:
+        here = (_device.library_of(rows), device_index(rows)) \
+            if _device.is_device_array(rows) else None
+        if name in self._pending and self._pending_where[name] != here:
+            self._flush(name)  # one buffer holds rows of one place, to be concatenated
+        self._pending_where[name] = here
         self._pending.setdefault(name, []).append(rows)
         self._pending_rows[name] = self._pending_rows.get(name, 0) + rows.shape[0]
         if self._pending_rows[name] >= self.buffer_rows:
@@ -71,12 +89,18 @@ class ResidueIsotropy:
     def _flush(self, name: str) -> None:
         parts = self._pending.pop(name, [])
         self._pending_rows.pop(name, None)
+        where = self._pending_where.pop(name, None)
         if not parts:
             return
         acc = self.groups.get(name)
         if acc is None:
-            acc = self.groups[name] = IsotropyAccumulator(self.dim, nthreads=self.nthreads)
-        acc.update(np.concatenate(parts) if len(parts) > 1 else parts[0], f"residues {name}")
+            acc = self.groups[name] = IsotropyAccumulator(self.dim, nthreads=self.nthreads,
+                                                          device=self.device)
+        if len(parts) > 1:
+            rows = np.concatenate(parts) if where is None else _device.concatenate(parts)
+        else:
+            rows = parts[0]
+        acc.update(rows, f"residues {name}")
 
     def flush(self) -> None:
         """Hand every buffered row to the accumulators (done by :meth:`table`)."""

@@ -6,6 +6,11 @@ tr(C)^2 / ||C||_F^2, IsoScore = (PR - 1) / (d - 1), and the paper's effective di
 ceil(IsoScore (d - 1) + 1) = ceil(PR). The mean pairwise cosine of unit vectors u_i over
 i != j is (||sum u_i||^2 - N) / (N (N - 1)). Every function takes an (N, d) array or an
 iterable of (n, d) chunks, so embeddings on disk stream through in O(d^2) memory.
+
+Where it runs: chunks on a GPU (torch CUDA tensors, CuPy arrays) are summed there by the CUDA
+kernels (plmscope._similarity_gpu) into float64 sums on that GPU; only the d x d and d sums
+come to the host, where the scores are computed. ``device=`` overrides the choice as in
+plmscope.fourier (see plmscope._device).
 """
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .. import _device
 from .cosine import MeanCosineResult, UnitSumAccumulator
 from .covariance import CovarianceAccumulator
-from .rows import as_rows, iter_chunks
+from .rows import iter_chunks, place_rows
 
 
 class FewPointsWarning(UserWarning):
@@ -122,11 +128,15 @@ class IsotropyAccumulator:
     """One streaming pass for IsoScore, IsoScore*, effective dimensions and mean cosine.
 
     ``update`` takes (n, d) chunks (float32 stays float32 in memory); the accumulators are
-    float64. ``merge`` combines accumulators built on separate shards."""
+    float64. ``merge`` combines accumulators built on separate shards. Chunks on a GPU are
+    summed there; ``device`` and mixing host and GPU chunks work as in
+    :class:`CovarianceAccumulator`."""
 
-    def __init__(self, dim: int | None = None, cosine: bool = True, nthreads: int = 0):
-        self.covariance = CovarianceAccumulator(dim, nthreads)
-        self.cosine = UnitSumAccumulator(dim, nthreads) if cosine else None
+    def __init__(self, dim: int | None = None, cosine: bool = True, nthreads: int = 0,
+                 device=None):
+        self.covariance = CovarianceAccumulator(dim, nthreads, device)
+        self.cosine = UnitSumAccumulator(dim, nthreads, device) if cosine else None
+        self.device = device
 
     @property
     def n_points(self) -> int:
@@ -137,7 +147,8 @@ class IsotropyAccumulator:
         return self.covariance.dim
 
     def update(self, chunk, name: str = "chunk") -> "IsotropyAccumulator":
-        x = as_rows(chunk, name)
+        # Placed once for both (a host chunk bound for the GPU is uploaded once).
+        x = place_rows(chunk, name, self.device, self.covariance._sum)
         if self.cosine is not None:  # first: it names zero rows, which leave C finite
             self.cosine.update(x, name)
         self.covariance.update(x, name)
@@ -188,6 +199,8 @@ def _isoscore_star_of(cov: np.ndarray, n_points: int, zeta, C0) -> IsoScoreResul
     d = cov.shape[0]
     if isinstance(C0, CovarianceAccumulator):
         C0 = C0.covariance()
+    elif _device.is_device_array(C0):
+        C0 = _device.to_host(C0)
     if isinstance(C0, numbers.Real) and not isinstance(C0, bool):
         # C0 = c I: the shrunk matrix is PSD (c >= 0), so sum |lambda| is its trace and
         # the moments need no eigenvalues.
@@ -214,59 +227,73 @@ def _isoscore_star_of(cov: np.ndarray, n_points: int, zeta, C0) -> IsoScoreResul
                                shrinkage=zeta)
 
 
-def isoscore(X, nthreads: int = 0) -> IsoScoreResult:
+def isoscore(X, nthreads: int = 0, device=None) -> IsoScoreResult:
     """IsoScore of points X (Rudman et al. 2022), through the participation ratio.
 
     Parameters
     ----------
     X : array_like (N, d) or iterable of (n, d) chunks
-        One point per row. float32 input is processed in float32 with float64 accumulators.
+        One point per row: numpy arrays, torch tensors (CPU or CUDA), CuPy arrays, nested
+        lists. float32 input is processed in float32 with float64 accumulators.
     nthreads : int
-        Threads for the covariance kernel; 0 = all cores.
+        Threads for the CPU covariance kernel; 0 = all cores.
+    device : None, "auto", "cpu", "cuda" or "cuda:N"
+        Where to sum (see :mod:`plmscope._device`): by default where the data is, so torch
+        CUDA tensors and CuPy arrays are summed by the CUDA kernels on their GPU without a
+        copy to the host; "cpu" copies them to the host; "cuda" uploads host data. Only the
+        d x d sums come back to the host, where the score is computed, so the GPU gives the
+        CPU's numbers up to summation order (see :class:`CovarianceAccumulator`).
 
     Returns
     -------
     IsoScoreResult with score, n_points, dim, participation_ratio (and effective_dims,
     isotropic_baseline). Equals the ``isoscore`` package (2.0.1) to ~1e-8 without an SVD.
 
-    Raises ValueError for N < 2, d < 2, constant or non-finite embeddings; warns
+    Raises ValueError for N < 2, d < 2, constant or non-finite embeddings, and for GPU data
+    when this build has no CUDA kernels (it says how to get them, or pass device="cpu"); warns
     (FewPointsWarning) when N < d, which is also what a transposed (d, N) input looks like.
     """
-    return IsotropyAccumulator(cosine=False, nthreads=nthreads).update_all(X).isoscore()
+    return IsotropyAccumulator(cosine=False, nthreads=nthreads, device=device) \
+        .update_all(X).isoscore()
 
 
-def isoscore_star(X, zeta: float, C0, nthreads: int = 0) -> IsoScoreResult:
+def isoscore_star(X, zeta: float, C0, nthreads: int = 0, device=None) -> IsoScoreResult:
     """IsoScore* (Rudman & Eickhoff 2024): IsoScore of the shrunk covariance
     (1 - zeta) C_X + zeta C0, which stays stable for small batches of points.
 
-    C0 : (d, d) array, a CovarianceAccumulator of a larger sample from the same
+    C0 : (d, d) array (host or GPU), a CovarianceAccumulator of a larger sample from the same
     distribution, or a number c meaning c I (the authors' fallback is the identity, c = 1).
     zeta = 0 gives IsoScore. Singular values are taken as |eigenvalues| of the symmetric
     shrunk matrix, as the reference implementation (``IsoScore.IsoScore_star``) does.
+    X and device as in :func:`isoscore` (the d x d eigenproblem runs on the host).
     """
-    acc = IsotropyAccumulator(cosine=False, nthreads=nthreads).update_all(X)
+    acc = IsotropyAccumulator(cosine=False, nthreads=nthreads, device=device).update_all(X)
     return acc.isoscore_star(zeta, C0)
 
 
-def participation_ratio(X, nthreads: int = 0) -> float:
-    """tr(C)^2 / ||C||_F^2, the number of dimensions the variance is spread over."""
-    return isoscore(X, nthreads).participation_ratio
+def participation_ratio(X, nthreads: int = 0, device=None) -> float:
+    """tr(C)^2 / ||C||_F^2, the number of dimensions the variance is spread over.
+    X and device as in :func:`isoscore`."""
+    return isoscore(X, nthreads, device).participation_ratio
 
 
-def effective_dims(X, nthreads: int = 0) -> int:
-    """ceil(PR) = ceil(IsoScore (d - 1) + 1), the paper's effective dimensions."""
-    return isoscore(X, nthreads).effective_dims
+def effective_dims(X, nthreads: int = 0, device=None) -> int:
+    """ceil(PR) = ceil(IsoScore (d - 1) + 1), the paper's effective dimensions.
+    X and device as in :func:`isoscore`."""
+    return isoscore(X, nthreads, device).effective_dims
 
 
-def mean_pairwise_cosine(X, nthreads: int = 0) -> MeanCosineResult:
+def mean_pairwise_cosine(X, nthreads: int = 0, device=None) -> MeanCosineResult:
     """Mean cosine similarity over pairs i != j in O(N d): (||sum u_i||^2 - N) / (N (N-1)).
+    X and device as in :func:`isoscore` (GPU rows go through the CUDA unit-sum kernel).
     Raises ValueError for N < 2 or a zero (or non-finite) row."""
-    acc = UnitSumAccumulator(nthreads=nthreads)
+    acc = UnitSumAccumulator(nthreads=nthreads, device=device)
     for label, chunk in iter_chunks(X, "X"):
         acc.update(chunk, label)
     return acc.mean_pairwise_cosine()
 
 
-def summarize(X, nthreads: int = 0) -> IsotropySummary:
-    """IsoScore, PR, effective dimensions and mean cosine in one pass over X."""
-    return IsotropyAccumulator(nthreads=nthreads).update_all(X).summary()
+def summarize(X, nthreads: int = 0, device=None) -> IsotropySummary:
+    """IsoScore, PR, effective dimensions and mean cosine in one pass over X.
+    X and device as in :func:`isoscore`."""
+    return IsotropyAccumulator(nthreads=nthreads, device=device).update_all(X).summary()
