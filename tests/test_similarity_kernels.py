@@ -59,10 +59,10 @@ def test_covariance_threads_and_chunking_do_not_change_bits(isa):
     np.testing.assert_array_equal(S[np.triu_indices(130)], one[1][np.triu_indices(130)])
 
 
-@pytest.mark.parametrize("n,d", [(512, 512), (1300, 999), (1024, 1024)])
+@pytest.mark.parametrize("n,d", [(1024, 512), (2300, 999), (1024, 1024)])
 def test_covariance_strassen_path_matches_float64(isa, n, d):
-    """Whole 512-row steps of wide embeddings take the Strassen path (1300 rows: two steps
-    and a 276-row tail through the plain kernel). Column scales spread over six orders of
+    """Whole 1024-row steps of wide embeddings take the Strassen path (2300 rows: two steps
+    and a 252-row tail through the plain kernel). Column scales spread over six orders of
     magnitude, like PLM outlier dimensions: Strassen's sums mix columns, and the power-of-two
     column scaling must keep every entry accurate relative to its own scale."""
     ratio = _core.covariance_work_ratio(d)

@@ -4,9 +4,9 @@
 
 namespace plmscope::detail {
 
-/// Rows the Strassen path consumes per step: two halves of 256 rows that Strassen's
+/// Rows the Strassen path consumes per step: two halves of 512 rows that Strassen's
 /// 2 x 2 split pairs along the summed (row) dimension.
-constexpr std::int64_t kStrassenStep = 512;
+constexpr std::int64_t kStrassenStep = 1024;
 
 /// Adds the first `steps * kStrassenStep` rows of x to sum and the upper triangle of scatter
 /// (meaning as covariance_accumulate), with `isa` "avx512" or "avx2", on `threads` threads.

@@ -91,9 +91,9 @@ TEST_P(CovarianceIsa, ChunksAddUpAndThreadsDoNotChangeBits) {
 }
 
 TEST_P(CovarianceIsa, StrassenStepsMatchDirectSumsForAnyThreadCount) {
-  // d = 999: padded to whole panels, the last quadrant clipped; 1100 rows: two 512-row
-  // Strassen steps and a 76-row tail through the plain kernel.
-  const std::int64_t n = 1100, d = 999;
+  // d = 999: padded to whole panels, the last quadrant clipped; 2100 rows: two 1024-row
+  // Strassen steps and a 52-row tail through the plain kernel.
+  const std::int64_t n = 2100, d = 999;
   const bool fast = std::string(plmscope::covariance_kernel_isa()) != "generic";
   EXPECT_EQ(plmscope::covariance_work_ratio(d) < 0.96, fast);
   auto x = random_rows(n, d, 0.0f, 11);
