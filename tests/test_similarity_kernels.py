@@ -1,4 +1,8 @@
 """The C++ similarity kernels (plmscope._core) against numpy references."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -86,6 +90,29 @@ def test_covariance_strassen_path_matches_float64(isa, n, d):
         s2, S2 = accumulate(x, shift, nthreads=threads)
         np.testing.assert_array_equal(S2, S)
         np.testing.assert_array_equal(s2, s)
+
+
+def test_covariance_strassen_with_a_smaller_thread_team_than_asked(tmp_path):
+    """OpenMP may start fewer threads than asked (OMP_THREAD_LIMIT): the Strassen path's
+    threads then take over the missing shares, and the bits stay the same."""
+    script = (
+        "import numpy as np, sys\n"
+        "from plmscope import _core\n"
+        "x = np.random.default_rng(5).standard_normal((2048, 1024)).astype(np.float32)\n"
+        "s, S = np.zeros(1024), np.zeros((1024, 1024))\n"
+        "_core.covariance_accumulate(x, np.zeros(1024), s, S, int(sys.argv[1]))\n"
+        "np.save(sys.argv[2], np.concatenate([s, S.ravel()]))\n"
+    )
+    env = dict(os.environ, OMP_THREAD_LIMIT="2",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = []
+    for threads in (1, 5):
+        path = tmp_path / f"t{threads}.npy"
+        subprocess.run([sys.executable, "-c", script, str(threads), str(path)], env=env,
+                       check=True)
+        out.append(np.load(path))
+    np.testing.assert_array_equal(out[0], out[1])
+    assert _core.covariance_work_ratio(1024) < 0.96 or _core.covariance_kernel_isa() == "generic"
 
 
 def test_covariance_moments_match_numpy():

@@ -34,7 +34,6 @@ namespace plmscope::detail {
 namespace {
 
 constexpr std::int64_t kHalf = kStrassenStep / 2;
-constexpr double kPackCost = 2.0;  // one packed float, in multiply-adds (for the plan)
 
 // Where a finished tile goes: up to two float64 blocks of the scatter (leading dimension
 // ld), each with a sign. Entry (r, c) is multiplied by row_unscale[r] * col_unscale[c],
@@ -402,31 +401,32 @@ struct Context {
   const float* scale;
   const double* unscale;
   double* scatter;
-  double* colsum;  // written by the leaves' owners only (leaves partition the columns)
+  double* colsum;  // each column written by the thread that packs it
 };
+
+// Packs panels [p0, p1) of both halves of a step (shifted, scaled) into a shared step
+// buffer and adds their columns' sums to colsum: each thread packs its own panels.
+void pack_panels(const Context& c, const float* step_rows, std::int64_t p0, std::int64_t p1,
+                 float* buf, std::vector<float>& colsum32) {
+  const std::int64_t W = c.s.W, c0 = p0 * W, m = (p1 - p0) * W;
+  const std::int64_t len = std::clamp<std::int64_t>(c.d - c0, 0, m);
+  if (m == 0) return;
+  colsum32.resize(static_cast<std::size_t>(m));
+  for (int half = 0; half < 2; ++half) {
+    std::fill(colsum32.begin(), colsum32.end(), 0.0f);
+    const std::int64_t off = std::min(c0, c.d);  // len = 0 past d: nothing is read there
+    c.s.pack(step_rows + half * kHalf * c.d + off, c.d, c.shift + off, c.scale + off, len, m,
+             buf + half * c.padded * kHalf + p0 * kHalf * W, colsum32.data());
+    for (std::int64_t j = 0; j < len; ++j) c.colsum[c0 + j] += colsum32[j];
+  }
+}
 
 class Worker {
  public:
-  Worker(const Context& c, const std::vector<Item>& items, const std::vector<std::int64_t>& mine)
-      : c_(c), spill_(static_cast<std::size_t>(c.s.R * c.s.W)) {
-    for (const std::int64_t i : mine) owns_leaf_ = owns_leaf_ || items[i].leaf;
-    packed_.resize(static_cast<std::size_t>(2 * c.padded * kHalf));
-    std::int64_t rows = 0;
-    for (const std::int64_t i : mine) rows = std::max(rows, items[i].u1 - items[i].u0);
-    op_a_.resize(static_cast<std::size_t>(rows * kHalf));
-    colsum32_.resize(static_cast<std::size_t>(c.d));
-  }
+  explicit Worker(const Context& c) : c_(c), spill_(static_cast<std::size_t>(c.s.R * c.s.W)) {}
 
-  // Packs both halves of a step (each thread its own copy: no barrier between threads).
-  void pack(const float* step_rows) {
-    const Shape& s = c_.s;
-    for (int half = 0; half < 2; ++half) {
-      std::fill(colsum32_.begin(), colsum32_.end(), 0.0f);
-      s.pack(step_rows + half * kHalf * c_.d, c_.d, c_.shift, c_.scale, c_.d, c_.padded,
-             packed_.data() + half * c_.padded * kHalf, colsum32_.data());
-      sums_.push_back(colsum32_);
-    }
-  }
+  // The packed step the next items read (both halves, panels of W columns).
+  void use(const float* packed) { packed_ = packed; }
 
   void run(const Item& it) {
     if (it.leaf)
@@ -435,23 +435,11 @@ class Worker {
       product(it);
   }
 
-  // Adds the column sums of the leaves this thread owns, in step order.
-  void add_sums(const std::vector<Item>& items, const std::vector<std::int64_t>& mine) {
-    for (const auto& part : sums_)
-      for (const std::int64_t i : mine)
-        if (items[i].leaf)
-          for (std::int64_t j = items[i].i0; j < items[i].i0 + items[i].len; ++j)
-            c_.colsum[j] += part[j];
-    sums_.clear();
-  }
-
-  bool owns_leaf() const { return owns_leaf_; }
-
  private:
   // Panel data of columns from `col` (a multiple of W, or inside a panel for A tiles).
   const float* at(int half, std::int64_t col) const {
     const std::int64_t W = c_.s.W;
-    return packed_.data() + half * c_.padded * kHalf + (col / W) * kHalf * W + col % W;
+    return packed_ + half * c_.padded * kHalf + (col / W) * kHalf * W + col % W;
   }
 
   void leaf(const Item& it) {
@@ -487,6 +475,7 @@ class Worker {
         base_a[2 * x + y] = at(y, it.i0 + x * it.mi + it.u0);  // I-half x, K-half y
         base_b[2 * x + y] = at(x, it.j0 + y * it.mj);          // K-half x, J-half y
       }
+    op_a_.resize(static_cast<std::size_t>(std::max<std::int64_t>(rows * kHalf, 1)));
     for (const Product& p : kProducts) {
       // A-side sums are formed once per product here (a broadcast operand is costly to
       // sum in registers); B-side sums in the microkernel.
@@ -543,9 +532,8 @@ class Worker {
   }
 
   const Context& c_;
-  std::vector<float> spill_, packed_, op_a_, colsum32_;
-  std::vector<std::vector<float>> sums_;
-  bool owns_leaf_ = false;
+  const float* packed_ = nullptr;
+  std::vector<float> spill_, op_a_;
 };
 
 }  // namespace
@@ -616,14 +604,25 @@ bool covariance_strassen(const float* x, std::int64_t steps, std::int64_t d,
   std::vector<double> colsum(d, 0.0);
   const Context ctx{s, d, plan.padded, shift32, scale.data(), unscale.data(), scatter,
                     colsum.data()};
-  // One parallel region, no barriers: items own disjoint output entries.
-  parallel_for(threads, threads, [&](std::int64_t t, int) {
-    if (owned[t].empty()) return;
-    Worker w(ctx, items, owned[t]);
+  // Steps are packed once, into two shared buffers, each thread its share of the panels:
+  // the threads pack step st + 1 while they compute step st, and meet once per step.
+  const std::int64_t panels = plan.padded / s.W;
+  std::vector<float> buffers[2];
+  for (auto& b : buffers) b.resize(static_cast<std::size_t>(2 * plan.padded * kHalf));
+  parallel_team(threads, [&](int t, int team) {
+    Worker w(ctx);
+    std::vector<float> colsum32;
+    const std::int64_t p0 = panels * t / team, p1 = panels * (t + 1) / team;
+    pack_panels(ctx, x, p0, p1, buffers[0].data(), colsum32);
+    team_barrier();
     for (std::int64_t st = 0; st < steps; ++st) {
-      w.pack(x + st * kStrassenStep * d);
-      for (const std::int64_t i : owned[t]) w.run(items[i]);
-      if (w.owns_leaf()) w.add_sums(items, owned[t]);
+      if (st + 1 < steps)
+        pack_panels(ctx, x + (st + 1) * kStrassenStep * d, p0, p1, buffers[(st + 1) % 2].data(),
+                    colsum32);
+      w.use(buffers[st % 2].data());
+      for (int share = t; share < threads; share += team)  // a smaller team covers all
+        for (const std::int64_t i : owned[share]) w.run(items[i]);
+      team_barrier();
     }
   });
   for (std::int64_t j = 0; j < d; ++j) sum[j] += colsum[j];

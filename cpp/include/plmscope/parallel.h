@@ -54,6 +54,30 @@ inline std::vector<std::vector<std::int64_t>> balance_by_cost(const std::vector<
   return owned;
 }
 
+/// Runs f(thread_id, team_size) once on each thread of a team of up to `nthreads` threads
+/// (an OpenMP parallel region; just f(0, 1) without OpenMP or for one thread), for kernels
+/// whose threads meet at team_barrier(). A team may be smaller than asked (thread limits):
+/// f must cover all work for any team_size. f must not throw: no exception may leave a
+/// region whose other threads wait at a barrier.
+template <class F>
+void parallel_team(int nthreads, F&& f) {
+#ifdef _OPENMP
+  if (nthreads > 1) {
+#pragma omp parallel num_threads(nthreads)
+    f(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  f(0, 1);
+}
+
+/// Waits until every thread of the enclosing parallel_team has reached this call.
+inline void team_barrier() {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}
+
 template <class F>
 void parallel_for(std::int64_t n, int nthreads, F&& f) {
   if (n <= 0) return;

@@ -28,13 +28,14 @@ namespace plmscope {
 /// rows (relative error ~1e-7 per block) before they reach the float64 accumulators.
 /// Only the upper triangle is computed: n d (d + 1) / 2 multiply-adds, half of a general
 /// X^T X, hand-vectorised (AVX-512 or AVX2+FMA picked at run time, a portable loop
-/// otherwise); scratch memory 256 d floats per thread. Whole steps of 1024 rows use fewer:
-/// where d is large enough (d >= ~256 with AVX2, ~512 with AVX-512; see
-/// covariance_work_ratio), the off-diagonal blocks of a recursive column split use one level
-/// of Strassen's algorithm (7 products instead of 8; 0.90 of the multiply-adds at
+/// otherwise); scratch memory 256 d floats per thread. Whole steps of 1024 rows need fewer
+/// multiply-adds where d is large enough (d >= ~256 with AVX2, ~512 with AVX-512; see
+/// covariance_work_ratio): there the off-diagonal blocks of a recursive column split use
+/// one level of Strassen's algorithm (7 products instead of 8; 0.90 of the multiply-adds at
 /// d = 1024) with float32 sums over 512 rows, on columns scaled by powers of two: each
 /// entry's error stays a small multiple of eps_f32 sqrt(S_ii S_jj) (measured <= 1e-6 of it)
-/// however much the columns' scales differ; scratch 2048 d floats per thread. Results are
+/// however much the columns' scales differ; scratch: two shared 1024-row steps (2048 d
+/// floats), packed by all threads, which meet once per step. Results are
 /// bitwise identical for any `nthreads`; calls that split the rows differently may differ
 /// in the last bits. (float64 data: Python uses BLAS through numpy instead.)
 void covariance_accumulate(const float* x, std::int64_t n, std::int64_t d, const double* shift,
