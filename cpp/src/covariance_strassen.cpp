@@ -50,20 +50,31 @@ struct TileDests {
   std::int64_t ld;
 };
 
-// An operand of a tile: first + sign * second (second may be null), each pointing into
-// panels of W columns at the tile's first row (A side) or first column (B side). Strassen's
-// operand sums are formed in registers as the tile is computed: the adds use the FP add
-// pipes that the multiply-adds leave idle, and no summed copy is written.
+// The B operand of a tile: first + sign * second (second may be null), pointing into
+// panels of W columns at the tile's first column. Strassen's B-side sums are formed in
+// registers as the tile is computed (vector adds on the pipes the multiply-adds leave
+// idle); A-side sums, broadcast one float at a time, are cheaper summed once beforehand.
 struct Operand2 {
   const float* first;
   const float* second;
   float sign;
 };
-// tile[r][c] = sum_k A(k, r) * B(k, c) over kHalf rows, A(k, r) = A.first[k * W + r]
-// (+ sign A.second[...]), likewise B, for the column vectors from v0 on. With spill set the
-// tile is stored to spill[r * W + c]; otherwise it is added to every destination.
-using Micro = void (*)(const Operand2& A, const Operand2& B, int v0, const TileDests* t,
+// tile[r][c] = sum_k A[k * W + r] * B(k, c) over kHalf rows, B(k, c) = B.first[k * W + c]
+// (+ sign B.second[...]), for the column vectors from v0 on (A points into a panel of W
+// columns at the tile's first row). With spill set the tile is stored to
+// spill[r * W + c]; otherwise it is added to every destination.
+using Micro = void (*)(const float* A, const Operand2& B, int v0, const TileDests* t,
                        float* spill);
+
+// Calls body.template operator()<V0, BM>() for a tile's first vector and B-operand kind
+// (BM: 0 one panel, 1 first + second, -1 first - second).
+template <class Body>
+inline void dispatch_tile(int v0, const Operand2& B, Body&& body) {
+  if (v0) return body.template operator()<1, 0>();  // leaves' diagonal tiles: no sums
+  if (!B.second) return body.template operator()<0, 0>();
+  if (B.sign > 0) return body.template operator()<0, 1>();
+  return body.template operator()<0, -1>();
+}
 // Packs columns [0, len) of kHalf rows (shifted, scaled) into panels of W columns:
 // out[(p * kHalf + k) * W + c] for column p W + c < m; zero beyond len. Also adds the
 // shifted, unscaled column sums over the rows to colsum[0, len).
@@ -127,11 +138,10 @@ void masked_add(const float* spill, int W, std::int64_t rows, std::int64_t c_beg
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 bug 105593, as similarity.cpp
 #endif
-// AM, BM: 0 = one operand, 1 = first + second, -1 = first - second
-template <int V0, int AM, int BM>
+template <int V0, int BM>
 __attribute__((target("avx512f"), always_inline)) inline void micro512(
-    const Operand2& Ao, const Operand2& Bo, const TileDests* t, float* spill) {
-  const float *A = Ao.first, *A2 = Ao.second, *B = Bo.first, *B2 = Bo.second;
+    const float* A, const Operand2& Bo, const TileDests* t, float* spill) {
+  const float *B = Bo.first, *B2 = Bo.second;
   constexpr int R = 8, NV = 2, W = 32;  // 16 accumulators + 2 B vectors + 1 broadcast
   // The scatter is far larger than L2: fetch this tile's rows of it now, so they are in
   // cache when the products are added (the epilogue otherwise waits on L3).
@@ -152,9 +162,7 @@ __attribute__((target("avx512f"), always_inline)) inline void micro512(
       if (BM < 0) bv[v] = _mm512_sub_ps(bv[v], _mm512_loadu_ps(B2 + k * W + 16 * v));
     }
     for (int r = 0; r < R; ++r) {
-      __m512 a = _mm512_set1_ps(A[k * W + r]);
-      if (AM > 0) a = _mm512_add_ps(a, _mm512_set1_ps(A2[k * W + r]));
-      if (AM < 0) a = _mm512_sub_ps(a, _mm512_set1_ps(A2[k * W + r]));
+      const __m512 a = _mm512_set1_ps(A[k * W + r]);
       for (int v = V0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, bv[v], acc[r][v]);
     }
   }
@@ -184,32 +192,30 @@ __attribute__((target("avx512f"), always_inline)) inline void micro512(
   }
 }
 
-int operand_mode(const Operand2& o) { return o.second ? (o.sign > 0 ? 1 : 2) : 0; }
+struct Micro512Body {
+  const float* A;
+  const Operand2& B;
+  const TileDests* t;
+  float* spill;
+  template <int V0, int BM>
+  __attribute__((target("avx512f"))) void operator()() const {
+    micro512<V0, BM>(A, B, t, spill);
+  }
+};
 
-__attribute__((target("avx512f"))) void micro_avx512(const Operand2& A, const Operand2& B,
+__attribute__((target("avx512f"))) void micro_avx512(const float* A, const Operand2& B,
                                                        int v0, const TileDests* t,
                                                        float* spill) {
-  if (v0) return micro512<1, 0, 0>(A, B, t, spill);  // leaves' diagonal tiles: no sums
-  switch (operand_mode(A) * 3 + operand_mode(B)) {
-    case 0: return micro512<0, 0, 0>(A, B, t, spill);
-    case 1: return micro512<0, 0, 1>(A, B, t, spill);
-    case 2: return micro512<0, 0, -1>(A, B, t, spill);
-    case 3: return micro512<0, 1, 0>(A, B, t, spill);
-    case 4: return micro512<0, 1, 1>(A, B, t, spill);
-    case 5: return micro512<0, 1, -1>(A, B, t, spill);
-    case 6: return micro512<0, -1, 0>(A, B, t, spill);
-    case 7: return micro512<0, -1, 1>(A, B, t, spill);
-    default: return micro512<0, -1, -1>(A, B, t, spill);
-  }
+  dispatch_tile(v0, B, Micro512Body{A, B, t, spill});
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 
-template <int V0, int AM, int BM>
+template <int V0, int BM>
 __attribute__((target("avx2,fma"), always_inline)) inline void micro256(
-    const Operand2& Ao, const Operand2& Bo, const TileDests* t, float* spill) {
-  const float *A = Ao.first, *A2 = Ao.second, *B = Bo.first, *B2 = Bo.second;
+    const float* A, const Operand2& Bo, const TileDests* t, float* spill) {
+  const float *B = Bo.first, *B2 = Bo.second;
   constexpr int R = 4, NV = 2, W = 16;  // 8 accumulators + 2 B vectors + 1 broadcast
   __m256 acc[R][NV];
   for (int r = 0; r < R; ++r)
@@ -222,9 +228,7 @@ __attribute__((target("avx2,fma"), always_inline)) inline void micro256(
       if (BM < 0) bv[v] = _mm256_sub_ps(bv[v], _mm256_loadu_ps(B2 + k * W + 8 * v));
     }
     for (int r = 0; r < R; ++r) {
-      __m256 a = _mm256_broadcast_ss(A + k * W + r);
-      if (AM > 0) a = _mm256_add_ps(a, _mm256_broadcast_ss(A2 + k * W + r));
-      if (AM < 0) a = _mm256_sub_ps(a, _mm256_broadcast_ss(A2 + k * W + r));
+      const __m256 a = _mm256_broadcast_ss(A + k * W + r);
       for (int v = V0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(a, bv[v], acc[r][v]);
     }
   }
@@ -252,21 +256,21 @@ __attribute__((target("avx2,fma"), always_inline)) inline void micro256(
   }
 }
 
-__attribute__((target("avx2,fma"))) void micro_avx2(const Operand2& A, const Operand2& B,
+struct Micro256Body {
+  const float* A;
+  const Operand2& B;
+  const TileDests* t;
+  float* spill;
+  template <int V0, int BM>
+  __attribute__((target("avx2,fma"))) void operator()() const {
+    micro256<V0, BM>(A, B, t, spill);
+  }
+};
+
+__attribute__((target("avx2,fma"))) void micro_avx2(const float* A, const Operand2& B,
                                                      int v0, const TileDests* t,
                                                      float* spill) {
-  if (v0) return micro256<1, 0, 0>(A, B, t, spill);
-  switch (operand_mode(A) * 3 + operand_mode(B)) {
-    case 0: return micro256<0, 0, 0>(A, B, t, spill);
-    case 1: return micro256<0, 0, 1>(A, B, t, spill);
-    case 2: return micro256<0, 0, -1>(A, B, t, spill);
-    case 3: return micro256<0, 1, 0>(A, B, t, spill);
-    case 4: return micro256<0, 1, 1>(A, B, t, spill);
-    case 5: return micro256<0, 1, -1>(A, B, t, spill);
-    case 6: return micro256<0, -1, 0>(A, B, t, spill);
-    case 7: return micro256<0, -1, 1>(A, B, t, spill);
-    default: return micro256<0, -1, -1>(A, B, t, spill);
-  }
+  dispatch_tile(v0, B, Micro256Body{A, B, t, spill});
 }
 
 #define PLMSCOPE_PACK_WRAPPER(name, isa, G)                                                   \
@@ -454,11 +458,11 @@ class Worker {
                  c_.unscale + c0 + j};
           if (i + s.R - 1 <= j && i + s.R <= len && j + s.W <= len) {
             const TileDests t{{D, D}, 1, d};
-            s.micro({A, nullptr, 0.0f}, {B, nullptr, 0.0f}, 0, &t, nullptr);
+            s.micro(A, {B, nullptr, 0.0f}, 0, &t, nullptr);
             continue;
           }
           const int v0 = i > j ? static_cast<int>((i - j) / s.vec) : 0;
-          s.micro({A, nullptr, 0.0f}, {B, nullptr, 0.0f}, v0, nullptr, spill_.data());
+          s.micro(A, {B, nullptr, 0.0f}, v0, nullptr, spill_.data());
           // entries with column >= row, inside the leaf
           masked_add(spill_.data(), s.W, std::min<std::int64_t>(s.R, len - i), i - j, true,
                      v0 * s.vec, std::min<std::int64_t>(s.W, len - j), D, d);
@@ -501,7 +505,7 @@ class Worker {
     for (std::int64_t r = 0; r < rows; r += s.R) {
       const std::int64_t u = it.u0 + r;  // quadrant-local row
       const std::int64_t a_off = (r / s.W) * kHalf * s.W + r % s.W;
-      const Operand2 a{a_sum + a_off, nullptr, 0.0f};
+      const float* a = a_sum + a_off;
       for (std::int64_t v = 0; v < it.mj; v += s.W) {
         TileDests t{};
         t.count = p.count;

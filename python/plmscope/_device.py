@@ -244,30 +244,26 @@ def _torch_dtype(dtype):
     return getattr(torch, np.dtype(dtype).name if np.dtype(dtype) != np.bool_ else "bool")
 
 
-def empty(shape, dtype, like) -> Any:
-    """An uninitialised array of `like`'s kind and device."""
-    lib = library_of(like)
-    if lib == "torch":
+def _allocate(kind: str, shape, dtype, like) -> Any:
+    """torch.<kind> / cupy.<kind> ("empty", "zeros") of `like`'s library and device."""
+    if library_of(like) == "torch":
         import torch
 
-        return torch.empty(tuple(shape), dtype=_torch_dtype(dtype), device=like.device)
+        return getattr(torch, kind)(tuple(shape), dtype=_torch_dtype(dtype), device=like.device)
     import cupy
 
     with cupy.cuda.Device(like.device.id):
-        return cupy.empty(tuple(shape), dtype=dtype)
+        return getattr(cupy, kind)(tuple(shape), dtype=dtype)
+
+
+def empty(shape, dtype, like) -> Any:
+    """An uninitialised array of `like`'s kind and device."""
+    return _allocate("empty", shape, dtype, like)
 
 
 def zeros(shape, dtype, like) -> Any:
     """An array of zeros of `like`'s kind and device."""
-    lib = library_of(like)
-    if lib == "torch":
-        import torch
-
-        return torch.zeros(tuple(shape), dtype=_torch_dtype(dtype), device=like.device)
-    import cupy
-
-    with cupy.cuda.Device(like.device.id):
-        return cupy.zeros(tuple(shape), dtype=dtype)
+    return _allocate("zeros", shape, dtype, like)
 
 
 def converted(x, dtype, copy: bool = True) -> Any:
