@@ -297,7 +297,8 @@ def confirm(the_plan, args) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._memory import require_memory
-    from ..experiment import RunFolder, budget_line, interactions_config, run_interactions
+    from ..experiment import (RunFolder, budget_line, interactions_config, release_oracle,
+                              run_interactions)
     from ..fourier import qsft
     from ..report.interactions import summary_lines
 
@@ -335,6 +336,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
               "again to resume", file=sys.stderr)
         return 130
+    finally:  # also when stopped: the score cache is left one whole file
+        release_oracle(oracle)
     return _finish(out, summary_lines, result.summary)
 
 

@@ -150,7 +150,7 @@ def save_landscape(out: Path, scores, q, label, fields, summary, extra=None) -> 
 
 
 def run_enumeration(args) -> int:
-    from ..experiment import RunFolder, ask_stored
+    from ..experiment import RunFolder, ask_stored, release_oracle
     from ..fourier import SparseFourier, SurrogateOracle
     from ..landscape import spectrum_metrics
     from ..report.landscape import landscape_summary, summary_lines, write_landscape_report
@@ -254,10 +254,13 @@ def run_enumeration(args) -> int:
                 oracle = Oracle(model, Landscape(wildtype, sites, q, subs),
                                 args.scorer, cache=out / "scores.sqlite", progress=progress,
                                 **kwargs)
-            scores[r] = ask_stored(oracle, grid, out / "queries" / f"row{r:04d}",
-                                   {"purpose": "full landscape", "row": r, "q": q, "n": n},
-                                   args.batch_size, progress, f"landscape {r + 1}/{len(rows)}",
-                                   executor)
+            try:
+                scores[r] = ask_stored(oracle, grid, out / "queries" / f"row{r:04d}",
+                                       {"purpose": "full landscape", "row": r, "q": q, "n": n},
+                                       args.batch_size, progress,
+                                       f"landscape {r + 1}/{len(rows)}", executor)
+            finally:  # a model oracle's score cache: one whole file, no journal left beside it
+                release_oracle(oracle)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the scores so far are saved in {out}; run the same command again "
               "to resume", file=sys.stderr)

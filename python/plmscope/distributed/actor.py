@@ -92,6 +92,12 @@ class LazyOracle:
             self._oracle = self.spec.build()
         return self._oracle(variants)
 
+    def close(self) -> None:
+        """Release what the oracle built here holds open (a model Oracle's score cache)."""
+        close = getattr(self._oracle, "close", None)
+        if callable(close):
+            close()
+
     def __reduce__(self):  # ship the recipe, never a loaded model
         return (LazyOracle, (self.spec,))
 

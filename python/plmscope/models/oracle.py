@@ -148,6 +148,13 @@ class Oracle:
         return (f"Oracle({self.model.name!r}, {self.scorer!r}, n={self.landscape.n}, "
                 f"q={self.landscape.q}, cache={self.cache})")
 
+    def close(self) -> None:
+        """Release the score cache's connections (its SQLite journal is checkpointed into
+        the file when no other process has it open). The Oracle stays usable: its next call
+        opens the cache again."""
+        if self.cache is not None:
+            self.cache.close()
+
     def __call__(self, x) -> np.ndarray:
         """(m,) float64 scores of the variants x, an (m, n) array of states in [0, q)."""
         x = self.landscape.check_variants(x)
