@@ -351,6 +351,32 @@ def test_resource_requests_the_cluster_cannot_meet(cluster):
                                     lambda i, v: None)
 
 
+def test_a_with_block_keeps_the_actors_for_the_next_run(cluster):
+    from plmscope.distributed import oracle_recipe
+
+    oracle = SurrogateOracle(truth(q=5, n=7), noise_sd=0.2, seed=4)
+    x = [tasks_of(1, 40, seed=s)[0][1] for s in range(3)]
+    with RayExecutor(num_actors=2, num_cpus=1, shard_size=6, progress=False) as ex:
+        np.testing.assert_array_equal(run_queries(oracle, x[0], ex, batch_size=10), oracle(x[0]))
+        kept = ex.actors
+        assert len(kept) == 2
+        # both ready (waits for one that had not started in time): the processes kept
+        pids = {ray.get(h.use.remote(oracle_recipe(oracle)))["pid"] for h in kept}
+        np.testing.assert_array_equal(run_queries(oracle, x[1], ex, batch_size=10), oracle(x[1]))
+        table = ex.actor_table
+        assert list(table["actor"]) == ["a0", "a1"] and set(table["pid"]) <= pids | {0}
+        assert ex.actors == kept
+        ray.kill(kept[0], no_restart=True)  # a kept actor that died is replaced
+        np.testing.assert_array_equal(run_queries(oracle, x[2], ex, batch_size=10), oracle(x[2]))
+        assert "lost" in set(ex.actor_table["state"]) and len(ex.actors) == 2
+        assert kept[1] in ex.actors
+    assert ex.actors == []  # the block's end stopped them
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(kept[1].score.remote(x[0]), timeout=60)
+    np.testing.assert_array_equal(run_queries(oracle, x[0], ex, batch_size=10), oracle(x[0]))
+    assert ex.actors == []  # outside a block a run keeps nothing
+
+
 class AlwaysCrash:
     def __call__(self, x):
         os._exit(1)
