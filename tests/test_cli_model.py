@@ -57,7 +57,13 @@ def test_interactions_with_a_tiny_esm2(tmp_path, capsys, ckpt, fasta):
     assert set(mutations["wildtype"].str.split(",").explode()) <= {"Y", "K", "A"}
     check_report(out / "report.html", {"energy_by_order.png", "pairwise_heatmap.png",
                                        "top_interactions.png", "test_fit.png"})
+    # the score cache is a whole SQLite file, listed alone: its transient -wal/-shm journal
+    # was checkpointed into it before the files were listed
     assert (out / "scores.sqlite").exists()
+    assert {"scores.sqlite", "summary.json", "report.html", "test.npz"} <= set(summary["files"])
+    assert not [f for f in summary["files"] if f.endswith(("-wal", "-shm", "-journal"))]
+    assert sorted(summary["files"]) == sorted(
+        p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
 
     rc, text, err = cli(capsys, *args)
     assert rc == 0 and "nothing recomputed" in text
@@ -86,6 +92,9 @@ def test_landscape_enumerates_a_tiny_esm2(tmp_path, capsys, ckpt, fasta):
         scores, subs = d["scores"], list(d["substitutions"])
         assert scores.shape == (3, 16) and list(d["positions_1based"]) == [3, 10, 24, 30]
     assert len(set(subs)) == 3  # a fresh random substitute per site in every repeat
+    # one whole score cache, no journal left beside it
+    assert (out / "scores.sqlite").exists()
+    assert not [p.name for p in out.iterdir() if p.name.endswith(("-wal", "-shm", "-journal"))]
     model = load(ckpt, device="cpu")
     grid = np.indices((2,) * 4).reshape(4, -1).T
     for r in range(3):

@@ -351,6 +351,45 @@ def test_resource_requests_the_cluster_cannot_meet(cluster):
                                     lambda i, v: None)
 
 
+def wait_dead(handle, variants, timeout=30.0):
+    """Until the actor answers no more (ray.kill takes effect a little later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ray.get(handle.score.remote(variants), timeout=timeout)
+        except ray.exceptions.RayActorError:
+            return
+        assert time.monotonic() < deadline, "the actor still answers"
+        time.sleep(0.1)
+
+
+def test_a_with_block_keeps_the_actors_for_the_next_run(cluster):
+    from plmscope.distributed import oracle_recipe
+
+    oracle = SurrogateOracle(truth(q=5, n=7), noise_sd=0.2, seed=4)
+    x = [tasks_of(1, 40, seed=s)[0][1] for s in range(3)]
+    with RayExecutor(num_actors=2, num_cpus=1, shard_size=6, progress=False) as ex:
+        np.testing.assert_array_equal(run_queries(oracle, x[0], ex, batch_size=10), oracle(x[0]))
+        kept = ex.actors
+        assert len(kept) == 2
+        # both ready (waits for one that had not started in time): the processes kept
+        pids = {ray.get(h.use.remote(oracle_recipe(oracle)))["pid"] for h in kept}
+        np.testing.assert_array_equal(run_queries(oracle, x[1], ex, batch_size=10), oracle(x[1]))
+        table = ex.actor_table
+        assert list(table["actor"]) == ["a0", "a1"] and set(table["pid"]) - {0} <= pids
+        assert set(table["pid"]) & pids  # answered by kept processes, no new ones
+        assert ex.actors == kept
+        ray.kill(kept[0], no_restart=True)  # a kept actor that died is replaced
+        wait_dead(kept[0], x[0])
+        np.testing.assert_array_equal(run_queries(oracle, x[2], ex, batch_size=10), oracle(x[2]))
+        assert "lost" in set(ex.actor_table["state"]) and len(ex.actors) == 2
+        assert kept[1] in ex.actors
+    assert ex.actors == []  # the block's end stopped them
+    wait_dead(kept[1], x[0])
+    np.testing.assert_array_equal(run_queries(oracle, x[0], ex, batch_size=10), oracle(x[0]))
+    assert ex.actors == []  # outside a block a run keeps nothing
+
+
 class AlwaysCrash:
     def __call__(self, x):
         os._exit(1)

@@ -2,9 +2,11 @@
 started once for the module), with a surrogate and with a tiny random ESM2: the same numbers,
 tables and query stores as the same command run in this process; and
 ``run_interactions(executor=RayExecutor(...))`` equal to the local call."""
+import dataclasses
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -75,12 +77,13 @@ def spy(monkeypatch):
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.answered = []
+            self.answered, self.pids = [], []
             Spied.made.append(self)
 
         def run(self, oracle, tasks, on_result):
             super().run(oracle, tasks, on_result)
             self.answered.append(int(self.actor_table["queries"].sum()))
+            self.pids.append(self.actor_table["pid"].tolist())  # 0: never ready
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the driver loaded the model")
@@ -88,6 +91,58 @@ def spy(monkeypatch):
     monkeypatch.setattr(arguments, "RayExecutor", Spied)
     with monkeypatch.context() as m:
         yield Spied.made, lambda: m.setattr(loading, "load", no_loading)
+
+
+@dataclasses.dataclass(frozen=True)
+class CountingSpec(OracleSpec):
+    """An OracleSpec that, unpickled in a Ray actor, makes that process count its model
+    loads: every call of plmscope.models.loading.load there leaves a file in ``loads``."""
+
+    loads: str = ""
+
+    def __reduce__(self):
+        return (_counting_spec, (dataclasses.asdict(self),))
+
+
+def _counting_spec(fields: dict) -> CountingSpec:
+    from plmscope.models import loading
+
+    folder = Path(fields["loads"])
+    if getattr(loading.load, "counts_into", None) != folder:
+        real = loading.load
+
+        def load(*args, **kwargs):
+            (folder / f"{os.getpid()}-{uuid.uuid4().hex}").touch()
+            return real(*args, **kwargs)
+
+        load.counts_into = folder
+        loading.load = load
+    return CountingSpec(**{**fields, "sites": tuple(fields["sites"]),
+                           "substitutions": tuple(fields["substitutions"])})
+
+
+def count_loads(monkeypatch, module, folder: Path) -> Path:
+    """Make ``module``'s Ray model oracles count the actors' model loads into ``folder``."""
+    real = module.ray_model_oracle
+    folder.mkdir()
+
+    def counting(args, landscape):
+        spec = real(args, landscape).spec
+        return LazyOracle(CountingSpec(**dataclasses.asdict(spec) | {
+            "sites": spec.sites, "substitutions": spec.substitutions, "loads": str(folder)}))
+
+    monkeypatch.setattr(module, "ray_model_oracle", counting)
+    return folder
+
+
+def assert_one_load_per_actor(executor, folder: Path, num_actors: int = 2) -> None:
+    """Every run of ``executor`` kept the actors of the run before (some actor answered both),
+    no more than ``num_actors`` processes ever loaded the model, and each loaded it once."""
+    runs = [{pid for pid in pids if pid} for pids in executor.pids]  # 0: never ready
+    assert len(runs) >= 2 and all(runs)
+    assert all(a & b for a, b in zip(runs, runs[1:])), runs
+    pids = [int(p.name.split("-")[0]) for p in folder.iterdir()]
+    assert len(pids) == len(set(pids)) <= num_actors and set().union(*runs) <= set(pids)
 
 
 class StopAfter:
@@ -148,8 +203,7 @@ def assert_same_interactions(local: Path, distributed: Path, cache_only_local: b
     assert numbers(s_local) == numbers(s_ray)
     # the actors keep no score cache (other nodes may not see the folder)
     extra = set(s_local["files"]) - set(s_ray["files"])
-    assert ("scores.sqlite" in extra) == cache_only_local
-    assert all(f.startswith("scores.sqlite") for f in extra)  # with its -wal/-shm files
+    assert extra == ({"scores.sqlite"} if cache_only_local else set())  # no -wal/-shm journal
     assert set(s_ray["files"]) <= set(s_local["files"])
     for table in ("interactions.csv", "mutations.csv"):
         assert (local / table).read_text() == (distributed / table).read_text()
@@ -192,7 +246,9 @@ def test_interactions_of_a_surrogate_on_ray_equal_the_local_run(cluster, tmp_pat
 
 
 def test_interactions_of_a_tiny_esm2_on_ray_equal_the_local_run(cluster, tmp_path, capsys,
-                                                                ckpt, fasta, spy):
+                                                                ckpt, fasta, spy, monkeypatch):
+    from plmscope.commands import interactions
+
     args = ("interactions", "--fasta", fasta, "--sites", "Y3,K10,24,30,41,44,50", "--model", ckpt,
             "--scorer", "masked_marginal", "--q", 2, "--substitutions", "AWCLWAC", "--b", 2,
             "--subsamples", 2, "--repeats", 1, "--test", 20, "--batch-size", 16,
@@ -200,7 +256,10 @@ def test_interactions_of_a_tiny_esm2_on_ray_equal_the_local_run(cluster, tmp_pat
     one_thread(cli, capsys, *args, "--device", "cpu", "--out", tmp_path / "local",
                "--no-progress")
     spy[1]()
+    loads = count_loads(monkeypatch, interactions, tmp_path / "loads")
     text = cli(capsys, *args, "--out", tmp_path / "ray", *RAY)
+    # the design's queries and the held-out set on the same actors: one model load each
+    assert_one_load_per_actor(spy[0][0], loads)
     assert "q-SFT plan: 64 queries" in text
     assert_same_interactions(tmp_path / "local", tmp_path / "ray", cache_only_local=True)
     assert not (tmp_path / "ray" / "scores.sqlite").exists()
@@ -211,23 +270,32 @@ def test_interactions_of_a_tiny_esm2_on_ray_equal_the_local_run(cluster, tmp_pat
 
 
 def test_landscape_on_ray_equals_the_local_enumeration(cluster, tmp_path, capsys, ckpt, fasta,
-                                                       surrogate, spy):
+                                                       surrogate, spy, monkeypatch):
+    from plmscope.commands import landscape
+
     args = ("landscape", "--fasta", fasta, "--sites", "3,10,24,30", "--model", ckpt,
-            "--scorer", "masked_marginal", "--q", 2, "--repeats", 2, "--batch-size", 6,
+            "--scorer", "masked_marginal", "--q", 2, "--repeats", 3, "--batch-size", 6,
             "--model-batch-size", 4, "--label", "tiny")
     one_thread(cli, capsys, *args, "--device", "cpu", "--out", tmp_path / "local",
                "--no-progress")
     spy[1]()
+    loads = count_loads(monkeypatch, landscape, tmp_path / "loads")
     cli(capsys, *args, "--out", tmp_path / "ray", *RAY)
-    assert spy[0][0].answered == [16, 16]  # one run per landscape, every variant on the actors
+    (executor,) = spy[0]
+    assert executor.answered == [16, 16, 16]  # one run per landscape, all on the actors
+    # the same actors scored the three landscapes, and each loaded the model once
+    assert_one_load_per_actor(executor, loads)
+    last = executor.actor_table[executor.actor_table["state"] == "finished"]
+    assert len(last) and last["reused_model"].all()
+    assert not executor.actors  # stopped after the last landscape
     with np.load(tmp_path / "local" / "landscape.npz") as a, \
             np.load(tmp_path / "ray" / "landscape.npz") as b:
-        assert sorted(a.files) == sorted(b.files) and a["scores"].shape == (2, 16)
+        assert sorted(a.files) == sorted(b.files) and a["scores"].shape == (3, 16)
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local" / "metrics.csv"),
                                   pd.read_csv(tmp_path / "ray" / "metrics.csv"))
-    for row in ("row0000", "row0001"):
+    for row in ("row0000", "row0001", "row0002"):
         assert_same_store(tmp_path / "local" / "queries" / row,
                           tmp_path / "ray" / "queries" / row)
 

@@ -312,6 +312,40 @@ def test_a_loaded_model_oracle_sends_its_spec(tiny_model):
     np.testing.assert_array_equal(built.score(x)[0], spec.build()(x))
 
 
+def test_actor_loads_a_model_once_for_specs_of_that_model(tiny_model, monkeypatch):
+    """use() switches a kept actor to another spec: the same model_key reuses the loaded model
+    (other landscape, scorer), another key or a non-spec recipe lets it go."""
+    import dataclasses
+
+    from plmscope.models import OracleSpec, loading
+
+    loads = []
+    real = loading.load
+    monkeypatch.setattr(loading, "load", lambda *a, **k: loads.append(k.get("dtype")) or
+                        real(*a, **k))
+    spec = OracleSpec(model=str(tiny_model[0]), backend="fair-esm", device=None, dtype=None,
+                      wildtype=GB1, sites=(3, 8), q=2, substitutions=("A", "W"),
+                      scorer="masked_marginal")
+    other = dataclasses.replace(spec, sites=(8, 20, 30), substitutions=("C", "G", "P"),
+                                scorer="pllr")
+    x2, x3 = np.indices((2,) * 2).reshape(2, -1).T, np.indices((2,) * 3).reshape(3, -1).T
+    actor = OracleActor(oracle_recipe(LazyOracle(spec)))
+    assert actor.ready()["reused_model"] is False and loads == [None]
+    got = actor.score(x2)[0]
+    info = actor.use(oracle_recipe(LazyOracle(other)))
+    assert info["reused_model"] is True and info["device"] == "cpu" and loads == [None]
+    got_other = actor.score(x3)[0]
+    np.testing.assert_array_equal(got, spec.build()(x2))  # as loaded afresh
+    np.testing.assert_array_equal(got_other, other.build()(x3))
+    del loads[:]
+    float32 = dataclasses.replace(spec, dtype="float32")  # another key: loaded again
+    assert actor.use(oracle_recipe(float32))["reused_model"] is False and loads == ["float32"]
+    assert actor.use(oracle_recipe(float32))["reused_model"] is True and len(loads) == 1
+    assert actor.use(oracle_recipe(FakeSpec(2.0)))["reused_model"] is False
+    assert actor.score(x2)[0].tolist() == [0.0, 2.0, 2.0, 4.0] and actor._model is None
+    assert actor.use(oracle_recipe(float32))["reused_model"] is False and len(loads) == 2
+
+
 def test_plan_measures_a_model_here(capsys, tmp_path, tiny_model):
     path, fasta = tiny_model
     out = tmp_path / "plan.json"

@@ -3,6 +3,7 @@ another process from its OracleSpec."""
 import json
 import multiprocessing
 import pickle
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -101,6 +102,31 @@ def test_cache_rejects_bad_input(tmp_path):
         cache.put(ctx, [b"\x00\x01A"], [np.nan])
     scores, found = cache.get(ctx, [])
     assert scores.shape == (0,) and found.shape == (0,)
+
+
+def test_closing_the_cache_leaves_one_whole_file(model, tmp_path):
+    """close() ends every thread's connection: SQLite checkpoints its journal into the file
+    and removes the -wal/-shm files; the closed cache and its Oracle stay usable."""
+    path = tmp_path / "scores.sqlite"
+    journals = [tmp_path / "scores.sqlite-wal", tmp_path / "scores.sqlite-shm"]
+    L = Landscape(GB1, SITES)
+    oracle = Oracle(model, L, "wt_marginal", cache=path)
+    x, y = random_x(5, 1), random_x(5, 2)
+    want = np.concatenate([oracle(x), np.zeros(5)])
+    worker = threading.Thread(target=lambda: want.__setitem__(slice(5, None), oracle(y)))
+    worker.start()
+    worker.join()  # that thread's connection is still open
+    assert all(p.exists() for p in journals)
+    oracle.close()
+    assert not any(p.exists() for p in journals)
+    fresh = Oracle(model, L, "wt_marginal", cache=path)  # both threads' scores are in the file
+    np.testing.assert_array_equal(fresh(np.concatenate([x, y])), want)
+    assert fresh.computed == 0
+    fresh.close()
+    np.testing.assert_array_equal(oracle(x), want[:5])  # reopened on the next call
+    assert oracle.computed == len(np.unique(np.concatenate([x, y]), axis=0))
+    oracle.close()
+    assert not any(p.exists() for p in journals)
 
 
 def _score_in_child(spec_and_x):

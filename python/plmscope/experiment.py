@@ -376,6 +376,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                         batch_size, progress, "held-out", executor) if test_x.shape[0] \
         else np.zeros(0)
     t_test = time.perf_counter() - t0
+    release_oracle(oracle)  # every query is answered: let the score cache finish its file
     test_yhat = transform.evaluate(test_x) if test_x.shape[0] else np.zeros(0)
     r2 = r_squared(test_y, test_yhat) if test_x.shape[0] else None
     if r2 is not None and not np.isfinite(r2):
@@ -427,13 +428,35 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                                                      test_y, test_yhat, reference_order, truth)
             summary["timings"]["report"] = time.perf_counter() - t0
         summary["timings"]["total"] = time.perf_counter() - t_start
-        summary["files"] = sorted(p.name for p in folder.path.iterdir()
-                                  if p.is_file() and not p.name.startswith("."))
-        summary["files"] = sorted(set(summary["files"]) | {"summary.json"})
+        summary["files"] = run_files(folder.path)
         _write_json(folder.summary_file, summary)
     else:
         summary["timings"]["total"] = time.perf_counter() - t_start
     return result
+
+
+def release_oracle(oracle) -> None:
+    """Close what a plmscope model oracle holds open (its SQLite score cache), so the run
+    folder holds whole files before they are listed; the oracle reopens it if called again.
+    Other oracles are left alone: their own close(), if any, may mean something else."""
+    models = sys.modules.get("plmscope.models")
+    distributed = sys.modules.get("plmscope.distributed")
+    if (models is not None and isinstance(oracle, models.Oracle)) or \
+            (distributed is not None and isinstance(oracle, distributed.LazyOracle)):
+        oracle.close()
+
+
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def run_files(path: Path) -> list[str]:
+    """The artefacts of a run folder: its plain files and summary.json, without hidden files
+    and without the transient journals SQLite keeps beside an open database (they come and go
+    with connections, and a copy of one without its database means nothing)."""
+    names = {p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")}
+    journals = {name for name in names for suffix in _SQLITE_SIDE_FILES
+                if name.endswith(suffix) and name[:-len(suffix)] in names}
+    return sorted((names - journals) | {"summary.json"})
 
 
 def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLabels) -> dict:

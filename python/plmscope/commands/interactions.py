@@ -3,6 +3,7 @@ sites with q-SFT, measure R^2 on held-out variants, and write a report. Resumabl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -297,7 +298,8 @@ def confirm(the_plan, args) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._memory import require_memory
-    from ..experiment import RunFolder, budget_line, interactions_config, run_interactions
+    from ..experiment import (RunFolder, budget_line, interactions_config, release_oracle,
+                              run_interactions)
     from ..fourier import qsft
     from ..report.interactions import summary_lines
 
@@ -323,18 +325,22 @@ def run(args: argparse.Namespace) -> int:
     folder.create()  # before the oracle, whose score cache lives in the folder
     oracle = source.build()
     try:
-        result = run_interactions(
-            oracle, source.q, source.n, args.b, num_subsample=args.subsamples,
-            num_repeat=args.repeats, delays=args.delays, noise_sd=noise, seed=args.seed,
-            test=args.test, out=out, labels=source.labels, oracle_info=source.info,
-            title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
-            reference_order=args.reference_order,
-            progress=False if args.no_progress else None, nthreads=args.threads, log=print,
-            executor=executor)
+        # the q-SFT queries and the held-out set on the same actors: one model load each
+        with executor if executor is not None else contextlib.nullcontext():
+            result = run_interactions(
+                oracle, source.q, source.n, args.b, num_subsample=args.subsamples,
+                num_repeat=args.repeats, delays=args.delays, noise_sd=noise, seed=args.seed,
+                test=args.test, out=out, labels=source.labels, oracle_info=source.info,
+                title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
+                reference_order=args.reference_order,
+                progress=False if args.no_progress else None, nthreads=args.threads, log=print,
+                executor=executor)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
               "again to resume", file=sys.stderr)
         return 130
+    finally:  # also when stopped: the score cache is left one whole file
+        release_oracle(oracle)
     return _finish(out, summary_lines, result.summary)
 
 

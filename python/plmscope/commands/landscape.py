@@ -3,6 +3,7 @@ ruggedness and variance by order, from a score file or by enumerating a model or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -150,7 +151,7 @@ def save_landscape(out: Path, scores, q, label, fields, summary, extra=None) -> 
 
 
 def run_enumeration(args) -> int:
-    from ..experiment import RunFolder, ask_stored
+    from ..experiment import RunFolder, ask_stored, release_oracle
     from ..fourier import SparseFourier, SurrogateOracle
     from ..landscape import spectrum_metrics
     from ..report.landscape import landscape_summary, summary_lines, write_landscape_report
@@ -239,25 +240,32 @@ def run_enumeration(args) -> int:
     scores = np.empty((len(rows), q**n))
     model = None
     try:
-        for r, subs in enumerate(rows):
-            if args.oracle:
-                oracle = SurrogateOracle(transform, noise, args.surrogate_seed)
-            elif executor is not None:  # the actors load the model, not this process
-                oracle = ray_model_oracle(args, Landscape(wildtype, sites, q, subs))
-            else:
-                from ..models import Oracle, load
+        # one set of actors for all rows: each loads the model once for every landscape
+        with executor if executor is not None else contextlib.nullcontext():
+            for r, subs in enumerate(rows):
+                if args.oracle:
+                    oracle = SurrogateOracle(transform, noise, args.surrogate_seed)
+                elif executor is not None:  # the actors load the model, not this process
+                    oracle = ray_model_oracle(args, Landscape(wildtype, sites, q, subs))
+                else:
+                    from ..models import Oracle, load
 
-                if model is None:
-                    model = load(args.model, backend=args.backend, device=args.device,
-                                 dtype=args.dtype)
-                kwargs = {} if args.model_batch_size is None else {"batch_size": args.model_batch_size}
-                oracle = Oracle(model, Landscape(wildtype, sites, q, subs),
-                                args.scorer, cache=out / "scores.sqlite", progress=progress,
-                                **kwargs)
-            scores[r] = ask_stored(oracle, grid, out / "queries" / f"row{r:04d}",
-                                   {"purpose": "full landscape", "row": r, "q": q, "n": n},
-                                   args.batch_size, progress, f"landscape {r + 1}/{len(rows)}",
-                                   executor)
+                    if model is None:
+                        model = load(args.model, backend=args.backend, device=args.device,
+                                     dtype=args.dtype)
+                    kwargs = {} if args.model_batch_size is None \
+                        else {"batch_size": args.model_batch_size}
+                    oracle = Oracle(model, Landscape(wildtype, sites, q, subs),
+                                    args.scorer, cache=out / "scores.sqlite", progress=progress,
+                                    **kwargs)
+                try:
+                    scores[r] = ask_stored(oracle, grid, out / "queries" / f"row{r:04d}",
+                                           {"purpose": "full landscape", "row": r, "q": q,
+                                            "n": n},
+                                           args.batch_size, progress,
+                                           f"landscape {r + 1}/{len(rows)}", executor)
+                finally:  # a model oracle's score cache: one whole file, no journal beside it
+                    release_oracle(oracle)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the scores so far are saved in {out}; run the same command again "
               "to resume", file=sys.stderr)

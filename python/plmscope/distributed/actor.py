@@ -2,8 +2,10 @@
 
 The actor receives a *recipe*, not a model: an ``OracleSpec``-like object (anything with
 ``build(device=...)``) is built on the actor's own device, a zero-argument factory is called
-there, and any other picklable oracle is used as it arrives. Nothing here imports Ray, so the
-class can be tested as plain Python and Ray stays an optional dependency.
+there, and any other picklable oracle is used as it arrives. An actor kept for another run
+switches to that run's recipe with ``use()``; a spec of the model it already holds (same
+``model_key``) reuses the loaded model. Nothing here imports Ray, so the class can be tested as
+plain Python and Ray stays an optional dependency.
 """
 from __future__ import annotations
 
@@ -92,6 +94,12 @@ class LazyOracle:
             self._oracle = self.spec.build()
         return self._oracle(variants)
 
+    def close(self) -> None:
+        """Release what the oracle built here holds open (a model Oracle's score cache)."""
+        close = getattr(self._oracle, "close", None)
+        if callable(close):
+            close()
+
     def __reduce__(self):  # ship the recipe, never a loaded model
         return (LazyOracle, (self.spec,))
 
@@ -101,22 +109,56 @@ class LazyOracle:
 
 class OracleActor:
     """Body of one Ray actor. ``ready()`` builds the oracle (errors surface there, as the
-    oracle's own exception), ``score()`` answers one shard and says how long it took."""
+    oracle's own exception), ``use()`` switches to another recipe, ``score()`` answers one
+    shard and says how long it took.
+
+    The model a spec loads is kept while the next recipes are specs with the same
+    ``model_key`` (e.g. the landscapes of several repeats), so it is loaded once per actor;
+    another model replaces it (one model at a time: a GPU holds one)."""
 
     def __init__(self, recipe: OracleRecipe):
         self.recipe = recipe
         self.oracle = None
+        self._model = None       # the model a spec loaded here, and what it was loaded as
+        self._model_key = None
 
     def ready(self) -> dict:
+        return self.use(self.recipe)
+
+    def use(self, recipe: OracleRecipe) -> dict:
+        """Build the oracle of ``recipe`` (reusing the held model where it is the same) and
+        answer with where and how: host, pid, GPUs, device, build seconds, reused_model."""
         gpu_ids = _assigned_gpus()
         # The actor sees only its own GPUs (Ray sets CUDA_VISIBLE_DEVICES), so "cuda" is the
         # one it was given; without a GPU a spec is built on the CPU whatever the driver used.
         device = "cuda" if gpu_ids else "cpu"
         t0 = time.perf_counter()
-        self.oracle = self.recipe.build(device)
+        self._drop_oracle()
+        self.recipe = recipe
+        self.oracle, reused = self._build(recipe, device)
         return {"host": socket.gethostname(), "pid": os.getpid(), "gpus": ",".join(gpu_ids),
-                "device": device if self.recipe.kind == "spec" else "",
-                "build_s": time.perf_counter() - t0}
+                "device": device if recipe.kind == "spec" else "",
+                "build_s": time.perf_counter() - t0, "reused_model": reused}
+
+    def _build(self, recipe: OracleRecipe, device: str) -> tuple[Any, bool]:
+        spec = recipe.payload
+        if recipe.kind != "spec" or not callable(getattr(spec, "load_model", None)):
+            self._model = self._model_key = None
+            return recipe.build(device), False
+        key = (spec.model_key, device)
+        if key == self._model_key:
+            return spec.build(device, model=self._model), True
+        self._model = self._model_key = None  # free the old model before loading the next
+        self._model = spec.load_model(device)
+        self._model_key = key
+        return spec.build(device, model=self._model), False
+
+    def _drop_oracle(self) -> None:
+        """Let go of the last oracle; one built from a spec is this actor's to close."""
+        oracle, self.oracle = self.oracle, None
+        close = getattr(oracle, "close", None)
+        if self.recipe.kind == "spec" and callable(close):
+            close()
 
     def score(self, variants: np.ndarray) -> tuple[np.ndarray, float]:
         t0 = time.perf_counter()

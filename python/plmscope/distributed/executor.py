@@ -8,6 +8,10 @@ on the driver at once, which checks it and writes it to the run's store before t
 is taken. The answers therefore do not depend on where, in which order or how often a shard
 ran, and a distributed run gives the same store and result as a local one.
 
+Runs in a ``with executor:`` block keep their actors: the next run sends them its recipe
+instead of starting new ones, so a model is loaded once per actor for all the runs of the block
+(the q-SFT design and its held-out set, the landscapes of several repeats).
+
 Faults: a shard whose actor dies (killed, crashed, out of memory, node lost) goes back to the
 queue and the actor is replaced; a shard answered twice (a speculative copy) is dropped. A
 driver that dies loses only the batches in flight: rerunning with the same store re-asks
@@ -126,6 +130,12 @@ class RayExecutor:
         Progress bar and final per-actor table on stderr: True always, False never, None on a
         terminal. The table is also logged (logger ``plmscope.distributed``, INFO) and kept in
         :attr:`actor_table` / :attr:`summary` after a run.
+
+    Each :meth:`run` starts its actors and stops them at its end, unless the executor is used
+    as a context manager: inside ``with executor:`` a run that finishes keeps its actors for
+    the next run, which gives them its oracle's recipe; an actor holding the model of that
+    recipe's spec (same ``model_key``) reuses it instead of loading it again. The block's end
+    (or :meth:`close`) stops them.
     """
 
     def __init__(self, address: str | None = "auto", num_actors: int | None = None,
@@ -160,6 +170,8 @@ class RayExecutor:
         self.actor_table = None
         self.summary = ""
         self._actors: list[_Actor] = []
+        self._keep = False
+        self._pool: list = []   # handles of the actors kept from the last run, by slot
 
     def __repr__(self) -> str:
         return (f"RayExecutor(address={self.address!r}, num_actors={self.num_actors}, "
@@ -168,8 +180,29 @@ class RayExecutor:
 
     @property
     def actors(self) -> list:
-        """Handles of the actors alive or starting (during a run; empty afterwards)."""
+        """Handles of the actors alive or starting (during a run; afterwards empty, or inside
+        a ``with`` block the actors kept for the next run)."""
+        if not self._actors:
+            return list(self._pool)
         return [a.handle for a in self._actors if a.stats.state in ("starting", "running")]
+
+    def __enter__(self):
+        self._keep = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the actors kept between runs and keep none from now on."""
+        self._keep = False
+        pool, self._pool = self._pool, []
+        if not pool:
+            return
+        ray = require_ray()
+        if ray.is_initialized():
+            for handle in pool:
+                ray.kill(handle, no_restart=True)
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -231,13 +264,14 @@ class RayExecutor:
         options = {"num_gpus": gpus, "num_cpus": cpus, "max_restarts": 0, "max_task_retries": 0}
         if self.runtime_env is not None:
             options["runtime_env"] = self.runtime_env
+        pool, self._pool = self._pool, []
         run = _Run(ray, self, ray.remote(OracleActor).options(**options), ray.put(recipe),
-                   shards, num_pieces, on_result)
+                   shards, num_pieces, on_result, pool)
         self._actors = run.actors
         try:
             run.loop(count)
         finally:
-            run.close()
+            self._pool = run.close(keep=self._keep)
             self.actor_table = run.progress.table()
             self.summary = run.progress.summary()
             self._actors = []
@@ -251,8 +285,9 @@ class _Run:
     shards in flight, the answers gathered per batch."""
 
     def __init__(self, ray, config: RayExecutor, actor_class, recipe_ref, shards, num_pieces,
-                 on_result):
+                 on_result, pool=()):
         self.ray, self.config = ray, config
+        self.pool = list(pool)        # actors kept from the last run, by slot
         self.actor_class, self.recipe_ref = actor_class, recipe_ref
         self.shards, self.num_pieces, self.on_result = shards, num_pieces, on_result
         self.faults = _faults(ray)
@@ -276,6 +311,12 @@ class _Run:
         self.actors.append(actor)
         self.starting[handle.ready.remote()] = actor
 
+    def reuse(self, slot: int, handle) -> None:
+        """A kept actor takes this run's recipe (its answer counts as its ready())."""
+        actor = _Actor(f"a{slot}", slot, 0, handle, self.progress.add_actor(f"a{slot}"))
+        self.actors.append(actor)
+        self.starting[handle.use.remote(self.recipe_ref)] = actor
+
     def on_ready(self, ref) -> None:
         actor = self.starting.pop(ref)
         try:
@@ -298,6 +339,7 @@ class _Run:
         stats.state = "running"
         stats.host, stats.pid, stats.gpus = info["host"], info["pid"], info["gpus"]
         stats.build_s = info["build_s"]
+        stats.reused_model = info["reused_model"]
         stats.ready_s = time.perf_counter() - self.progress.started
 
     def lose(self, actor: _Actor, error: BaseException) -> None:
@@ -381,7 +423,10 @@ class _Run:
 
     def loop(self, count: int) -> None:
         for slot in range(count):
-            self.start(slot, 0)
+            if slot < len(self.pool):
+                self.reuse(slot, self.pool[slot])
+            else:
+                self.start(slot, 0)
         while self.batches_left:
             refs = list(self.running) + list(self.starting)
             if not refs:
@@ -399,8 +444,12 @@ class _Run:
                     self.on_shard(ref)
             self.dispatch()
 
-    def close(self) -> None:
-        """Release every actor (also when the driver stops midway)."""
+    def close(self, keep: bool = False) -> list:
+        """Release every actor (also when the driver stops midway); with ``keep``, a finished
+        run instead returns the handles of its live actors by slot, and of the kept ones it
+        did not need, for the next run."""
+        keep = keep and not self.batches_left
+        kept = {}
         for actor in self.actors:
             if actor.stats.state in ("starting", "running"):
                 if self.batches_left:
@@ -409,8 +458,20 @@ class _Run:
                     actor.stats.state = "finished"
                 else:
                     actor.stats.state = "unused"
-                self.ray.kill(actor.handle, no_restart=True)
+                if keep:
+                    kept[actor.slot] = actor.handle
+                else:
+                    self.ray.kill(actor.handle, no_restart=True)
+        used = {actor.slot for actor in self.actors}
+        for slot, handle in enumerate(self.pool):
+            if slot in used:
+                continue
+            if keep:
+                kept[slot] = handle
+            else:
+                self.ray.kill(handle, no_restart=True)
         self.progress.close()
+        return [kept[slot] for slot in sorted(kept)]
 
 
 def run_queries(oracle: Callable, variants: np.ndarray, executor=None,

@@ -17,6 +17,7 @@ class ActorStats:
     pid: int = 0
     gpus: str = ""
     build_s: float = float("nan")     # the oracle's build (model load) on the actor
+    reused_model: bool = False   # kept from an earlier run, it built on the model it held
     ready_s: float = float("nan")     # run start to ready: scheduling, process start, build
     shards: int = 0
     queries: int = 0

@@ -5,7 +5,10 @@ variant of that context, keyed by its mutations relative to the wild type: for e
 residue, in increasing position, two bytes of the 1-based position (big-endian) and the new
 residue's ASCII letter. That key is exact (the sequence is wild type + key) and short, so
 millions of q-SFT queries fit in a few hundred MB. WAL mode and a busy timeout let several
-processes (e.g. Ray actors) share one file; each process opens its own connection.
+processes (e.g. Ray actors) share one file; each process (and thread) opens its own connection.
+While a connection is open the file has transient ``-wal`` / ``-shm`` companions; ``close()``
+ends this process's connections, and the last one to close anywhere checkpoints the journal
+into the file and removes them, leaving one self-contained database.
 """
 from __future__ import annotations
 
@@ -60,7 +63,8 @@ def variant_keys(positions: np.ndarray, residues: np.ndarray,
 
 class ScoreCache:
     """Scores persisted in an SQLite file (created if missing). Picklable: the pickle holds
-    only the path, and each process opens its own connection."""
+    only the path, and each process opens its own connection. ``close()`` releases the
+    connections; the next call opens a new one, so a closed cache stays usable."""
 
     def __init__(self, path):
         self.path = Path(path).expanduser().resolve()
@@ -68,39 +72,51 @@ class ScoreCache:
             raise ValueError(f"cache={self.path} is a folder; give a file path such as "
                              "scores.sqlite")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._pid = None
+        self._init_connections()
         self._connect()
+
+    def _init_connections(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: dict[int, sqlite3.Connection] = {}  # thread id -> its connection
+        self._pid = os.getpid()
 
     def __getstate__(self):
         return {"path": str(self.path)}
 
     def __setstate__(self, state):
         self.path = Path(state["path"])
-        self._local = threading.local()
-        self._pid = None
+        self._init_connections()
 
     def __repr__(self) -> str:
         return f"ScoreCache({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._pid == os.getpid():
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's connections are not ours
+                self._conns, self._pid = {}, os.getpid()
+            conn = self._conns.get(threading.get_ident())
+        if conn is not None:
             return conn
-        conn = sqlite3.connect(str(self.path), timeout=120.0)
+        # check_same_thread=False only so close() may end every thread's connection; each
+        # connection is still used by the one thread that opened it
+        conn = sqlite3.connect(str(self.path), timeout=120.0, check_same_thread=False)
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
-        self._local.conn = conn
-        self._pid = os.getpid()
+        with self._lock:
+            self._conns[threading.get_ident()] = conn
         return conn
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """End this process's connections to the file. When no other process has it open,
+        SQLite checkpoints the journal into the file and deletes the -wal / -shm files."""
+        with self._lock:
+            conns = list(self._conns.values()) if self._pid == os.getpid() else []
+            self._conns = {}
+            self._pid = os.getpid()
+        for conn in conns:
             conn.close()
-            self._local.conn = None
 
     def context(self, model: str, backend: str, precision: str, scorer: str, wildtype: str) -> int:
         """Id of a (model, backend, precision, scorer, wild type) context, created if new."""

@@ -35,12 +35,25 @@ class OracleSpec:
         return Landscape(self.wildtype, list(self.sites), self.q,
                          None if self.substitutions is None else list(self.substitutions))
 
-    def build(self, device=None, progress=None) -> Oracle:
-        """Load the model (on `device` if given, else the spec's) and make the Oracle."""
+    @property
+    def model_key(self) -> tuple:
+        """What the loaded model depends on (besides the device): specs with equal keys may
+        share one loaded model, e.g. the landscapes of several repeats on one Ray actor."""
+        return (self.model, self.backend, self.dtype)
+
+    def load_model(self, device=None) -> ProteinModel:
+        """The spec's model, loaded on `device` if given, else on the spec's device."""
         from .loading import load
 
-        model = load(self.model, backend=self.backend, device=device or self.device,
-                     dtype=self.dtype)
+        return load(self.model, backend=self.backend, device=device or self.device,
+                    dtype=self.dtype)
+
+    def build(self, device=None, progress=None, model: ProteinModel | None = None) -> Oracle:
+        """The Oracle of this spec. `model`: one already loaded by a spec with the same
+        ``model_key`` (then `device` is unused); None loads it (on `device` if given, else on
+        the spec's device)."""
+        if model is None:
+            model = self.load_model(device)
         return Oracle(model, self.landscape(), self.scorer, batch_size=self.batch_size,
                       cache=self.cache, progress=progress)
 
@@ -147,6 +160,13 @@ class Oracle:
     def __repr__(self) -> str:
         return (f"Oracle({self.model.name!r}, {self.scorer!r}, n={self.landscape.n}, "
                 f"q={self.landscape.q}, cache={self.cache})")
+
+    def close(self) -> None:
+        """Release the score cache's connections (its SQLite journal is checkpointed into
+        the file when no other process has it open). The Oracle stays usable: its next call
+        opens the cache again."""
+        if self.cache is not None:
+            self.cache.close()
 
     def __call__(self, x) -> np.ndarray:
         """(m,) float64 scores of the variants x, an (m, n) array of states in [0, q)."""
