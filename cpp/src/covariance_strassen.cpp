@@ -405,13 +405,12 @@ struct Context {
   const float* scale;
   const double* unscale;
   double* scatter;
-  double* colsum;  // each column written by the thread that packs it
 };
 
-// Packs panels [p0, p1) of both halves of a step (shifted, scaled) into a shared step
-// buffer and adds their columns' sums to colsum: each thread packs its own panels.
+// Packs panels [p0, p1) of both halves of a step (shifted, scaled) into a step buffer and,
+// with colsum set, adds their columns' sums to it.
 void pack_panels(const Context& c, const float* step_rows, std::int64_t p0, std::int64_t p1,
-                 float* buf, std::vector<float>& colsum32) {
+                 float* buf, std::vector<float>& colsum32, double* colsum) {
   const std::int64_t W = c.s.W, c0 = p0 * W, m = (p1 - p0) * W;
   const std::int64_t len = std::clamp<std::int64_t>(c.d - c0, 0, m);
   if (m == 0) return;
@@ -421,7 +420,8 @@ void pack_panels(const Context& c, const float* step_rows, std::int64_t p0, std:
     const std::int64_t off = std::min(c0, c.d);  // len = 0 past d: nothing is read there
     c.s.pack(step_rows + half * kHalf * c.d + off, c.d, c.shift + off, c.scale + off, len, m,
              buf + half * c.padded * kHalf + p0 * kHalf * W, colsum32.data());
-    for (std::int64_t j = 0; j < len; ++j) c.colsum[c0 + j] += colsum32[j];
+    if (colsum)
+      for (std::int64_t j = 0; j < len; ++j) colsum[c0 + j] += colsum32[j];
   }
 }
 
@@ -606,26 +606,43 @@ bool covariance_strassen(const float* x, std::int64_t steps, std::int64_t d,
   const auto owned = balance_by_cost(cost, threads);
 
   std::vector<double> colsum(d, 0.0);
-  const Context ctx{s, d, plan.padded, shift32, scale.data(), unscale.data(), scatter,
-                    colsum.data()};
-  // Steps are packed once, into two shared buffers, each thread its share of the panels:
-  // the threads pack step st + 1 while they compute step st, and meet once per step.
-  const std::int64_t panels = plan.padded / s.W;
+  const Context ctx{s, d, plan.padded, shift32, scale.data(), unscale.data(), scatter};
+  const std::int64_t panels = plan.padded / s.W, step_floats = 2 * plan.padded * kHalf;
+  const auto step = [&](std::int64_t st) { return x + st * kStrassenStep * d; };
   std::vector<float> buffers[2];
-  for (auto& b : buffers) b.resize(static_cast<std::size_t>(2 * plan.padded * kHalf));
   parallel_team(threads, [&](int t, int team) {
     Worker w(ctx);
     std::vector<float> colsum32;
+    const auto compute = [&](const float* packed) {
+      w.use(packed);
+      for (int share = t; share < threads; share += team)  // a smaller team covers all
+        for (const std::int64_t i : owned[share]) w.run(items[i]);
+    };
+    if (team <= 2) {
+      // Each thread packs every step itself and never waits for the other: on a busy
+      // machine a descheduled thread then stalls no one (packing is ~3% of one thread).
+      std::vector<float> own(static_cast<std::size_t>(step_floats));
+      for (std::int64_t st = 0; st < steps; ++st) {
+        pack_panels(ctx, step(st), 0, panels, own.data(), colsum32,
+                    t == 0 ? colsum.data() : nullptr);
+        compute(own.data());
+      }
+      return;
+    }
+    // More threads: each step is packed once, into two shared buffers, each thread its
+    // share of the panels; the threads pack step st + 1 while they compute step st and
+    // meet once per step (packing everything on every thread would cost ~30% at 16).
+    if (t == 0)
+      for (auto& b : buffers) b.resize(static_cast<std::size_t>(step_floats));
+    team_barrier();
     const std::int64_t p0 = panels * t / team, p1 = panels * (t + 1) / team;
-    pack_panels(ctx, x, p0, p1, buffers[0].data(), colsum32);
+    pack_panels(ctx, step(0), p0, p1, buffers[0].data(), colsum32, colsum.data());
     team_barrier();
     for (std::int64_t st = 0; st < steps; ++st) {
       if (st + 1 < steps)
-        pack_panels(ctx, x + (st + 1) * kStrassenStep * d, p0, p1, buffers[(st + 1) % 2].data(),
-                    colsum32);
-      w.use(buffers[st % 2].data());
-      for (int share = t; share < threads; share += team)  // a smaller team covers all
-        for (const std::int64_t i : owned[share]) w.run(items[i]);
+        pack_panels(ctx, step(st + 1), p0, p1, buffers[(st + 1) % 2].data(), colsum32,
+                    colsum.data());
+      compute(buffers[st % 2].data());
       team_barrier();
     }
   });

@@ -34,8 +34,9 @@ namespace plmscope {
 /// one level of Strassen's algorithm (7 products instead of 8; 0.90 of the multiply-adds at
 /// d = 1024) with float32 sums over 512 rows, on columns scaled by powers of two: each
 /// entry's error stays a small multiple of eps_f32 sqrt(S_ii S_jj) (measured <= 1e-6 of it)
-/// however much the columns' scales differ; scratch: two shared 1024-row steps (2048 d
-/// floats), packed by all threads, which meet once per step. Results are
+/// however much the columns' scales differ; scratch: one packed 1024-row step (1024 d
+/// floats) per thread for up to 2 threads, else two shared ones packed by all threads,
+/// which meet once per step. Results are
 /// bitwise identical for any `nthreads`; calls that split the rows differently may differ
 /// in the last bits. (float64 data: Python uses BLAS through numpy instead.)
 void covariance_accumulate(const float* x, std::int64_t n, std::int64_t d, const double* shift,
