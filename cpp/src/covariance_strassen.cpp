@@ -1,11 +1,12 @@
 // The Strassen path of covariance_accumulate: fewer multiply-adds than any upper-triangle
-// kernel, which matters because the plain kernel already runs at the FMA units' peak.
+// kernel, which matters because the plain kernel already runs near the FMA units' peak
+// (~85% on Zen 4).
 //
 // The scatter X^T X (X: the shifted rows) is split recursively by columns: a diagonal block
 // is two half-size diagonal blocks plus one off-diagonal block X_I^T X_J, a general product.
 // Each off-diagonal block is done with one level of Strassen's algorithm, whose 2 x 2 split
 // of the summed dimension pairs the two 512-row halves of a 1024-row step: 7 products of
-// quadrant size instead of 8. With three levels at d = 1024 that is 0.89 of the plain
+// quadrant size instead of 8. With three levels at d = 1024 that is 0.90 of the plain
 // work. The diagonal blocks at the bottom use the plain upper-triangle tiles.
 //
 // Accuracy: Strassen's error bound is normwise, not per entry: an entry of a quadrant
@@ -54,7 +55,7 @@ struct TileDests {
 // panels of W columns at the tile's first column. Strassen's B-side sums are formed in
 // registers as the tile is computed (vector adds on the pipes the multiply-adds leave
 // idle); A-side sums, broadcast one float at a time, are cheaper summed once beforehand.
-struct Operand2 {
+struct PanelSum {
   const float* first;
   const float* second;
   float sign;
@@ -63,13 +64,13 @@ struct Operand2 {
 // (+ sign B.second[...]), for the column vectors from v0 on (A points into a panel of W
 // columns at the tile's first row). With spill set the tile is stored to
 // spill[r * W + c]; otherwise it is added to every destination.
-using Micro = void (*)(const float* A, const Operand2& B, int v0, const TileDests* t,
+using Micro = void (*)(const float* A, const PanelSum& B, int v0, const TileDests* t,
                        float* spill);
 
 // Calls body.template operator()<V0, BM>() for a tile's first vector and B-operand kind
 // (BM: 0 one panel, 1 first + second, -1 first - second).
 template <class Body>
-inline void dispatch_tile(int v0, const Operand2& B, Body&& body) {
+inline void dispatch_tile(int v0, const PanelSum& B, Body&& body) {
   if (v0) return body.template operator()<1, 0>();  // leaves' diagonal tiles: no sums
   if (!B.second) return body.template operator()<0, 0>();
   if (B.sign > 0) return body.template operator()<0, 1>();
@@ -140,7 +141,7 @@ void masked_add(const float* spill, int W, std::int64_t rows, std::int64_t c_beg
 #endif
 template <int V0, int BM>
 __attribute__((target("avx512f"), always_inline)) inline void micro512(
-    const float* A, const Operand2& Bo, const TileDests* t, float* spill) {
+    const float* A, const PanelSum& Bo, const TileDests* t, float* spill) {
   const float *B = Bo.first, *B2 = Bo.second;
   constexpr int R = 8, NV = 2, W = 32;  // 16 accumulators + 2 B vectors + 1 broadcast
   // The scatter is far larger than L2: fetch this tile's rows of it now, so they are in
@@ -194,7 +195,7 @@ __attribute__((target("avx512f"), always_inline)) inline void micro512(
 
 struct Micro512Body {
   const float* A;
-  const Operand2& B;
+  const PanelSum& B;
   const TileDests* t;
   float* spill;
   template <int V0, int BM>
@@ -203,7 +204,7 @@ struct Micro512Body {
   }
 };
 
-__attribute__((target("avx512f"))) void micro_avx512(const float* A, const Operand2& B,
+__attribute__((target("avx512f"))) void micro_avx512(const float* A, const PanelSum& B,
                                                        int v0, const TileDests* t,
                                                        float* spill) {
   dispatch_tile(v0, B, Micro512Body{A, B, t, spill});
@@ -214,7 +215,7 @@ __attribute__((target("avx512f"))) void micro_avx512(const float* A, const Opera
 
 template <int V0, int BM>
 __attribute__((target("avx2,fma"), always_inline)) inline void micro256(
-    const float* A, const Operand2& Bo, const TileDests* t, float* spill) {
+    const float* A, const PanelSum& Bo, const TileDests* t, float* spill) {
   const float *B = Bo.first, *B2 = Bo.second;
   constexpr int R = 4, NV = 2, W = 16;  // 8 accumulators + 2 B vectors + 1 broadcast
   __m256 acc[R][NV];
@@ -258,7 +259,7 @@ __attribute__((target("avx2,fma"), always_inline)) inline void micro256(
 
 struct Micro256Body {
   const float* A;
-  const Operand2& B;
+  const PanelSum& B;
   const TileDests* t;
   float* spill;
   template <int V0, int BM>
@@ -267,7 +268,7 @@ struct Micro256Body {
   }
 };
 
-__attribute__((target("avx2,fma"))) void micro_avx2(const float* A, const Operand2& B,
+__attribute__((target("avx2,fma"))) void micro_avx2(const float* A, const PanelSum& B,
                                                      int v0, const TileDests* t,
                                                      float* spill) {
   dispatch_tile(v0, B, Micro256Body{A, B, t, spill});
@@ -330,7 +331,8 @@ double leaf_cost(std::int64_t len, const Shape& s) {
 }
 
 double product_cost(std::int64_t rows, std::int64_t mj) {
-  // 7 products over half the rows each (the operand sums ride along in the microkernel)
+  // 7 products over half the rows each (B-side sums ride along in the microkernel; the
+  // A-side ones, O(rows) per product, are left out)
   return 3.5 * double(rows) * double(mj);
 }
 
@@ -376,12 +378,12 @@ Plan best_plan(std::int64_t d, const Shape& s) {
 // Quadrants of a product block: 0 = C11, 1 = C12, 2 = C21, 3 = C22. Operands: base blocks
 // 0..3 = A11, A12, A21, A22 (rows side) or B11, B12, B21, B22 (columns side), where A_xy
 // holds the I-half x (a or b) of K-half y, and B_xy the K-half x of J-half y.
-struct Operand {
+struct BlockSum {  // base block `first` + sign * base block `second`
   int first, second;  // second = -1: the base block itself
   float sign;
 };
 struct Product {
-  Operand a, b;
+  BlockSum a, b;
   int quadrant[2];
   double sign[2];
   int count;
@@ -521,7 +523,7 @@ class Worker {
                       c_.unscale + std::min(col, d - 1)};
         }
         const std::int64_t b_off = (v / s.W) * kHalf * s.W;
-        const Operand2 b{base_b[p.b.first] + b_off,
+        const PanelSum b{base_b[p.b.first] + b_off,
                          p.b.second < 0 ? nullptr : base_b[p.b.second] + b_off, p.b.sign};
         if (inside) {
           s.micro(a, b, 0, &t, nullptr);
