@@ -19,8 +19,8 @@ Other rows: mean pairwise cosine (O(N d) unit-vector sum vs numpy normalise-and-
 cosine + squared distance of 1,000,000 random pairs (fused kernel vs numpy gather).
 
 Ratios are peer time / plmscope time in this run. Run: python bench/bench_isotropy.py
-[--n 100000 --d 1024 --trials 3]. Check the load (uptime) first: other processes on the
-same cores distort every number.
+[--n 100000 --d 1024 --trials 3 --isa avx2]. Check the load (uptime) first: other
+processes on the same cores distort every number.
 """
 from __future__ import annotations
 
@@ -94,7 +94,10 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-package", action="store_true", help="leave out the isoscore package")
+    ap.add_argument("--isa", default="best", choices=["best", "avx512", "avx2", "generic"],
+                    help="covariance kernel instruction set (to see each path on one CPU)")
     args = ap.parse_args()
+    _core.set_covariance_kernel_isa(args.isa)
     import torch
 
     X = make_data(args.n, args.d, args.seed)
