@@ -36,6 +36,15 @@ inline int threads_for_work(double work, int nthreads) {
   return work < kMinParallelWork ? 1 : resolve_threads(nthreads);
 }
 
+/// Threads worth starting for `work` operations at about 2^20 each (at least 1, at most
+/// resolve_threads(nthreads)): a parallel region costs microseconds, or a scheduler time
+/// slice when the machine is busy, so small calls stay on one thread.
+inline int threads_for_share(double work, int nthreads) {
+  constexpr double kWorkPerThread = 1 << 20;
+  const int most = resolve_threads(nthreads);
+  return static_cast<int>(std::max(1.0, std::min<double>(most, work / kWorkPerThread)));
+}
+
 /// Splits tasks of the given costs over `threads` shares: largest first, each to the
 /// least-loaded share (within 4/3 of the best split). Returns the task indices per share.
 inline std::vector<std::vector<std::int64_t>> balance_by_cost(const std::vector<double>& cost,
