@@ -8,7 +8,7 @@ from conftest import shared_path
 from plmscope.cli import main
 from plmscope.experiment import held_out_variants, run_interactions
 from plmscope.fourier.qsft import query_variants
-from plmscope.fourier import SparseFourier, SurrogateOracle
+from plmscope.fourier import SparseFourier, SurrogateOracle, random_real_transform
 from plmscope.fourier.qsft import design
 from report_check import check_report
 
@@ -17,21 +17,8 @@ IMAGES = {"energy_by_order.png", "pairwise_heatmap.png", "top_interactions.png",
 
 def planted_file(tmp_path, q=4, n=6, seed=0):
     """A small real sparse transform saved in plmscope's format (pairs k, -k and a mean)."""
-    rng = np.random.default_rng(seed)
-    freqs, vals, seen = [], [], set()
-    while len(seen) < 10:
-        k = np.zeros(n, int)
-        k[rng.choice(n, size=rng.integers(1, 3), replace=False)] = rng.integers(1, q, size=1)
-        neg = tuple((-k) % q)
-        if tuple(k) in seen or neg in seen:
-            continue
-        v = (1 + rng.random()) * np.exp(2j * np.pi * rng.random())
-        if tuple(k) == neg:
-            freqs.append(k); vals.append(v.real); seen.add(tuple(k))
-        else:
-            freqs += [k, np.array(neg)]; vals += [v, np.conj(v)]; seen |= {tuple(k), neg}
-    freqs.append(np.zeros(n, int)); vals.append(0.5)
-    sf = SparseFourier(np.array(freqs), np.array(vals), q)
+    sf = random_real_transform(q, n, {1: (3, 1.0), 2: (2, 1.0)}, 0.5,
+                               np.random.default_rng(seed))
     path = tmp_path / "planted.npz"
     sf.save(path)
     return path, sf

@@ -11,7 +11,7 @@ import pytest
 import ray
 
 from plmscope.distributed import RayExecutor, run_queries
-from plmscope.fourier import SparseFourier, SurrogateOracle, qsft
+from plmscope.fourier import SparseFourier, SurrogateOracle, qsft, random_real_transform
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -22,18 +22,10 @@ def cluster(ray_cluster):
     return ray_cluster
 
 
-def truth(q=4, n=6, seed=0, pairs=6):
-    """A real sparse function: random frequencies of order 1..3 with their mirrors."""
-    rng = np.random.default_rng(seed)
-    freqs, vals = [np.zeros(n, np.int64)], [0.7 + 0j]
-    for _ in range(pairs):
-        k = np.zeros(n, np.int64)
-        sites = rng.choice(n, size=rng.integers(1, 4), replace=False)
-        k[sites] = rng.integers(1, q, size=sites.size)
-        v = (1 + rng.random()) * np.exp(2j * np.pi * rng.random())
-        freqs += [k, (-k) % q]
-        vals += [v, np.conj(v)]
-    return SparseFourier(np.array(freqs), np.array(vals), q)
+def truth(q=4, n=6, seed=0):
+    """A real sparse function: frequencies of order 1..3 with their mirrors."""
+    return random_real_transform(q, n, {1: (2, 1.0), 2: (2, 1.0), 3: (2, 1.0)}, 0.7,
+                                 np.random.default_rng(seed))
 
 
 # -- test oracles (picklable; module-level so the workers import them) ---------------------

@@ -112,3 +112,27 @@ def test_to_dense_refuses_too_large():
     sf = SparseFourier(np.zeros((1, 30), int), [1.0], q=20)
     with pytest.raises(ValueError, match=r"dense transform over q\^n = 20\^30 entries would need"):
         sf.to_dense()
+
+
+def test_random_real_transform_is_real_with_the_orders_asked():
+    from plmscope.fourier import random_real_transform
+
+    for q in (2, 4, 5):
+        sf = random_real_transform(q, 6, {1: (3, 1.0), 2: (2, 0.5), 3: (1, 0.2)}, -1.5,
+                                   np.random.default_rng(q))
+        x = np.random.default_rng(0).integers(0, q, size=(200, 6))
+        assert np.abs(sf.evaluate(x).imag).max() < 1e-12  # mirrors carry conjugate values
+        k = np.asarray(sf.frequencies).astype(np.int64)
+        orders = (k != 0).sum(1)
+        pairs = {o: len({min(tuple(f), tuple((-f) % q)) for f in k[orders == o]})
+                 for o in (1, 2, 3)}
+        assert pairs == {1: 3, 2: 2, 3: 1}
+        assert len({tuple(f) for f in k}) == len(k)  # distinct frequencies
+        assert np.asarray(sf.values)[orders == 0] == pytest.approx([-1.5])
+    again = random_real_transform(4, 6, {2: (2, 1.0)}, 0.0, np.random.default_rng(1))
+    assert np.array_equal(again.values, random_real_transform(
+        4, 6, {2: (2, 1.0)}, 0.0, np.random.default_rng(1)).values)
+    with pytest.raises(ValueError, match="order 4"):
+        random_real_transform(4, 3, {4: (1, 1.0)}, 0.0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="distinct order-1"):
+        random_real_transform(2, 2, {1: (5, 1.0)}, 0.0, np.random.default_rng(0))

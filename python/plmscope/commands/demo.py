@@ -35,32 +35,10 @@ def register(sub) -> None:
 
 def planted_transform(seed: int = 0):
     """The demo's truth: a real, sparse function on Z_20^10 (conjugate pairs k, -k)."""
-    from ..fourier import SparseFourier
+    from ..fourier import random_real_transform
 
     rng = np.random.default_rng([seed, 0xDE70])
-    n = len(SITES)
-    freqs, vals, seen = [], [], set()
-    for order, (count, scale) in PLANTED.items():
-        made = 0
-        while made < count:
-            k = np.zeros(n, np.int64)
-            k[rng.choice(n, size=order, replace=False)] = rng.integers(1, Q, size=order)
-            neg = (-k) % Q
-            if tuple(k) in seen or tuple(neg) in seen:
-                continue
-            v = scale * (1 + rng.random()) * np.exp(2j * np.pi * rng.random())
-            if np.array_equal(k, neg):  # entries all q/2: its own mirror, so the value is real
-                freqs.append(k)
-                vals.append(complex(v.real))
-                seen.add(tuple(k))
-            else:
-                freqs += [k, neg]
-                vals += [v, np.conj(v)]
-                seen |= {tuple(k), tuple(neg)}
-            made += 1
-    freqs.append(np.zeros(n, np.int64))
-    vals.append(MEAN)
-    return SparseFourier(np.array(freqs), np.array(vals), Q)
+    return random_real_transform(Q, len(SITES), PLANTED, MEAN, rng)
 
 
 def site_labels():

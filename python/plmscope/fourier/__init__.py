@@ -1,7 +1,7 @@
 """q-ary Fourier analysis of functions on Z_q^n (see DESIGN.md for the conventions)."""
 from .fft import qary_fft
 from .sparse import SparseFourier
-from .surrogate import SurrogateOracle
+from .surrogate import SurrogateOracle, random_real_transform
 from . import qsft
 
-__all__ = ["qary_fft", "SparseFourier", "SurrogateOracle", "qsft"]
+__all__ = ["qary_fft", "SparseFourier", "SurrogateOracle", "random_real_transform", "qsft"]

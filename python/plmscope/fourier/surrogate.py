@@ -11,6 +11,45 @@ from .sparse import SparseFourier, as_variants
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+def random_real_transform(q: int, n: int, terms: dict, mean: float, rng) -> SparseFourier:
+    """A random real sparse function on Z_q^n, for planted truths in demos and tests.
+
+    terms: {order: (count, scale)}: `count` distinct frequencies with `order` nonzero
+    entries each, every one with its mirror -k (value conjugated, so the function is real;
+    a frequency that is its own mirror gets a real value), magnitudes scale * U(1, 2) and
+    uniform phases; plus the mean at k = 0. rng: a numpy Generator (the draws are made in
+    a fixed order, so one seed gives one function)."""
+    check_q(q)
+    freqs, vals, seen = [], [], set()
+    for order, (count, scale) in terms.items():
+        if not 1 <= order <= n:
+            raise ValueError(f"terms: order {order} needs 1 <= order <= n={n}")
+        made, tries = 0, 0
+        while made < count:
+            tries += 1
+            if tries > 1000 + 100 * count:
+                raise ValueError(f"terms: cannot draw {count} distinct order-{order} "
+                                 f"frequencies on Z_{q}^{n}; ask for fewer")
+            k = np.zeros(n, np.int64)
+            k[rng.choice(n, size=order, replace=False)] = rng.integers(1, q, size=order)
+            neg = (-k) % q
+            if tuple(k) in seen or tuple(neg) in seen:
+                continue
+            v = scale * (1 + rng.random()) * np.exp(2j * np.pi * rng.random())
+            if np.array_equal(k, neg):  # entries all q/2: its own mirror, so the value is real
+                freqs.append(k)
+                vals.append(complex(v.real))
+                seen.add(tuple(k))
+            else:
+                freqs += [k, neg]
+                vals += [v, np.conj(v)]
+                seen |= {tuple(k), tuple(neg)}
+            made += 1
+    freqs.append(np.zeros(n, np.int64))
+    vals.append(mean)
+    return SparseFourier(np.array(freqs), np.array(vals), q)
+
+
 def _splitmix64(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
