@@ -10,6 +10,7 @@
 #include <string>
 
 #include "plmscope/check.h"
+#include "plmscope/fourier_lasso.h"
 #include "plmscope/peel.h"
 #include "plmscope/qary_fft.h"
 #include "plmscope/qsft_design.h"
@@ -164,6 +165,77 @@ py::dict peel(CArray<std::complex<double>> bins, CArray<std::uint8_t> matrices,
   out["singletons_per_round"] = r.singletons_per_round;
   out["bins_left"] = r.bins_left;
   out["residual_energy"] = r.residual_energy;
+  return out;
+}
+
+// ---- sparse regression on the Fourier basis ---------------------------------------------
+
+// blocks: sequence of (sites, frequency, mask, weight); sites or frequency is None.
+std::vector<plmscope::LassoBlock> lasso_blocks(const py::sequence& blocks) {
+  std::vector<plmscope::LassoBlock> out;
+  out.reserve(py::len(blocks));
+  for (const auto& item : blocks) {
+    auto t = item.cast<py::tuple>();
+    PLMSCOPE_CHECK(t.size() == 4, "a block is (sites, frequency, mask, weight), got a tuple of "
+                                      << t.size());
+    plmscope::LassoBlock b;
+    if (!t[0].is_none()) b.sites = t[0].cast<std::vector<int>>();
+    if (!t[1].is_none()) b.freq = t[1].cast<std::vector<std::uint8_t>>();
+    b.mask = t[2].cast<std::vector<std::uint8_t>>();
+    b.weight = t[3].cast<double>();
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object w, int q,
+                            const py::sequence& blocks, CArray<double> lambdas,
+                            CArray<std::uint8_t> xv, double tol, int max_sweeps, int max_inner,
+                            std::int64_t max_active, int nthreads) {
+  PLMSCOPE_CHECK(x.ndim() == 2, "x must be 2-D (M, n), got ndim=" << x.ndim());
+  PLMSCOPE_CHECK(xv.ndim() == 2 && xv.shape(1) == x.shape(1),
+                 "xv must be 2-D (Mv, n) with the n=" << x.shape(1) << " of x");
+  const std::int64_t M = x.shape(0), Mv = xv.shape(0);
+  const int n = static_cast<int>(x.shape(1));
+  PLMSCOPE_CHECK(y.ndim() == 1 && y.shape(0) == M, "y must have one entry per row of x");
+  CArray<double> weights;
+  const double* wp = nullptr;
+  if (!w.is_none()) {
+    weights = w.cast<CArray<double>>();
+    PLMSCOPE_CHECK(weights.ndim() == 1 && weights.shape(0) == M,
+                   "w must have one entry per row of x");
+    wp = weights.data();
+  }
+  PLMSCOPE_CHECK(lambdas.ndim() == 1, "lambdas must be 1-D");
+  PLMSCOPE_CHECK(q >= 2 && q <= 256, "q must be in [2, 256], got q=" << q);
+  const auto spec = lasso_blocks(blocks);
+  const int L = static_cast<int>(lambdas.shape(0));
+  const auto cells = static_cast<py::ssize_t>(plmscope::lasso_cells(spec, q));
+  std::vector<std::complex<double>> coef(static_cast<std::size_t>(L) * cells);
+  std::vector<double> pred(static_cast<std::size_t>(L) * Mv);
+  plmscope::LassoOptions opt;
+  opt.tol = tol;
+  opt.max_sweeps = max_sweeps;
+  opt.max_inner = max_inner;
+  opt.max_active = max_active;
+  opt.nthreads = nthreads;
+  plmscope::LassoPathResult r;
+  {
+    py::gil_scoped_release release;
+    r = plmscope::fourier_lasso_path(x.data(), M, n, q, y.data(), wp, spec, lambdas.data(), L,
+                                     xv.data(), Mv, coef.data(), pred.data(), opt);
+  }
+  const auto done = static_cast<py::ssize_t>(r.lambdas_done);
+  py::array_t<std::complex<double>> coef_out({done, cells});
+  std::copy(coef.begin(), coef.begin() + done * cells, coef_out.mutable_data());
+  py::array_t<double> pred_out({done, static_cast<py::ssize_t>(Mv)});
+  std::copy(pred.begin(), pred.begin() + done * Mv, pred_out.mutable_data());
+  py::dict out;
+  out["lambda_max"] = r.lambda_max;
+  out["coefficients"] = coef_out;
+  out["predictions"] = pred_out;
+  out["sweeps"] = r.sweeps;
+  out["active"] = r.active;
   return out;
 }
 
@@ -380,6 +452,15 @@ PYBIND11_MODULE(_core, m) {
         py::arg("zeroton_energy"), py::arg("singleton_residual"), py::arg("max_rounds") = 100,
         py::arg("nthreads") = 0,
         "q-SFT peeling decoder; bins (C, q^b, P) complex128 are replaced by the residual.");
+
+  // ---- sparse regression ----
+  m.def("fourier_lasso_path", &fourier_lasso_path, py::arg("x").noconvert(),
+        py::arg("y").noconvert(), py::arg("w"), py::arg("q"), py::arg("blocks"),
+        py::arg("lambdas").noconvert(), py::arg("xv").noconvert(), py::arg("tol") = 1e-6,
+        py::arg("max_sweeps") = 2000, py::arg("max_inner") = 200, py::arg("max_active") = -1,
+        py::arg("nthreads") = 1,
+        "Lasso path on the q-ary Fourier basis over blocks (sites, frequency, mask, weight): "
+        "dict of lambda_max, coefficients (L, cells), predictions at xv (L, Mv), sweeps, active.");
 
   // ---- similarity kernels ----
   m.def("covariance_accumulate", &covariance_accumulate, py::arg("x").noconvert(),
