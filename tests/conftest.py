@@ -45,3 +45,20 @@ def ray_cluster():
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per skip reason with its count, so a failure is not buried under dozens of
+    SKIPPED lines (pyproject's addopts use -rfE, not -ra)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    counts: dict[str, int] = {}
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        counts[reason] = counts.get(reason, 0) + 1
+    terminalreporter.section(f"{len(skipped)} skipped, by reason")
+    for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        terminalreporter.line(f"{count:4d}  {reason}")
