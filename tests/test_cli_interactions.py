@@ -214,7 +214,7 @@ def test_paper_surrogate_small_budget(tmp_path, capsys):
     assert r2 > 0.64 and summary["num_queries"] <= 352_000
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 7,040,000 queries
 def test_paper_surrogate_paper_configuration(tmp_path, capsys):
     """b = 4, C = 2, NSO x 2 (7,040,000 queries), the paper's configuration: R^2 on the file's
     10,000 real ESM2 queries matches the 0.713 of the published transform itself."""

@@ -155,6 +155,7 @@ def test_store_resume_reasks_nothing(tmp_path):
         qsft.recover(oracle, store=tmp_path / "run", **{**kwargs, "seed": 2})
 
 
+@pytest.mark.slow  # 7,040,000 queries
 def test_paper_configuration_on_published_gb1_surrogate():
     path = shared_path("gb1-q20-n10", "randomcoils.npz")
     data = np.load(path)
