@@ -38,7 +38,7 @@ import plmscope  # noqa: E402
 from plmscope import _core, _similarity_gpu  # noqa: E402
 from plmscope.fourier import SparseFourier, qary_fft  # noqa: E402
 
-SHARED = Path(os.environ.get("PLMSCOPE_SHARED_DATA",
+SHARED = Path(os.environ.get("PLMSCOPE_DATA",
                              Path(__file__).resolve().parents[2] / "shared" / "data"))
 ROOT_BYTES = 32 * 16  # the FFT kernel's root table (cuda/qary_fft_tile.h fft_shared_bytes)
 
