@@ -7,7 +7,7 @@ import numpy as np
 
 
 def qary_fft_ref(x: np.ndarray, q: int, inverse: bool = False) -> np.ndarray:
-    """numpy.fft.fftn over the last axis reshaped to [q]*n (DESIGN.md normalisation)."""
+    """numpy.fft.fftn over the last axis reshaped to [q]*n (docs/conventions.md normalisation)."""
     x = np.asarray(x)
     length = x.shape[-1]
     n = int(round(np.log(length) / np.log(q))) if length > 1 else 0
@@ -34,7 +34,7 @@ def r_squared(y: np.ndarray, yhat: np.ndarray) -> float:
 
 
 def metrics_ref(values, q):
-    """DESIGN.md's formulas written out with numpy.fft and itertools (slow, obvious)."""
+    """docs/conventions.md's formulas written out with numpy.fft and itertools (slow, obvious)."""
     values = np.asarray(values, dtype=np.float64)
     n = int(round(np.log(values.size) / np.log(q)))
     F = qary_fft_ref(values, q)

@@ -1,7 +1,7 @@
 """PAM250 global alignment scoring: the Biopython reference, the parasail fast path, and the
 residues PAM250 can score.
 
-Reference (DESIGN.md): Biopython ``PairwiseAligner`` in global mode with PAM250, gap open
+Reference (docs/geometry.md): Biopython ``PairwiseAligner`` in global mode with PAM250, gap open
 -10 and extend -0.5 (a gap of length L scores -10 - 0.5 (L - 1), end gaps included).
 parasail works in integers, so it gets PAM250 doubled with open 20 / extend 1 (its open
 penalty also covers a gap's first position) and its score is halved: the same optimum,

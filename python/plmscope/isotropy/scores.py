@@ -1,6 +1,6 @@
 """IsoScore, IsoScore*, effective dimensions and mean pairwise cosine of embeddings.
 
-Formulas (DESIGN.md): with C the covariance of the N points (mean-centred, / (N - 1)) and
+Formulas (docs/geometry.md): with C the covariance of the N points (mean-centred, / (N - 1)) and
 lambda its eigenvalues, the participation ratio is PR = (sum lambda)^2 / sum lambda^2 =
 tr(C)^2 / ||C||_F^2, IsoScore = (PR - 1) / (d - 1), and the paper's effective dimensions are
 ceil(IsoScore (d - 1) + 1) = ceil(PR). The mean pairwise cosine of unit vectors u_i over
