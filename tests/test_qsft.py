@@ -3,7 +3,6 @@ import pytest
 
 from plmscope.fourier import SparseFourier, SurrogateOracle, qary_fft, qsft
 from plmscope.fourier.qsft import design
-from reference import r_squared
 
 
 def planted(rng, q, n, num_pairs, max_order, offset=0.0, scale=1.0):

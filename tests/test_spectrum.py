@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from plmscope.landscape import spectrum_metrics
-from reference import metrics_ref, qary_fft_ref
+from reference import metrics_ref
 
 
 @settings(max_examples=40, deadline=None)

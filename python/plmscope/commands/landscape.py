@@ -53,7 +53,7 @@ def register(sub) -> None:
 def load_scores(path: str | Path, key: str = "scores", q: int | None = None):
     """(scores (R, q^n) float64, q, fields) of a score file; fields holds the other arrays
     (label, protein, positions_1based, published_*)."""
-    from ..fourier.fft import qary_log
+    from .._checks import qary_log
 
     path = Path(path)
     if not path.is_file():

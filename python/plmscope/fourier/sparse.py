@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core, _device
 from .._memory import require_memory
-from .fft import check_nthreads, check_q
+from .._checks import check_nthreads, check_q
 
 _FORMAT = "plmscope.SparseFourier/1"
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fourier import qary_fft
-from ..fourier.fft import check_q, qary_log
+from .._checks import check_q, qary_log
 
 MAX_ORDER = 5        # the paper counts orders 1..5
 THRESHOLD_DIVISOR = 5.0
