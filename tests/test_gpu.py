@@ -2,7 +2,7 @@
 torch CUDA tensors and CuPy arrays (whichever is installed with CUDA).
 
 Runs only where this build has CUDA kernels and a device is visible; elsewhere every test
-here is skipped, visibly (pytest -ra lists the reason). On a GPU machine:
+here is skipped, visibly (the skip summary lists the reason). On a GPU machine:
     cmake -S . -B build/cuda -G Ninja -DPLMSCOPE_ENABLE_CUDA=ON ... && cmake --build build/cuda
     PYTHONPATH=python python3 -m pytest -q -m gpu tests/test_gpu.py
 PLMSCOPE_GPU_TESTS_ON_HOST=1 runs the same tests with numpy arrays on the CPU path instead,
