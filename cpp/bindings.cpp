@@ -15,6 +15,7 @@
 #include "plmscope/qary_fft.h"
 #include "plmscope/qsft_design.h"
 #include "plmscope/similarity.h"
+#include "plmscope/simd.h"
 #include "plmscope/sparse_series.h"
 #ifdef PLMSCOPE_HAS_CUDA
 #include "plmscope_cuda.h"
@@ -472,16 +473,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("sum").noconvert(), py::arg("m"),
         "(trace, squared Frobenius norm) of the covariance (S - s s^T/m)/(m - 1) from the "
         "upper triangle of the scatter S (d, d) and the shifted sum s (d,).");
-  m.def("covariance_work_ratio", &plmscope::covariance_work_ratio, py::arg("d"),
-        "Multiply-adds per row of the float32 covariance kernel at dimension d relative to "
-        "the plain upper triangle (below 1: the Strassen path is used).");
-  m.def("covariance_kernel_isa", &plmscope::covariance_kernel_isa,
-        "Instruction set of the float32 covariance kernel on this CPU.");
-  m.def("set_covariance_kernel_isa", [](const std::string& isa) {
-          plmscope::set_covariance_kernel_isa(isa.c_str());
-        }, py::arg("isa"),
-        "Force the covariance kernel's instruction set ('avx512', 'avx2', 'generic', 'best'); "
-        "for tests and benchmarks.");
+  m.def("simd_level", [] { return std::string(plmscope::simd_name(plmscope::simd_level())); },
+        "Instruction set the qary_fft and covariance kernels use on this CPU: 'avx512', "
+        "'avx2' or 'baseline' (the widest the CPU has, capped by PLMSCOPE_SIMD).");
   m.def("unit_sum_accumulate", &unit_sum_accumulate<float>, py::arg("x").noconvert(),
         py::arg("unit_sum").noconvert(), py::arg("nthreads") = 0,
         "unit_sum += sum of the rows of x (float32) scaled to unit length.");

@@ -20,10 +20,10 @@ MAX_VARIANTS = 1 << 20
 def register(sub) -> None:
     p = sub.add_parser(
         "landscape", help="sparsity, ruggedness and variance by order of full landscapes",
-        description="Metrics of full landscapes (DESIGN.md): from a score file (--scores, the "
+        description="Metrics of full landscapes (docs/conventions.md): from a score file (--scores, the "
                     "format of esm2-q2-landscapes) or by scoring every variant with a model or "
                     "surrogate (refused above --max-variants).")
-    p.add_argument("--scores", help="npz with 'scores' (rows x q^n, flat order of DESIGN.md)")
+    p.add_argument("--scores", help="npz with 'scores' (rows x q^n, flat order of docs/conventions.md)")
     p.add_argument("--key", default="scores", help="array name in --scores (default scores)")
     p.add_argument("--model", help="model name or local checkpoint to enumerate")
     p.add_argument("--oracle", help="surrogate:PATH.npz to enumerate")
@@ -53,7 +53,7 @@ def register(sub) -> None:
 def load_scores(path: str | Path, key: str = "scores", q: int | None = None):
     """(scores (R, q^n) float64, q, fields) of a score file; fields holds the other arrays
     (label, protein, positions_1based, published_*)."""
-    from ..fourier.fft import qary_log
+    from .._checks import qary_log
 
     path = Path(path)
     if not path.is_file():
@@ -236,7 +236,7 @@ def run_enumeration(args) -> int:
         return 0
     folder.create()
     print(f"scoring every variant: {len(rows)} landscape(s) x {q}^{n} = {total:,} queries")
-    grid = np.indices((q,) * n).reshape(n, -1).T.astype(np.uint8)  # flat order of DESIGN.md
+    grid = np.indices((q,) * n).reshape(n, -1).T.astype(np.uint8)  # flat order of docs/conventions.md
     scores = np.empty((len(rows), q**n))
     model = None
     try:

@@ -8,7 +8,7 @@ import numpy as np
 
 def register(sub) -> None:
     p = sub.add_parser("transform", help="q-ary Fourier transform of full score landscapes (npz)")
-    p.add_argument("scores", help="npz file holding q^n scores per row (flat order of DESIGN.md)")
+    p.add_argument("scores", help="npz file holding q^n scores per row (flat order of docs/conventions.md)")
     p.add_argument("--q", type=int, required=True, help="alphabet size (2 or 20)")
     p.add_argument("--key", default="scores", help="array name inside the npz (default: scores)")
     p.add_argument("--rows", type=int, default=1, help="rows to summarise (default: 1)")

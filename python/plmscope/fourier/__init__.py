@@ -1,4 +1,4 @@
-"""q-ary Fourier analysis of functions on Z_q^n (see DESIGN.md for the conventions)."""
+"""q-ary Fourier analysis of functions on Z_q^n (conventions: docs/conventions.md)."""
 from .fft import qary_fft
 from .sparse import SparseFourier
 from .surrogate import SurrogateOracle, random_real_transform

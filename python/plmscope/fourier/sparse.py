@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core, _device
 from .._memory import require_memory
-from .fft import check_nthreads, check_q
+from .._checks import check_nthreads, check_q
 
 _FORMAT = "plmscope.SparseFourier/1"
 
@@ -95,7 +95,7 @@ class SparseFourier:
         )
 
     def to_dense(self) -> np.ndarray:
-        """The full transform as a flat complex array of length q**n (index of DESIGN.md)."""
+        """The full transform as a flat complex array of length q**n (flat index of docs/conventions.md)."""
         size = float(self.q) ** self.n
         require_memory(int(size * 16), f"a dense transform over q^n = {self.q}^{self.n} entries")
         dense = np.zeros(self.q**self.n, dtype=np.complex128)

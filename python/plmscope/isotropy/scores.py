@@ -1,6 +1,6 @@
 """IsoScore, IsoScore*, effective dimensions and mean pairwise cosine of embeddings.
 
-Formulas (DESIGN.md): with C the covariance of the N points (mean-centred, / (N - 1)) and
+Formulas (docs/geometry.md): with C the covariance of the N points (mean-centred, / (N - 1)) and
 lambda its eigenvalues, the participation ratio is PR = (sum lambda)^2 / sum lambda^2 =
 tr(C)^2 / ||C||_F^2, IsoScore = (PR - 1) / (d - 1), and the paper's effective dimensions are
 ceil(IsoScore (d - 1) + 1) = ceil(PR). The mean pairwise cosine of unit vectors u_i over
@@ -8,7 +8,7 @@ i != j is (||sum u_i||^2 - N) / (N (N - 1)). Every function takes an (N, d) arra
 iterable of (n, d) chunks, so embeddings on disk stream through in O(d^2) memory.
 
 Where it runs: chunks on a GPU (torch CUDA tensors, CuPy arrays) are summed there by the CUDA
-kernels (plmscope._similarity_gpu) into float64 sums on that GPU; only the d x d and d sums
+kernels (plmscope.isotropy.gpu) into float64 sums on that GPU; only the d x d and d sums
 come to the host, where the scores are computed. ``device=`` overrides the choice as in
 plmscope.fourier (see plmscope._device).
 """

@@ -1,6 +1,6 @@
 """The landscape metrics of the interaction paper (arXiv 2405.06645), from a full transform.
 
-For scores f on all q^n variants (flat order of DESIGN.md) and their q-ary Fourier transform F:
+For scores f on all q^n variants (flat order of docs/conventions.md) and their q-ary Fourier transform F:
 
 * threshold t = std(|F[k]|, k != 0) / 5 (population standard deviation over every nonzero k);
 * sparsity = #{k : 1 <= order(k) <= 5, |F[k]| > t} / #{k : 1 <= order(k) <= 5}
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fourier import qary_fft
-from ..fourier.fft import check_q, qary_log
+from .._checks import check_q, qary_log
 
 MAX_ORDER = 5        # the paper counts orders 1..5
 THRESHOLD_DIVISOR = 5.0
@@ -69,7 +69,7 @@ def spectrum_metrics(values, q: int) -> SpectrumMetrics:
     Parameters
     ----------
     values : array_like, shape (q**n,)
-        Real scores of every variant in the flat order of DESIGN.md (index = sum x_i q^(n-1-i)).
+        Real scores of every variant in the flat order of docs/conventions.md (index = sum x_i q^(n-1-i)).
     q : int
         States per site (2 in the paper; any q >= 2).
 

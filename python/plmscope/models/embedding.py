@@ -3,13 +3,13 @@ in memory or streamed from FASTA to resumable ``.npz`` shards."""
 from __future__ import annotations
 
 import json
-import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._checks import check_int
 from .batching import DEFAULT_BATCH_SIZE, check_batch_size, length_groups, run_batches
 from .model import ProteinModel
 
@@ -128,10 +128,7 @@ def embed_fasta(model: ProteinModel, fasta, out_dir, layer: int = -1, pooling: s
     """
     _check_pooling(pooling)
     layer = model.check_layer(layer)
-    if isinstance(shard_size, bool) or not isinstance(shard_size, numbers.Integral) \
-            or shard_size < 1:
-        raise ValueError(f"shard_size must be an integer >= 1 (records per shard), "
-                         f"got {shard_size!r}")
+    shard_size = check_int("shard_size", shard_size, 1, " (records per shard)")
     fasta = Path(fasta).expanduser()
     if not fasta.is_file():
         raise ValueError(f"fasta={fasta} is not a file")

@@ -12,7 +12,8 @@ from scipy import special
 
 from ... import _core
 from ..._memory import require_memory
-from ..fft import check_nthreads, check_q, qary_fft
+from ..._checks import check_int as _check_int, check_nthreads, check_q
+from ..fft import qary_fft
 from ..sparse import SparseFourier
 from . import design
 from .refine import bin_energy, complete_low_orders, conjugate_closure, refit, symmetrize
@@ -43,12 +44,6 @@ class QueryPlan:
                 f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
                 f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
                 f"oracle calls after de-duplication; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {name}={value!r}")
-    return int(value)
 
 
 def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
