@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .. import folders
 
 from .embed import add_model_arguments, check_fasta, embed_into, iter_shards, model_slug, \
     read_fasta
@@ -63,10 +64,8 @@ def register(sub) -> None:
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with folders.atomic_target(path) as fh:
         np.savez(fh, **arrays)
-    os.replace(tmp, path)
 
 
 def sample(out: Path, ids: list[str], seqs: list[str], fraction: float, seed: int):
@@ -89,9 +88,7 @@ def sample(out: Path, ids: list[str], seqs: list[str], fraction: float, seed: in
         meta.write_text(json.dumps(settings, indent=1))
     fasta = out / "sample.fasta"
     if not fasta.exists():
-        tmp = out / "sample.fasta.tmp"
-        tmp.write_text("".join(f">{ids[i]}\n{seqs[i]}\n" for i in proteins))
-        os.replace(tmp, fasta)
+        folders.write_text(fasta, "".join(f">{ids[i]}\n{seqs[i]}\n" for i in proteins))
     return proteins, all_pairs(np.arange(len(proteins))), fasta
 
 
@@ -151,17 +148,21 @@ def model_row(name: str, frame, tables: dict, split: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 0.0 < args.split < 1.0:
+        raise ValueError(f"--split must be in (0, 1), got {args.split}")
+    fasta = check_fasta(args.fasta)
+    out = Path(args.out or f"plmscope-align-corr-{fasta.stem}")
+    with folders.claim(out, "align-corr"):
+        return _run(args, fasta, out)
+
+
+def _run(args: argparse.Namespace, fasta: Path, out: Path) -> int:
     import pandas as pd
 
     from ..alignment import correlation_tables, hexbin_plots, identity_bins
     from ..alignment.study import DEFAULT_EDGES
     from ..isotropy import pair_similarity
 
-    if not 0.0 < args.split < 1.0:
-        raise ValueError(f"--split must be in (0, 1), got {args.split}")
-    fasta = check_fasta(args.fasta)
-    out = Path(args.out or f"plmscope-align-corr-{fasta.stem}")
-    out.mkdir(parents=True, exist_ok=True)
     ids, seqs = read_fasta(fasta)
     proteins, pairs, sample_fasta = sample(out, ids, seqs, args.fraction, args.seed)
     sub_ids = [ids[i] for i in proteins]

@@ -14,6 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import folders
+
 POOLINGS = ("mean", "cls", "per_residue")
 
 
@@ -138,12 +140,14 @@ def run(args: argparse.Namespace) -> int:
     from ..models import embed_fasta
 
     fasta = check_fasta(args.fasta)
+    folders.check_owner(args.out, "embed")  # before the model loads
     model = load_model(args, args.model)
     kwargs = {"layer": args.layer, "pooling": args.pooling, "shard_size": args.shard_size,
               "progress": None}
     if args.batch_size is not None:
         kwargs["batch_size"] = args.batch_size
-    out = embed_fasta(model, fasta, args.out, **kwargs)
+    with folders.claim(args.out, "embed"):
+        out = embed_fasta(model, fasta, args.out, **kwargs)
     manifest = read_manifest(out)
     print(f"embedded {manifest['records']} records of {fasta} with {model.name} "
           f"(layer {manifest['layer']}, {manifest['pooling']}, d={manifest['embed_dim']}) "

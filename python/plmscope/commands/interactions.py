@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import folders
 from ..distributed import add_ray_arguments
 
 SCORERS = ("pllr", "masked_marginal", "wt_marginal")
@@ -297,18 +298,23 @@ def confirm(the_plan, args) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_positive(args, "b", "subsamples", "repeats", "batch_size", "reference_order")
+    if args.test < 0:
+        raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
+    noise = parse_noise(args.noise)
+    out = Path(args.out)
+    with folders.claim(out, "interactions"):
+        return _run(args, out, noise)
+
+
+def _run(args: argparse.Namespace, out: Path, noise) -> int:
     from .._memory import require_memory
     from ..experiment import (RunFolder, budget_line, interactions_config, release_oracle,
                               run_interactions)
     from ..fourier import qsft
     from ..report.interactions import summary_lines
 
-    check_positive(args, "b", "subsamples", "repeats", "batch_size", "reference_order")
-    if args.test < 0:
-        raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
-    noise = parse_noise(args.noise)
     executor = ray_executor(args)
-    out = Path(args.out)
     source = make_source(args, out, on_ray=executor is not None)
     config = interactions_config(source.info, source.q, source.n, args.b, args.subsamples,
                                  args.repeats, args.delays, noise, args.seed, args.test,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import folders
 from ..distributed import add_ray_arguments
 from .interactions import (SCORERS, add_protein_args, check_positive, model_identity, parse_noise,
                            ray_executor, ray_model_oracle)
@@ -108,14 +109,22 @@ def run(args: argparse.Namespace) -> int:
         if args.ray is not None:
             raise ValueError(f"--ray {args.ray} scores variants with a model or surrogate; "
                              "--scores reads them from a file, so there is nothing to run there")
-        return run_scores(args)
+        if not args.out:
+            return run_scores(args)
+        with folders.claim(args.out, "landscape"):
+            return run_scores(args)
     if bool(args.model) == bool(args.oracle):
         raise ValueError("give --scores FILE.npz, or exactly one of --model and --oracle "
                          "surrogate:PATH.npz to enumerate every variant")
-    return run_enumeration(args)
+    if not args.out:
+        raise ValueError("--out is required when enumerating: the folder that keeps the scores "
+                         "(resumable) and the report")
+    with folders.claim(args.out, "landscape"):
+        return run_enumeration(args)
 
 
 def run_scores(args) -> int:
+    from ..experiment import RunFolder
     from ..landscape import spectrum_metrics
     from ..report.landscape import (landscape_summary, metrics_frame, summary_lines,
                                     write_landscape_report)
@@ -133,7 +142,11 @@ def run_scores(args) -> int:
     print("\n".join(summary_lines(summary)))
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder(out, {"kind": "landscape-scores", "scores": str(Path(args.scores)
+                                                                          .resolve()),
+                                 "key": args.key, "q": q, "label": label})
+        folder.check()
+        folder.create()
         save_landscape(out, scores, q, label, fields, summary)
         write_landscape_report(out, metrics, summary, published)
         print(f"report: {out / 'report.html'}")
@@ -157,9 +170,6 @@ def run_enumeration(args) -> int:
     from ..report.landscape import landscape_summary, summary_lines, write_landscape_report
 
     check_positive(args, "repeats", "batch_size", "max_variants")
-    if not args.out:
-        raise ValueError("--out is required when enumerating: the folder that keeps the scores "
-                         "(resumable) and the report")
     out = Path(args.out)
     progress = False if args.no_progress else None
     executor = ray_executor(args)

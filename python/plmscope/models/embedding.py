@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import numbers
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..folders import atomic_target
 from .batching import DEFAULT_BATCH_SIZE, check_batch_size, length_groups, run_batches
 from .model import ProteinModel
 
@@ -96,10 +96,8 @@ def _write_shard(path: Path, ids, sequences, vectors, pooling: str) -> None:
         arrays["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     else:
         arrays["embeddings"] = vectors
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_target(path) as fh:  # a shard is either complete or absent
         np.savez(fh, **arrays)
-    os.replace(tmp, path)  # a shard is either complete or absent
 
 
 def _records(handle, fasta):

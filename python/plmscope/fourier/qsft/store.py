@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...folders import atomic_target, write_text
+
 FORMAT = "plmscope.qsft-store/1"
 
 
@@ -41,9 +43,7 @@ class QueryStore:
                 )
         else:
             (self.path / "answers").mkdir(parents=True, exist_ok=True)
-            tmp = cfg_file.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(self.config, indent=2, sort_keys=True))
-            os.replace(tmp, cfg_file)
+            write_text(cfg_file, json.dumps(self.config, indent=2, sort_keys=True))
         (self.path / "answers").mkdir(parents=True, exist_ok=True)
 
     def _file(self, index: int) -> Path:
@@ -59,6 +59,5 @@ class QueryStore:
         target = self._file(index)
         if target.exists():  # a batch answered twice (e.g. a retried worker): keep the first
             return
-        tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, np.asarray(values, dtype=np.float64))
-        os.replace(tmp, target)
+        with atomic_target(target) as fh:
+            np.save(fh, np.asarray(values, dtype=np.float64))
