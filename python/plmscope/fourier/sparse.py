@@ -103,9 +103,15 @@ class SparseFourier:
         return dense
 
     def flat_indices(self) -> np.ndarray:
-        """Flat index sum k_i q^(n-1-i) of each frequency (int64)."""
-        weights = self.q ** np.arange(self.n - 1, -1, -1, dtype=np.int64)
-        return self._freqs.astype(np.int64) @ weights
+        """Flat index sum k_i q^(n-1-i) of each frequency: int64 while q^n fits in it, else
+        an object array of exact Python ints (int64 would wrap around to wrong values)."""
+        if self.q**self.n < 2**63:
+            weights = self.q ** np.arange(self.n - 1, -1, -1, dtype=np.int64)
+            return self._freqs.astype(np.int64) @ weights
+        weights = [self.q ** (self.n - 1 - i) for i in range(self.n)]
+        out = np.empty(len(self._freqs), dtype=object)
+        out[:] = [sum(int(k) * w for k, w in zip(row, weights)) for row in self._freqs]
+        return out
 
     # -- summaries -------------------------------------------------------------------------
     def orders(self) -> np.ndarray:

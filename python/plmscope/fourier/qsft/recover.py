@@ -260,7 +260,7 @@ def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None 
     delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
     points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
     t1 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
+    unique, inverse = design.unique_variants(points, codes, q, nthreads)
     if timings is not None:
         timings["design"] = t1 - t0
         timings["dedup"] = time.perf_counter() - t1
