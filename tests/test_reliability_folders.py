@@ -145,6 +145,6 @@ def test_concurrent_writers_never_share_a_temporary_file(tmp_path, kind):
     else:
         store = QueryStore(target, {"design_digest": "x"})
         assert store.answered() == set(range(7))
-        assert all(store.load(i).shape == (3,) for i in range(7))
+        assert all(store.load(i, 3).shape == (3,) for i in range(7))
     leftovers = [p.name for p in target.parent.rglob(".*") if p.name.endswith(".tmp")]
     assert leftovers == []

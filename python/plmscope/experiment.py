@@ -136,17 +136,11 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+read_json = folders.read_json
+
+
 def _write_json(path: Path, data) -> None:
     folders.write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
-
-
-def read_json(path: Path, what: str):
-    """The JSON in `path`, or ValueError naming the file when it is not JSON."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} ({what}) is not valid JSON ({exc}); it is damaged: delete it "
-                         "or choose a new folder") from exc
 
 
 # -- oracle descriptions ----------------------------------------------------------------------

@@ -170,3 +170,21 @@ def atomic_target(path: str | os.PathLike, mode: str = "wb"):
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_target(path, "w") as fh:
         fh.write(text)
+
+
+def read_json(path: str | os.PathLike, what: str):
+    """The JSON in `path`, or ValueError naming the file when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} ({what}) is not valid JSON ({exc}); it is damaged: delete it "
+                         "or choose a new folder") from exc
+
+
+def damage_reason(exc: BaseException) -> str:
+    """A short reason why a data file could not be read, without numpy's hint to unpickle
+    it (plmscope never unpickles: a file that is not a plain array is damaged)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if "pickle" in text:
+        return "not a plain numpy array file"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
