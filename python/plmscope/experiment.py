@@ -517,8 +517,11 @@ def load_interactions(path: str | os.PathLike, report: bool = True) -> Interacti
                          f"{', '.join(missing)}); it is damaged or was written by another "
                          "command: delete it and rerun the same command to rebuild it")
     transform = SparseFourier.load(path / "transform.npz")
-    with np.load(path / "test.npz", allow_pickle=False) as data:
-        x, y, yhat = data["x"], data["y"], data["yhat"]
+    data = folders.read_npz(path / "test.npz", "held-out set of a finished run")
+    if not {"x", "y", "yhat"} <= set(data):
+        raise ValueError(f"{path / 'test.npz'} lacks x, y or yhat; it is damaged: delete "
+                         "summary.json and rerun the same command to rebuild the run's files")
+    x, y, yhat = data["x"], data["y"], data["yhat"]
     result = InteractionsResult(transform, summary, path, None, x, y, yhat, already_finished=True)
     if report and not (path / "report.html").exists():
         from .report.interactions import write_interactions_report

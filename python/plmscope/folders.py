@@ -188,3 +188,45 @@ def damage_reason(exc: BaseException) -> str:
     if "pickle" in text:
         return "not a plain numpy array file"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def read_npz(path: str | os.PathLike, what: str) -> dict:
+    """Every array of the .npz file `path` (``what`` names it in errors, e.g. "--scores"),
+    or ValueError naming the file when it is missing, damaged or not an .npz archive."""
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {path}: no such file")
+    try:
+        # our own handle: numpy leaves its file open when a damaged zip fails to parse
+        with open(path, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(f"{what} {path} holds a single array (.npy), not an .npz "
+                                 "archive of named arrays")
+            with data:
+                return {k: data[k] for k in data.files}
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{what} {path} is not a readable .npz file "
+                         f"({damage_reason(exc)})") from None
+    except ValueError as exc:
+        if str(exc).startswith(what):
+            raise
+        raise ValueError(f"{what} {path} is not a readable .npz file "
+                         f"({damage_reason(exc)})") from None
+
+
+def scalar_int(value, what: str) -> int:
+    """An integer stored as a 0-d (or one-element) array, or ValueError naming `what`."""
+    import numpy as np
+
+    arr = np.asarray(value)
+    if arr.size != 1 or not (np.issubdtype(arr.dtype, np.integer)
+                             or (np.issubdtype(arr.dtype, np.floating)
+                                 and float(arr.reshape(-1)[0]).is_integer())):
+        raise ValueError(f"{what} must be one integer, got an array of shape {arr.shape} "
+                         f"({arr.dtype})")
+    return int(arr.reshape(-1)[0])

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import folders
+from ..folders import read_npz
 from ..distributed import add_ray_arguments
 
 SCORERS = ("pllr", "masked_marginal", "wt_marginal")
@@ -161,16 +162,14 @@ def surrogate_source(args) -> Source:
     path = Path(args.oracle.split(":", 1)[1]).expanduser()
     if not path.is_file():
         raise ValueError(f"--oracle surrogate:{path}: no such file; give a SparseFourier .npz")
-    with np.load(path, allow_pickle=False) as data:
-        stores_q = "q" in data.files
-    if args.q is None and not stores_q:
+    data = read_npz(path, "--oracle surrogate file")
+    if args.q is None and "q" not in data:
         raise ValueError(f"--oracle surrogate:{path} stores no q (published format); pass --q "
                          "(20 for amino acids)")
     transform = SparseFourier.load(path, q=args.q)
     q, n = transform.q, transform.n
-    with np.load(path, allow_pickle=False) as data:
-        positions = data["positions_0based"] if "positions_0based" in data.files else None
-        test = (data["test_x"], data["test_y"]) if {"test_x", "test_y"} <= set(data.files) else None
+    positions = data.get("positions_0based")
+    test = (data["test_x"], data["test_y"]) if {"test_x", "test_y"} <= set(data) else None
     extra = {}
     if test is not None:
         extra[f"{path.name} held-out set"] = test

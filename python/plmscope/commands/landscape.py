@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import folders
+from ..folders import read_npz, scalar_int
 from ..distributed import add_ray_arguments
 from .interactions import (SCORERS, add_protein_args, check_positive, model_identity, parse_noise,
                            ray_executor, ray_model_oracle)
@@ -57,25 +58,26 @@ def load_scores(path: str | Path, key: str = "scores", q: int | None = None):
     from ..fourier.fft import qary_log
 
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"--scores {path}: no such file")
+    data = read_npz(path, "--scores")
+    if key not in data:
+        raise ValueError(f"--scores {path} has no array {key!r} (it has {sorted(data)}); "
+                         "choose one with --key")
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--scores {path} is not a readable .npz file ({exc})") from exc
-    with data:
-        if key not in data.files:
-            raise ValueError(f"--scores {path} has no array {key!r} (it has {data.files}); "
-                             "choose one with --key")
         scores = np.atleast_2d(np.asarray(data[key], dtype=np.float64))
-        fields = {k: data[k] for k in data.files if k != key}
-    stored_q = int(fields["q"]) if "q" in fields else None
+    except (TypeError, ValueError):
+        raise ValueError(f"--scores {path}: {key} holds {data[key].dtype} values, not numbers") \
+            from None
+    fields = {k: v for k, v in data.items() if k != key}
+    stored_q = scalar_int(fields["q"], f"q stored in --scores {path}") if "q" in fields else None
     if q is None:
         q = stored_q if stored_q is not None else 2
     elif stored_q is not None and stored_q != q:
         raise ValueError(f"--q {q} but {path} stores q={stored_q}")
     if scores.ndim != 2:
         raise ValueError(f"--scores {path}: {key} must be rows x q^n, got shape {scores.shape}")
+    if scores.shape[0] == 0:
+        raise ValueError(f"--scores {path}: {key} holds no rows (shape {scores.shape}); give a "
+                         "file with at least one landscape")
     try:
         qary_log(scores.shape[1], q)
     except ValueError:
@@ -179,9 +181,8 @@ def run_enumeration(args) -> int:
         path = Path(args.oracle.split(":", 1)[1]).expanduser()
         if not path.is_file():
             raise ValueError(f"--oracle surrogate:{path}: no such file")
-        with np.load(path, allow_pickle=False) as data:
-            if args.q is None and "q" not in data.files:
-                raise ValueError(f"--oracle surrogate:{path} stores no q; pass --q")
+        if args.q is None and "q" not in read_npz(path, "--oracle surrogate file"):
+            raise ValueError(f"--oracle surrogate:{path} stores no q; pass --q")
         transform = SparseFourier.load(path, q=args.q)
         q, n = transform.q, transform.n
         if args.repeats != 1:
