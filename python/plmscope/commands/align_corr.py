@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
 from .. import folders
 from ..folders import read_json
 
@@ -48,7 +49,7 @@ def register(sub) -> None:
     add_model_arguments(p, several=True)
     p.add_argument("--fraction", type=float, required=True,
                    help="fraction of the proteins to sample; all pairs among them are used")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", default=None,
                    help="run folder (default: plmscope-align-corr-<fasta name>); rerunning "
                         "with the same folder resumes")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
 from .. import folders
 
 # GB1 (PDB 1GB1) and the paper's GB1 sites (the randomcoils experiment); the scores are
@@ -30,7 +31,7 @@ def register(sub) -> None:
         "demo", help="q-SFT on a built-in planted landscape with known truth (offline, < 1 min)",
         description=NOTE + " Runs the whole interactions pipeline on it and writes the report.")
     p.add_argument("--out", default="plmscope-demo", help="run folder (default plmscope-demo)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the planted truth and the design")
+    p.add_argument("--seed", type=seed, default=0, help="seeds the planted truth and the design")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 

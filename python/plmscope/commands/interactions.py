@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
 from .. import folders
 from ..folders import read_npz
 from ..distributed import add_ray_arguments
@@ -38,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("--surrogate-noise", default="0",
                    help="noise sd added to the surrogate's answers, or 'residual': the sd of "
                         "its error on the file's held-out set (default 0)")
-    p.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's noise")
+    p.add_argument("--surrogate-seed", type=seed, default=0, help="seed of the surrogate's noise")
     add_qsft_args(p)
     p.add_argument("--out", required=True, help="run folder (created; resumed when it exists)")
     add_ray_arguments(p)
@@ -67,7 +68,7 @@ def add_qsft_args(p) -> None:
     g.add_argument("--delays", default="nso", choices=("nso", "identity"))
     g.add_argument("--noise", default="auto",
                    help="per-query noise sd the decoder assumes, or 'auto' (estimated; default)")
-    g.add_argument("--seed", type=int, default=0, help="seeds the design and the held-out draw")
+    g.add_argument("--seed", type=seed, default=0, help="seeds the design and the held-out draw")
     g.add_argument("--test", type=int, default=10_000,
                    help="random held-out variants for R^2, none of them a q-SFT query (default "
                         "10000; 0 skips)")
@@ -154,6 +155,23 @@ def protein_landscape(args, q: int):
     return rid, Landscape(wildtype, sites, q, subs)
 
 
+def _check_test_set(path: Path, x, y, q: int, n: int):
+    """The held-out set stored in a surrogate file, or ValueError naming what is wrong."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != n or y.shape != (x.shape[0],):
+        raise ValueError(f"{path}: test_x must be (m, n={n}) and test_y (m,), got "
+                         f"{x.shape} and {y.shape}")
+    if not np.issubdtype(x.dtype, np.integer) or (x.size and (x.min() < 0 or x.max() >= q)):
+        raise ValueError(f"{path}: test_x must hold integer states 0..{q - 1}")
+    y = np.asarray(y, dtype=np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: test_y[{i}] = {y[i]}: {int(bad.sum())} held-out score(s) "
+                         "are not finite; remove those variants from test_x/test_y")
+    return x.astype(np.uint8), y
+
+
 def surrogate_source(args) -> Source:
     from ..experiment import transform_digest
     from ..fourier import SparseFourier, SurrogateOracle
@@ -170,6 +188,8 @@ def surrogate_source(args) -> Source:
     q, n = transform.q, transform.n
     positions = data.get("positions_0based")
     test = (data["test_x"], data["test_y"]) if {"test_x", "test_y"} <= set(data) else None
+    if test is not None:
+        test = _check_test_set(path, *test, q, n)
     extra = {}
     if test is not None:
         extra[f"{path.name} held-out set"] = test

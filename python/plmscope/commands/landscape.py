@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
 from .. import folders
 from ..folders import read_npz, scalar_int
 from ..distributed import add_ray_arguments
@@ -39,8 +40,8 @@ def register(sub) -> None:
     p.add_argument("--dtype")
     p.add_argument("--model-batch-size", type=int, default=None)
     p.add_argument("--surrogate-noise", default="0", help="noise sd of the surrogate's answers")
-    p.add_argument("--surrogate-seed", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0, help="seeds the random substitutes")
+    p.add_argument("--surrogate-seed", type=seed, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="seeds the random substitutes")
     p.add_argument("--label", help="label of these landscapes in `plmscope plane`")
     p.add_argument("--max-variants", type=int, default=MAX_VARIANTS,
                    help=f"refuse enumerations above this many scores (default {MAX_VARIANTS:,})")
