@@ -109,7 +109,7 @@ def spectrum_metrics(values, q: int) -> SpectrumMetrics:
     variance[0] = 0.0
     v = variance[1:top + 1]
     total = float(v.sum())
-    ruggedness = float(np.dot(np.arange(1, top + 1), v) / total) if total > 0 else float("nan")
+    ruggedness = float(np.sum(np.arange(1, top + 1) * v) / total) if total > 0 else float("nan")
     with np.errstate(over="ignore"):  # variances of scores ~1e200 do not fit a float64
         variance = variance * scale * scale
     return SpectrumMetrics(q, n, num_above / num_candidates, ruggedness, variance,
