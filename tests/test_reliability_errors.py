@@ -90,6 +90,8 @@ def test_damaged_run_files_are_named(tmp_path, capsys, planted):
     summary = (tmp_path / "run" / "summary.json").read_text()
     (tmp_path / "run" / "summary.json").write_text("{}")
     one_line_error(*cli(capsys, *argv)[::2], "summary.json", "damaged")
+    (tmp_path / "run" / "summary.json").write_text('{"title": "a landscape summary"}')
+    one_line_error(*cli(capsys, *argv)[::2], "summary.json", "damaged")  # was KeyError: 'qsft'
     (tmp_path / "run" / "summary.json").write_text('{"format": ')
     one_line_error(*cli(capsys, *argv)[::2], "summary.json", "not valid JSON")
     (tmp_path / "run" / "summary.json").write_text(summary)

@@ -98,9 +98,11 @@ class RunFolder:
     def is_finished(self) -> bool:
         return self.summary_file.exists() and self.stored_config() == self.config
 
-    def load_summary(self) -> dict:
+    def load_summary(self, required: tuple = ()) -> dict:
+        """summary.json, or ValueError naming it when it is damaged or lacks `required` keys."""
         summary = read_json(self.summary_file, "summary of a finished run")
-        if not isinstance(summary, dict) or not summary:
+        if not isinstance(summary, dict) or not summary \
+                or any(k not in summary for k in required):
             raise ValueError(f"{self.summary_file} is damaged (an empty or non-object summary); "
                              "delete it and rerun the same command to rebuild it from the saved "
                              "answers")
@@ -500,7 +502,7 @@ def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLab
             "counted": "one per conjugate pair k, -k; order >= 1"}
 
 
-_SUMMARY_KEYS = ("format", "q", "n", "sites", "qsft", "test")
+SUMMARY_KEYS = ("format", "q", "n", "sites", "qsft", "test")
 
 
 def load_interactions(path: str | os.PathLike, report: bool = True) -> InteractionsResult:
@@ -511,7 +513,7 @@ def load_interactions(path: str | os.PathLike, report: bool = True) -> Interacti
         raise ValueError(f"{path} holds no finished interactions run (no summary.json); run "
                          "plmscope interactions with --out there to finish it")
     summary = read_json(summary_file, "summary of a finished interactions run")
-    missing = [k for k in _SUMMARY_KEYS if not isinstance(summary, dict) or k not in summary]
+    missing = [k for k in SUMMARY_KEYS if not isinstance(summary, dict) or k not in summary]
     if missing:
         raise ValueError(f"{summary_file} is not the summary of an interactions run (no "
                          f"{', '.join(missing)}); it is damaged or was written by another "

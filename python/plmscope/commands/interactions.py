@@ -328,8 +328,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, out: Path, noise) -> int:
     from .._memory import require_memory
-    from ..experiment import (RunFolder, budget_line, interactions_config, release_oracle,
-                              run_interactions)
+    from ..experiment import (SUMMARY_KEYS, RunFolder, budget_line, interactions_config,
+                              release_oracle, run_interactions)
     from ..fourier import qsft
     from ..report.interactions import summary_lines
 
@@ -342,7 +342,7 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
     folder.check()
     if folder.is_finished():
         print(f"{out} holds a finished run with these arguments; nothing recomputed.")
-        return _finish(out, summary_lines, folder.load_summary())
+        return _finish(out, summary_lines, folder.load_summary(SUMMARY_KEYS))
     the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
