@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <string>
@@ -81,10 +82,34 @@ py::array_t<double> evaluate(CArray<std::uint8_t> freqs, CArray<std::complex<dou
 
 // ---- q-SFT (decoder) -----------------------------------------------------------------
 
-py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delays, int q,
-                       bool with_codes, int nthreads) {
+// q and nthreads arrive as 64-bit Python ints: a value past int's range gets a ValueError
+// that names it, not pybind11's TypeError listing the overloads.
+int checked_q(std::int64_t q) {
+  PLMSCOPE_CHECK(q >= 2 && q <= 256, "q must be in [2, 256], got q=" << q);
+  return static_cast<int>(q);
+}
+
+int checked_nthreads(std::int64_t nthreads) {
+  PLMSCOPE_CHECK(nthreads >= 0 && nthreads <= 1 << 20,
+                 "nthreads must be in [0, 2^20] (0 = all cores), got nthreads=" << nthreads);
+  return static_cast<int>(nthreads);
+}
+
+// Every entry of `a` below q: larger states or delays would index past Z_q.
+void check_states(const CArray<std::uint8_t>& a, int q, const char* name) {
+  const auto* p = a.data();
+  for (py::ssize_t i = 0; i < a.size(); ++i)
+    PLMSCOPE_CHECK(p[i] < q, name << " must hold values in [0, q), got " << int(p[i])
+                                  << " with q=" << q << " (flat entry " << i << ")");
+}
+
+py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delays,
+                       std::int64_t q64, bool with_codes, std::int64_t nthreads64) {
+  const int q = checked_q(q64), nthreads = checked_nthreads(nthreads64);
   PLMSCOPE_CHECK(matrices.ndim() == 3, "matrices must be 3-D (C, n, b), got ndim=" << matrices.ndim());
   PLMSCOPE_CHECK(delays.ndim() == 2, "delays must be 2-D (P, n), got ndim=" << delays.ndim());
+  check_states(matrices, q, "matrices");
+  check_states(delays, q, "delays");
   const auto C = matrices.shape(0), n = matrices.shape(1), b = matrices.shape(2);
   const auto P = delays.shape(0);
   PLMSCOPE_CHECK(delays.shape(1) == n, "delays has n=" << delays.shape(1)
@@ -103,7 +128,8 @@ py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delay
   return py::make_tuple(points, codes);
 }
 
-py::tuple unique_codes(CArray<std::int64_t> codes, int nthreads) {
+py::tuple unique_codes(CArray<std::int64_t> codes, std::int64_t nthreads64) {
+  const int nthreads = checked_nthreads(nthreads64);
   const auto N = static_cast<py::ssize_t>(codes.size());
   std::vector<std::int64_t> uniq(N), first(N);
   py::array_t<std::int64_t> inverse(N);
@@ -121,11 +147,24 @@ py::tuple unique_codes(CArray<std::int64_t> codes, int nthreads) {
 }
 
 py::dict peel(CArray<std::complex<double>> bins, CArray<std::uint8_t> matrices,
-              CArray<std::uint8_t> delays, int q, int num_repeats, double zeroton_energy,
-              double singleton_residual, int max_rounds, int nthreads) {
+              CArray<std::uint8_t> delays, std::int64_t q64, int num_repeats,
+              double zeroton_energy, double singleton_residual, int max_rounds,
+              std::int64_t nthreads64) {
+  const int q = checked_q(q64), nthreads = checked_nthreads(nthreads64);
   PLMSCOPE_CHECK(bins.ndim() == 3, "bins must be 3-D (C, q^b, P), got ndim=" << bins.ndim());
   PLMSCOPE_CHECK(matrices.ndim() == 3, "matrices must be 3-D (C, n, b), got ndim=" << matrices.ndim());
   PLMSCOPE_CHECK(delays.ndim() == 2, "delays must be 2-D (P, n), got ndim=" << delays.ndim());
+  check_states(matrices, q, "matrices");
+  check_states(delays, q, "delays");
+  {
+    const auto* u = bins.data();
+    for (py::ssize_t i = 0; i < bins.size(); ++i)
+      PLMSCOPE_CHECK(std::isfinite(u[i].real()) && std::isfinite(u[i].imag()),
+                     "bins must be finite, got " << u[i] << " at flat entry " << i);
+  }
+  PLMSCOPE_CHECK(std::isfinite(zeroton_energy) && std::isfinite(singleton_residual),
+                 "thresholds must be finite, got zeroton_energy=" << zeroton_energy
+                     << ", singleton_residual=" << singleton_residual);
   plmscope::PeelParams p;
   p.q = q;
   p.num_groups = static_cast<int>(matrices.shape(0));

@@ -20,10 +20,13 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..fourier import SparseFourier, qary_fft
 
-    with np.load(args.scores, allow_pickle=False) as data:
-        if args.key not in data.files:
-            raise SystemExit(f"error: {args.scores} has no array {args.key!r}; it has {data.files}")
-        scores = np.asarray(data[args.key], dtype=np.float64)
+    from ..folders import read_npz
+
+    data = read_npz(args.scores, "--scores")
+    if args.key not in data:
+        raise ValueError(f"--scores {args.scores} has no array {args.key!r}; it has "
+                         f"{sorted(data)}: choose one with --key")
+    scores = np.asarray(data[args.key], dtype=np.float64)
     scores = np.atleast_2d(scores)
     F = qary_fft(scores, args.q)
     n = int(round(np.log(scores.shape[-1]) / np.log(args.q)))

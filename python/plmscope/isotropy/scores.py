@@ -102,8 +102,10 @@ def _score_from_moments(trace: float, frob2: float, n_points: int, dim: int,
         )
     if not (trace > 0.0 and frob2 > 0.0) or not math.isfinite(trace / math.sqrt(frob2)):
         raise ValueError(
-            f"the {n_points} embeddings are all identical (total variance {trace:g}): IsoScore "
-            "is undefined for constant data; check that the model produced distinct embeddings"
+            f"the {n_points} embeddings show no variance (total variance {trace:g}): they are "
+            "all identical, or float32 values so small (below ~1e-19) that their squares "
+            "underflow; IsoScore is undefined for constant data: check that the model produced "
+            "distinct embeddings, or pass tiny ones scaled up or as float64"
         )
     pr = trace * trace / frob2
     pr = min(max(pr, 1.0), float(dim))  # rounding can step a hair outside [1, d]

@@ -60,7 +60,9 @@ def reference_effects(transform: SparseFourier, max_order: int = 2):
         phases = np.ones((members.size, grid.shape[0]), dtype=np.complex128)
         for j in range(size):
             phases *= omega ** ((k[:, j, None] * grid[None, :, j]) % q) - 1.0
-        beta = (values[members] @ phases).real
+        # a plain numpy sum, not a BLAS product: BLAS splits the sum by its thread count,
+        # and the effects (mutations.csv) must not change in the last bit with OMP_NUM_THREADS
+        beta = np.sum(values[members][:, None] * phases, axis=0).real
         orders.append(np.full(grid.shape[0], size))
         sites.extend([subset] * grid.shape[0])
         states.extend(tuple(int(v) for v in row) for row in grid)

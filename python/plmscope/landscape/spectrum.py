@@ -97,7 +97,11 @@ def spectrum_metrics(values, q: int) -> SpectrumMetrics:
     top = min(MAX_ORDER, n)
     if np.ptp(arr) == 0:  # exact: a constant has no nonzero coefficient, only rounding noise
         return SpectrumMetrics(q, n, 0.0, float("nan"), np.zeros(n + 1), 0.0, 0, num_candidates)
-    F = qary_fft(arr, q)
+    # Scale-invariant: the metrics are computed on the scores divided by a power of two near
+    # their largest magnitude (exact, so ordinary scores give bit-identical results), where
+    # neither |F|^2 overflows (scores ~1e200) nor the spread underflows (~1e-300).
+    scale = float(np.ldexp(1.0, int(np.frexp(np.max(np.abs(arr)))[1])))
+    F = qary_fft(arr / scale, q)
     mag = np.abs(F)
     threshold = float(mag[1:].std()) / THRESHOLD_DIVISOR
     num_above = int(np.count_nonzero(mag[low] > threshold))
@@ -105,6 +109,8 @@ def spectrum_metrics(values, q: int) -> SpectrumMetrics:
     variance[0] = 0.0
     v = variance[1:top + 1]
     total = float(v.sum())
-    ruggedness = float(np.dot(np.arange(1, top + 1), v) / total) if total > 0 else float("nan")
-    return SpectrumMetrics(q, n, num_above / num_candidates, ruggedness, variance, threshold,
-                           num_above, num_candidates)
+    ruggedness = float(np.sum(np.arange(1, top + 1) * v) / total) if total > 0 else float("nan")
+    with np.errstate(over="ignore"):  # variances of scores ~1e200 do not fit a float64
+        variance = variance * scale * scale
+    return SpectrumMetrics(q, n, num_above / num_candidates, ruggedness, variance,
+                           threshold * scale, num_above, num_candidates)

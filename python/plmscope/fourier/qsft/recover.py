@@ -120,6 +120,11 @@ def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[floa
     """
     P = bins.shape[-1]
     power = bin_energy(bins) / P
+    if not np.isfinite(power).all():
+        raise ValueError(
+            "the oracle's scores are too large in magnitude for q-SFT in float64: their bin "
+            "energies (squared sums of scores) overflow, so no coefficient could be told from "
+            "noise; rescale the scores (e.g. divide them by a power of ten) and recover again")
     floor = 1e-20 * float(power.mean()) + 1e-300
     if isinstance(noise_sd, str):
         if noise_sd != "auto":
@@ -289,13 +294,14 @@ def regress_stages(transform: SparseFourier, peeled: np.ndarray) -> np.ndarray:
 def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None = None):
     """(matrices, delays, distinct variants in asking order, inverse index of every point)."""
     q, n, b = the_plan.q, the_plan.n, the_plan.b
+    seed = _check_int("seed", seed, 0)  # numpy's own error would not name it
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     matrices = design.subsampling_matrices(rng, q, n, b, the_plan.num_subsample)
     delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
     points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
     t1 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
+    unique, inverse = design.unique_variants(points, codes, q, nthreads)
     if timings is not None:
         timings["design"] = t1 - t0
         timings["dedup"] = time.perf_counter() - t1
