@@ -230,8 +230,9 @@ std::vector<plmscope::LassoBlock> lasso_blocks(const py::sequence& blocks) {
 
 py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object w, int q,
                             const py::sequence& blocks, CArray<double> lambdas,
-                            CArray<std::uint8_t> xv, double tol, int max_sweeps, int max_inner,
-                            std::int64_t max_active, int nthreads) {
+                            CArray<std::uint8_t> xv, py::object yv, py::object wv, double tol,
+                            int max_sweeps, int max_inner, std::int64_t max_active,
+                            int patience, int nthreads) {
   PLMSCOPE_CHECK(x.ndim() == 2, "x must be 2-D (M, n), got ndim=" << x.ndim());
   PLMSCOPE_CHECK(xv.ndim() == 2 && xv.shape(1) == x.shape(1),
                  "xv must be 2-D (Mv, n) with the n=" << x.shape(1) << " of x");
@@ -248,6 +249,19 @@ py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object
   }
   PLMSCOPE_CHECK(lambdas.ndim() == 1, "lambdas must be 1-D");
   PLMSCOPE_CHECK(q >= 2 && q <= 256, "q must be in [2, 256], got q=" << q);
+  CArray<double> yva, wva;
+  const double* yvp = nullptr;
+  const double* wvp = nullptr;
+  if (!yv.is_none()) {
+    yva = yv.cast<CArray<double>>();
+    PLMSCOPE_CHECK(yva.ndim() == 1 && yva.shape(0) == Mv, "yv must have one entry per row of xv");
+    yvp = yva.data();
+  }
+  if (!wv.is_none()) {
+    wva = wv.cast<CArray<double>>();
+    PLMSCOPE_CHECK(wva.ndim() == 1 && wva.shape(0) == Mv, "wv must have one entry per row of xv");
+    wvp = wva.data();
+  }
   const auto spec = lasso_blocks(blocks);
   const int L = static_cast<int>(lambdas.shape(0));
   const auto cells = static_cast<py::ssize_t>(plmscope::lasso_cells(spec, q));
@@ -259,11 +273,12 @@ py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object
   opt.max_inner = max_inner;
   opt.max_active = max_active;
   opt.nthreads = nthreads;
+  opt.patience = patience;
   plmscope::LassoPathResult r;
   {
     py::gil_scoped_release release;
     r = plmscope::fourier_lasso_path(x.data(), M, n, q, y.data(), wp, spec, lambdas.data(), L,
-                                     xv.data(), Mv, coef.data(), pred.data(), opt);
+                                     xv.data(), Mv, yvp, wvp, coef.data(), pred.data(), opt);
   }
   const auto done = static_cast<py::ssize_t>(r.lambdas_done);
   py::array_t<std::complex<double>> coef_out({done, cells});
@@ -496,8 +511,9 @@ PYBIND11_MODULE(_core, m) {
   // ---- sparse regression ----
   m.def("fourier_lasso_path", &fourier_lasso_path, py::arg("x").noconvert(),
         py::arg("y").noconvert(), py::arg("w"), py::arg("q"), py::arg("blocks"),
-        py::arg("lambdas").noconvert(), py::arg("xv").noconvert(), py::arg("tol") = 1e-6,
-        py::arg("max_sweeps") = 2000, py::arg("max_inner") = 200, py::arg("max_active") = -1,
+        py::arg("lambdas").noconvert(), py::arg("xv").noconvert(), py::arg("yv") = py::none(),
+        py::arg("wv") = py::none(), py::arg("tol") = 1e-6, py::arg("max_sweeps") = 500,
+        py::arg("max_inner") = 50, py::arg("max_active") = -1, py::arg("patience") = 4,
         py::arg("nthreads") = 1,
         "Lasso path on the q-ary Fourier basis over blocks (sites, frequency, mask, weight): "
         "dict of lambda_max, coefficients (L, cells), predictions at xv (L, Mv), sweeps, active.");

@@ -48,6 +48,14 @@ class Solver {
     for (std::int64_t m = 0; m < M; ++m)
       for (int i = 0; i < n; ++i) xt_[static_cast<std::size_t>(i) * M + m] = x[m * n + i];
     for (int t = 0; t < q; ++t) omega_[t] = std::polar(1.0, 2 * kPi * t / q);
+    twiddle_pos_.resize(static_cast<std::size_t>(q) * q);
+    twiddle_neg_.resize(static_cast<std::size_t>(q) * q);
+    for (int j = 0; j < q; ++j)
+      for (int t = 0; t < q; ++t) {
+        const int e = (j * t) % q;
+        twiddle_pos_[j * q + t] = omega_[e];
+        twiddle_neg_[j * q + t] = omega_[(q - e) % q];
+      }
     threads_ = M >= kParallelSamples ? resolve_threads(opt.nthreads) : 1;
     double sw = 0, swy = 0, swyy = 0;
     for (std::int64_t m = 0; m < M; ++m) {
@@ -187,10 +195,12 @@ class Solver {
     if (!(most > 0)) return 0;
     std::vector<cd> v(b.cells), hv(b.cells);
     std::vector<double> g;
-    for (std::int64_t j = 0; j < b.cells; ++j) v[j] = b.mask[j] ? cd(1 + 0.01 * (j % 7), 0) : cd(0, 0);
+    // a start with real and imaginary parts reaches every eigenvector of a complex block
+    for (std::int64_t j = 0; j < b.cells; ++j)
+      v[j] = b.mask[j] ? cd(1 + 0.01 * (j % 7), 0.5 + 0.013 * (j % 5)) : cd(0, 0);
     symmetrize(b, v);
     double estimate = 0;
-    for (int it = 0; it < 50; ++it) {
+    for (int it = 0; it < 30; ++it) {
       double norm = 0;
       for (const auto& c : v) norm += std::norm(c);
       norm = std::sqrt(norm);
@@ -203,13 +213,13 @@ class Solver {
       double next = 0;
       for (const auto& c : hv) next += std::norm(c);
       next = std::sqrt(next);
-      const bool done = std::abs(next - estimate) <= 1e-4 * next;
+      const bool done = std::abs(next - estimate) <= 1e-3 * next;
       estimate = next;
       v.swap(hv);
       if (done) break;
     }
     // power iteration approaches from below: a small margin keeps the step safe
-    return std::min(1.05 * estimate, most * double(b.cells) / total_weight_);
+    return std::min(1.1 * estimate, most * double(b.cells) / total_weight_);
   }
 
   // Cell of sample m (column-major data).
@@ -274,20 +284,23 @@ class Solver {
 
   // Separable DFT over Z_q^s: out[j] = sum_a in[a] omega^(sign <j,a>).
   void dft(const Block& b, std::vector<cd>& data, int sign) const {
-    std::vector<cd> line(q_);
+    std::vector<cd> line(q_), in(q_);
+    const cd* table = sign > 0 ? twiddle_pos_.data() : twiddle_neg_.data();
     std::int64_t stride = 1;
     for (int axis = 0; axis < b.s; ++axis) {
       const std::int64_t block = stride * q_;
       for (std::int64_t base = 0; base < b.cells; base += block)
         for (std::int64_t off = 0; off < stride; ++off) {
           cd* p = data.data() + base + off;
+          for (int t = 0; t < q_; ++t) in[t] = p[t * stride];
           for (int j = 0; j < q_; ++j) {
-            cd acc(0, 0);
+            const cd* tw = table + static_cast<std::size_t>(j) * q_;
+            double re = 0, im = 0;
             for (int t = 0; t < q_; ++t) {
-              const int e = static_cast<int>((static_cast<std::int64_t>(j) * t) % q_);
-              acc += p[t * stride] * omega_[sign > 0 ? e : (q_ - e) % q_];
+              re += in[t].real() * tw[t].real() - in[t].imag() * tw[t].imag();
+              im += in[t].real() * tw[t].imag() + in[t].imag() * tw[t].real();
             }
-            line[j] = acc;
+            line[j] = cd(re, im);
           }
           for (int j = 0; j < q_; ++j) p[j * stride] = line[j];
         }
@@ -344,7 +357,7 @@ class Solver {
       for (std::int64_t j = 0; j < b.cells; ++j) Y[j] = Fn[j] + ((t - 1) / tn) * (Fn[j] - F[j]);
       F.swap(Fn);
       t = tn;
-      if (change <= 0.1 * tol_) break;
+      if (change <= tol_) break;
     }
     for (std::int64_t j = 0; j < b.cells; ++j) moved = std::max(moved, std::abs(F[j] - b.F[j]));
     b.F.swap(F);
@@ -389,7 +402,7 @@ class Solver {
   LassoOptions opt_;
   std::vector<std::uint8_t> xt_;
   std::vector<double> r_;
-  std::vector<cd> omega_;
+  std::vector<cd> omega_, twiddle_pos_, twiddle_neg_;  // omega^(+-jt) for j, t in [0, q)
   std::vector<Block> blocks_;
   double total_weight_ = 0, tol_ = 0;
   int threads_ = 1;
@@ -407,7 +420,8 @@ LassoPathResult fourier_lasso_path(const std::uint8_t* x, std::int64_t M, int n,
                                    const double* y, const double* w,
                                    const std::vector<LassoBlock>& blocks,
                                    const double* lambdas, int L, const std::uint8_t* xv,
-                                   std::int64_t Mv, std::complex<double>* coef, double* pred,
+                                   std::int64_t Mv, const double* yv, const double* wv,
+                                   std::complex<double>* coef, double* pred,
                                    const LassoOptions& options) {
   PLMSCOPE_CHECK(q >= 2 && q <= 256, "q must be in [2, 256], got q=" << q);
   PLMSCOPE_CHECK(n >= 1, "n must be >= 1, got n=" << n);
@@ -429,13 +443,23 @@ LassoPathResult fourier_lasso_path(const std::uint8_t* x, std::int64_t M, int n,
   solver.solve(std::numeric_limits<double>::infinity());  // unpenalised blocks only
   result.lambda_max = solver.lambda_max();
   const std::int64_t cells = lasso_cells(blocks, q);
+  double best = std::numeric_limits<double>::infinity();
+  int worse = 0;
   for (int l = 0; l < L; ++l) {
     result.sweeps.push_back(solver.solve(lambdas[l]));
     result.active.push_back(solver.active());
     solver.write_coefficients(coef + static_cast<std::int64_t>(l) * cells);
-    if (Mv) solver.predict(xv, Mv, pred + static_cast<std::int64_t>(l) * Mv);
+    double* p = pred + static_cast<std::int64_t>(l) * Mv;
+    if (Mv) solver.predict(xv, Mv, p);
     result.lambdas_done = l + 1;
     if (options.max_active >= 0 && result.active.back() > options.max_active) break;
+    if (yv && Mv) {
+      double sse = 0;
+      for (std::int64_t m = 0; m < Mv; ++m) sse += (wv ? wv[m] : 1.0) * (yv[m] - p[m]) * (yv[m] - p[m]);
+      if (sse < best) best = sse;
+      worse = sse > (1 + options.rise) * best ? worse + 1 : 0;
+      if (worse >= options.patience) break;
+    }
   }
   return result;
 }

@@ -36,10 +36,14 @@ struct LassoBlock {
 
 struct LassoOptions {
   double tol = 1e-6;        // converged when no coefficient moves by more than tol * sd(y)
-  int max_sweeps = 2000;    // sweeps per lambda (over the active set and the full set)
-  int max_inner = 200;      // FISTA iterations per block subproblem
+  int max_sweeps = 500;     // sweeps per lambda (over the active set and the full set)
+  int max_inner = 50;       // FISTA iterations per block subproblem
   std::int64_t max_active = -1;  // stop the path once more coefficients are nonzero (-1: never)
   int nthreads = 1;         // threads over samples within one fit (0 = all cores)
+  // With validation targets: stop the path once the validation error has stayed above
+  // (1 + rise) times its minimum for `patience` points (the penalty is past its best).
+  int patience = 4;
+  double rise = 0.01;
 };
 
 struct LassoPathResult {
@@ -57,12 +61,14 @@ std::int64_t lasso_cells(const std::vector<LassoBlock>& blocks, int q);
 /// coef[l * cells ...] holds every block's F over its cell-frequency grid (concatenated in
 /// block order; zeros off the mask), and pred[l * Mv ...] the fitted f at the Mv rows of xv.
 /// lambda_max is computed from the data (after fitting the unpenalised blocks) before the
-/// path; an empty lambda list computes only it.
+/// path; an empty lambda list computes only it. yv/wv (may be nullptr): validation targets
+/// and weights for early stopping (see LassoOptions::patience).
 LassoPathResult fourier_lasso_path(const std::uint8_t* x, std::int64_t M, int n, int q,
                                    const double* y, const double* w,
                                    const std::vector<LassoBlock>& blocks,
                                    const double* lambdas, int L, const std::uint8_t* xv,
-                                   std::int64_t Mv, std::complex<double>* coef, double* pred,
+                                   std::int64_t Mv, const double* yv, const double* wv,
+                                   std::complex<double>* coef, double* pred,
                                    const LassoOptions& options);
 
 }  // namespace plmscope

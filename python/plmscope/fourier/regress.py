@@ -367,11 +367,11 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
     )
 
 
-def _path(blocks, state, x, y, w, lambdas, xv, nthreads, max_active=-1):
+def _path(blocks, state, x, y, w, lambdas, xv, nthreads, max_active=-1, yv=None, wv=None):
     q, n = state["q"], state["n"]
     specs = [b.spec(q, n, 1.0) for b in blocks]
     return _core.fourier_lasso_path(x, y, w, q, specs, np.ascontiguousarray(lambdas, np.float64),
-                                    xv, tol=state["tol"], max_active=max_active,
+                                    xv, yv, wv, tol=state["tol"], max_active=max_active,
                                     nthreads=nthreads)
 
 
@@ -392,7 +392,8 @@ def _cross_validate(blocks, state) -> dict:
     def one_fold(k):
         train, test = fold_of != k, fold_of == k
         res = _path(blocks, state, np.ascontiguousarray(x[train]), y[train], w[train], lambdas,
-                    np.ascontiguousarray(x[test]), inner, max_active=int(train.sum()))
+                    np.ascontiguousarray(x[test]), inner, max_active=int(train.sum()),
+                    yv=np.ascontiguousarray(y[test]), wv=np.ascontiguousarray(w[test]))
         err = np.full(len(lambdas), np.inf)
         pred = res["predictions"]
         err[: pred.shape[0]] = ((pred - y[test][None, :]) ** 2) @ w[test]

@@ -1,0 +1,216 @@
+"""plmscope.fourier.fit and the C++ Lasso on the q-ary Fourier basis, against dense numpy
+references (optimality conditions, least squares) and planted landscapes."""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from plmscope import _core
+from plmscope.fourier import SparseFourier, fit, random_real_transform
+from plmscope.fourier import regress
+from plmscope.fourier.qsft import recover
+
+
+def all_variants(q, n):
+    return np.array(list(itertools.product(range(q), repeat=n)), np.uint8)
+
+
+def dense_features(x, freqs, q):
+    return np.exp(2j * np.pi * ((x.astype(np.int64) @ freqs.T.astype(np.int64)) % q) / q)
+
+
+def path_blocks(q, n, max_order):
+    blocks = [regress._Block(())]
+    for s in range(1, max_order + 1):
+        blocks += regress._site_blocks(n, s, q)
+    return blocks
+
+
+def solve(x, y, w, q, n, blocks, lam, **kw):
+    specs = [b.spec(q, n, 1.0) for b in blocks]
+    res = _core.fourier_lasso_path(x, y, w, q, specs, np.array([lam], float),
+                                   np.zeros((0, n), np.uint8), tol=1e-10, max_sweeps=5000,
+                                   max_inner=500, **kw)
+    return regress._transform(blocks, res["coefficients"][-1], q, n), res
+
+
+def candidate_frequencies(q, n, max_order):
+    k = all_variants(q, n)
+    orders = np.count_nonzero(k, axis=1)
+    return k[(orders >= 1) & (orders <= max_order)]
+
+
+def check_kkt(x, y, w, q, tf, cands, lam, tol):
+    """Optimality of the complex Lasso: grad_k + lam F_k / |F_k| = 0 on the support,
+    |grad_k| <= lam off it (grad_k = -(1/W) sum w r conj(phi_k))."""
+    r = y - tf.evaluate(x)
+    W = w.sum()
+    assert abs(np.sum(w * r)) / W < tol  # the unpenalised mean
+    phi = dense_features(x, cands, q)
+    grad = -(phi.conj().T @ (w * r)) / W
+    values = dict(zip(map(bytes, tf.frequencies), tf.values))
+    for k, g in zip(cands, grad):
+        v = values.get(bytes(k), 0)
+        if abs(v) > 0:
+            assert abs(g + lam * v / abs(v)) < tol, (k, g, v)
+        else:
+            assert abs(g) <= lam + tol, (k, g)
+
+
+@settings(max_examples=25, deadline=None)
+@given(q=st.integers(2, 5), n=st.integers(1, 3), m=st.integers(8, 60), order=st.integers(1, 3),
+       frac=st.floats(0.01, 0.9), weighted=st.booleans(), seed=st.integers(0, 2**16))
+def test_lasso_meets_optimality_conditions(q, n, m, order, frac, weighted, seed):
+    order = min(order, n)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, q, (m, n)).astype(np.uint8)
+    y = rng.standard_normal(m) * 2 + 1
+    w = rng.uniform(0.5, 2, m) if weighted else np.ones(m)
+    blocks = path_blocks(q, n, order)
+    _, res0 = solve(x, y, w, q, n, blocks, 1e9)
+    lam = frac * res0["lambda_max"]
+    tf, _ = solve(x, y, w, q, n, blocks, lam)
+    # real function: every value has its mirror's conjugate
+    vals = dict(zip(map(bytes, tf.frequencies), tf.values))
+    for k, v in vals.items():
+        neg = bytes(((q - np.frombuffer(k, np.uint8).astype(int)) % q).astype(np.uint8))
+        assert abs(vals.get(neg, 0) - np.conj(v)) < 1e-9
+    check_kkt(x, y, w, q, tf, candidate_frequencies(q, n, order), lam, 1e-6 * max(1, lam))
+
+
+def test_lambda_max_keeps_every_term_out():
+    rng = np.random.default_rng(3)
+    q, n = 3, 3
+    x = rng.integers(0, q, (50, n)).astype(np.uint8)
+    y = rng.standard_normal(50)
+    blocks = path_blocks(q, n, 2)
+    _, res = solve(x, y, None, q, n, blocks, 1e9)
+    lmax = res["lambda_max"]
+    above, _ = solve(x, y, None, q, n, blocks, lmax * 1.0001)
+    below, _ = solve(x, y, None, q, n, blocks, lmax * 0.99)
+    assert len(above) == 1 and abs(above.values[0] - y.mean()) < 1e-12
+    assert len(below) > 1
+
+
+@pytest.mark.parametrize("q,n", [(2, 1), (2, 4), (3, 3), (4, 2), (5, 2)])
+def test_small_penalty_is_least_squares_on_the_full_basis(q, n):
+    """With every frequency a candidate, enough variants and lam -> 0 the fit is the
+    least-squares solution (numpy lstsq on the dense basis)."""
+    rng = np.random.default_rng(q * 10 + n)
+    x = np.vstack([all_variants(q, n)] * 2 + [rng.integers(0, q, (q**n, n)).astype(np.uint8)])
+    y = rng.standard_normal(x.shape[0])
+    tf, _ = solve(x, y, None, q, n, path_blocks(q, n, n), 1e-9)
+    k = all_variants(q, n)
+    coef, *_ = np.linalg.lstsq(dense_features(x, k, q), y.astype(complex), rcond=None)
+    dense = tf.to_dense()
+    assert np.max(np.abs(dense - coef)) < 1e-6
+
+
+def test_frequency_blocks_equal_site_blocks():
+    """The same candidates as one table per site set or one block per conjugate pair give
+    the same Lasso solution."""
+    rng = np.random.default_rng(5)
+    q, n = 4, 3
+    x = rng.integers(0, q, (80, n)).astype(np.uint8)
+    y = rng.standard_normal(80)
+    tables = path_blocks(q, n, 2)
+    pairs = [regress._Block(())] + regress._frequency_blocks(
+        candidate_frequencies(q, n, 2), q, n, set())
+    a, _ = solve(x, y, None, q, n, tables, 0.05)
+    b, _ = solve(x, y, None, q, n, pairs, 0.05)
+    assert np.allclose(a.to_dense(), b.to_dense(), atol=1e-7)
+
+
+def test_fit_recovers_a_planted_landscape():
+    rng = np.random.default_rng(0)
+    q, n = 4, 6
+    truth = random_real_transform(q, n, {1: (4, 1.0), 2: (4, 0.7), 3: (2, 0.5)}, 0.3, rng)
+    x = rng.integers(0, q, (1500, n)).astype(np.uint8)
+    y = truth.evaluate(x) + 0.01 * rng.standard_normal(x.shape[0])
+    result = fit(x, y, q, seed=1)
+    test = rng.integers(0, q, (2000, n)).astype(np.uint8)
+    yt = truth.evaluate(test)
+    r2 = 1 - np.sum((yt - result.predict(test)) ** 2) / np.sum((yt - yt.mean()) ** 2)
+    assert r2 > 0.999 and result.cv_r2 > 0.99
+    found = {bytes(k) for k, v in zip(result.transform.frequencies, result.transform.values)
+             if abs(v) > 0.05}
+    assert {bytes(k) for k in truth.frequencies} <= found
+    # the order-3 terms were reached hierarchically
+    assert 3 in result.support_by_order and result.rounds[0]["order"] == 2
+    summary = result.summary()
+    assert summary["cv_r2"] == result.cv_r2 and summary["num_variants"] == 1500 - result.duplicates
+
+
+def test_fit_is_reproducible_and_seeded():
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 3, (200, 4)).astype(np.uint8)
+    y = rng.standard_normal(200)
+    a, b = fit(x, y, 3, seed=4), fit(x, y, 3, seed=4)
+    assert np.array_equal(a.transform.values, b.transform.values)
+    assert a.cv_r2 == b.cv_r2
+
+
+def test_duplicates_are_averaged_and_counted():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 2, (64, 5)).astype(np.uint8)
+    y = x @ np.arange(1, 6) + 0.0
+    xx = np.vstack([x, x[:10]])
+    yy = np.concatenate([y, y[:10] + 1.0])
+    res = fit(xx, yy, 2, seed=0)
+    assert res.duplicates == 10 + (64 - np.unique(x, axis=0).shape[0])
+    assert res.num_answers == 74
+
+
+def test_extra_frequencies_of_high_order_are_kept():
+    rng = np.random.default_rng(7)
+    q, n = 3, 8
+    k = np.array([[1, 2, 1, 1, 2, 0, 0, 0]], np.uint8)
+    truth = SparseFourier(np.vstack([k, (-k.astype(int)) % q, np.zeros((1, n))]),
+                          [2 + 1j, 2 - 1j, 0.5], q)
+    x = rng.integers(0, q, (800, n)).astype(np.uint8)
+    y = truth.evaluate(x)
+    plain = fit(x, y, q, max_order=2, seed=0)
+    helped = fit(x, y, q, frequencies=k, max_order=5, seed=0)
+    assert plain.cv_r2 < 0.2 and helped.cv_r2 > 0.999
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(scores=[np.nan] + [1.0] * 19), r"scores\[0\] = nan"),
+    (dict(variants=np.full((20, 3), 3)), r"variants\[0, 0\] = 3 is outside \[0, q=3\)"),
+    (dict(max_order=4), "max_order=4 is larger than the number of sites n=3"),
+    (dict(folds=1), "folds must be an integer >= 2"),
+    (dict(scores=[1.0] * 5), "one value per variant"),
+    (dict(variants=np.zeros((20, 3)), ), "too few for 5-fold"),
+    (dict(q=1), "q must be an integer >= 2"),
+    (dict(seed=-1), "seed must be"),
+])
+def test_bad_input_names_the_argument(kwargs, match):
+    rng = np.random.default_rng(0)
+    args = dict(variants=rng.integers(0, 3, (20, 3)), scores=rng.standard_normal(20), q=3)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        fit(args.pop("variants"), args.pop("scores"), args.pop("q"), **args)
+
+
+def test_recover_regress_uses_every_answer_and_keeps_peeled_terms():
+    """q=5, n=6, orders 3 and 4 only, b too small for the spectrum: the regression decoder
+    finds every planted term and invents nothing above the noise."""
+    rng = np.random.default_rng(1)
+    q, n = 5, 6
+    truth = random_real_transform(q, n, {3: (6, 3.0), 4: (6, 3.0)}, 0.0, rng)
+
+    def oracle(v):
+        return truth.evaluate(v) + 0.01 * np.random.default_rng(int(v.sum())).standard_normal(len(v))
+
+    peel = recover(oracle, q, n, 2, num_subsample=3, seed=0, decoder="peel", progress=False)
+    auto = recover(oracle, q, n, 2, num_subsample=3, seed=0, progress=False)
+    assert auto.decoder == "regress" and auto.num_queries == peel.num_queries
+    planted = {bytes(k) for k in truth.frequencies if k.any()}
+    big = {bytes(k) for k, v in zip(auto.transform.frequencies, auto.transform.values)
+           if abs(v) > 0.05 and k.any()}
+    assert big == planted
+    assert set(auto.stages) <= {"mean", "regress", "regress+peel"}
+    assert auto.fit is not None and auto.fit.cv_r2 > 0.99
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        recover(oracle, q, n, 2, decoder="lasso")
