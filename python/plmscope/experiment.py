@@ -292,12 +292,12 @@ def versions() -> dict:
 
 def interactions_config(oracle_info: dict, q: int, n: int, b: int, num_subsample: int,
                         num_repeat: int, delays: str, noise_sd, seed: int, test: int,
-                        batch_size: int, labels: SiteLabels) -> dict:
+                        batch_size: int, labels: SiteLabels, decoder: str = "auto") -> dict:
     """The run.json of an interactions run: everything that changes its numbers."""
     return {"kind": "interactions", "oracle": oracle_info, "q": q, "n": n, "b": b,
             "num_subsample": num_subsample, "num_repeat": num_repeat, "delays": delays,
             "noise_sd": noise_sd, "seed": seed, "test": test, "batch_size": batch_size,
-            "sites": labels.to_dict()}
+            "sites": labels.to_dict(), "decoder": qsft.resolve_decoder(decoder)}
 
 
 def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample: int = 2,
@@ -310,7 +310,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                      log: Callable[[str], None] | None = None,
                      note: str | None = None,
                      truth: SparseFourier | None = None,
-                     executor=None) -> InteractionsResult:
+                     executor=None, decoder: str = "auto") -> InteractionsResult:
     """Recover the interactions of `oracle` over Z_q^n with q-SFT and measure them.
 
     Parameters
@@ -318,8 +318,9 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     oracle : callable
         (m, n) uint8 variants -> m float scores (a :class:`plmscope.models.Oracle`, a
         :class:`plmscope.fourier.SurrogateOracle`, or any function).
-    q, n, b, num_subsample, num_repeat, delays, noise_sd, seed, batch_size, nthreads :
-        As :func:`plmscope.fourier.qsft.recover` (defaults: the paper's C = 2, NSO, 2 repeats).
+    q, n, b, num_subsample, num_repeat, delays, noise_sd, seed, batch_size, nthreads, decoder :
+        As :func:`plmscope.fourier.qsft.recover` (defaults: the paper's C = 2, NSO, 2 repeats;
+        the regression decoder).
     test : int
         Held-out variants for R^2 (see the module docstring); 0 skips it.
     out : path or None
@@ -360,7 +361,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         raise ValueError(f"test must be >= 0 held-out variants, got test={test}")
     info = oracle_info if oracle_info is not None else describe_oracle(oracle)
     config = interactions_config(info, q, n, b, num_subsample, num_repeat, delays, noise_sd,
-                                 seed, test, batch_size, labels)
+                                 seed, test, batch_size, labels, decoder)
     folder = RunFolder(out, config) if out is not None else None
     if folder is not None:
         folder.check()
@@ -389,7 +390,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         recovery = qsft.recover(oracle, q, n, b, num_subsample=num_subsample, delays=delays,
                                 num_repeat=num_repeat, noise_sd=noise_sd, seed=seed, store=store,
                                 nthreads=nthreads, batch_size=batch_size,
-                                executor=digesting or executor, progress=progress)
+                                executor=digesting or executor, progress=progress,
+                                decoder=decoder)
         made = (json.loads((store / "config.json").read_text())["design_digest"] if store is not None
                 else digesting.hash.hexdigest())
         if made != digest:  # the held-out set was drawn against another design: never report it
@@ -439,7 +441,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
             "wildtype_score": float(np.sum(transform.values).real),
             "energy_by_order": [float(v) for v in energy],
             "timings": timings, "versions": versions(), "note": note,
-            "truth": None if truth is None else truth_counts(transform, truth, labels),
+            "truth": None if truth is None else truth_counts(
+            transform, truth, labels, 0.0 if recovery.fit is None else recovery.fit.noise_floor),
         }
         result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
                                     test_x, test_y, test_yhat)
@@ -486,23 +489,25 @@ def run_files(path: Path) -> list[str]:
     return sorted((names - journals) | {"summary.json"})
 
 
-def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLabels) -> dict:
-    """How a recovery compares with a planted truth, one count per conjugate pair."""
+def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLabels,
+                 noise_floor: float = 0.0) -> dict:
+    """How a recovery compares with a planted truth, one count per conjugate pair. A
+    recovered term that is not planted counts as spurious only at or above `noise_floor`
+    (the regression's 3 standard errors of one estimate); smaller ones are counted apart."""
     from .report.tables import truth_table
 
     table = truth_table(transform, truth, labels)
     counts = table["status"].value_counts()
     found = table[table["status"] == "found"]
-    spurious = table[table["status"] == "spurious"]
+    extra = table[table["status"] == "spurious"]
+    spurious = extra[extra["abs_error"] >= noise_floor]
     return {"planted": int(counts.get("found", 0) + counts.get("missed", 0)),
             "found": int(counts.get("found", 0)), "missed": int(counts.get("missed", 0)),
-            "spurious": int(counts.get("spurious", 0)),
+            "spurious": int(len(spurious)), "below_noise_floor": int(len(extra) - len(spurious)),
+            "noise_floor": float(noise_floor),
             "max_abs_error_found": float(found["abs_error"].max()) if len(found) else None,
             "max_spurious_magnitude": float(spurious["abs_error"].max()) if len(spurious) else None,
             "counted": "one per conjugate pair k, -k; order >= 1"}
-
-
-SUMMARY_KEYS = ("format", "q", "n", "sites", "qsft", "test")
 
 
 def load_interactions(path: str | os.PathLike, report: bool = True) -> InteractionsResult:

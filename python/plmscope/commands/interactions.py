@@ -66,6 +66,10 @@ def add_qsft_args(p) -> None:
     g.add_argument("--subsamples", type=int, default=2, help="subsampling groups C (default 2)")
     g.add_argument("--repeats", type=int, default=2, help="NSO delay repeats (default 2)")
     g.add_argument("--delays", default="nso", choices=("nso", "identity"))
+    g.add_argument("--decoder", default="auto", choices=("auto", "regress", "peel"),
+                   help="regress: cross-validated sparse regression over every answer, with the "
+                        "peeled terms as candidates; peel: the paper's peeling decoder alone; "
+                        "auto (default): regress")
     g.add_argument("--noise", default="auto",
                    help="per-query noise sd the decoder assumes, or 'auto' (estimated; default)")
     g.add_argument("--seed", type=seed, default=0, help="seeds the design and the held-out draw")
@@ -337,7 +341,7 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
     source = make_source(args, out, on_ray=executor is not None)
     config = interactions_config(source.info, source.q, source.n, args.b, args.subsamples,
                                  args.repeats, args.delays, noise, args.seed, args.test,
-                                 args.batch_size, source.labels)
+                                 args.batch_size, source.labels, args.decoder)
     folder = RunFolder(out, config)
     folder.check()
     if folder.is_finished():
@@ -359,7 +363,7 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
                 title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
                 reference_order=args.reference_order,
                 progress=False if args.no_progress else None, nthreads=args.threads, log=print,
-                executor=executor)
+                executor=executor, decoder=args.decoder)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
               "again to resume", file=sys.stderr)

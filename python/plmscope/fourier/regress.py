@@ -52,6 +52,7 @@ class Fit:
     support_by_order: dict           # order -> nonzero coefficients (k and -k both counted)
     rounds: list                     # one dict per hierarchical round (order, candidates, cv_r2)
     timings: dict
+    noise_floor: float = 0.0         # |F| below it (3 standard errors) is not shown to be real
     config: dict = field(default_factory=dict)
 
     def predict(self, x, nthreads: int = 0) -> np.ndarray:
@@ -66,6 +67,7 @@ class Fit:
             "candidates_by_order": {str(k): int(v) for k, v in self.candidates_by_order.items()},
             "support_by_order": {str(k): int(v) for k, v in self.support_by_order.items()},
             "rounds": self.rounds, "timings": dict(self.timings),
+            "noise_floor": self.noise_floor,
             "cv_r2_path": [None if not math.isfinite(v) else float(v) for v in self.cv_r2_path],
             "lambdas": [float(v) for v in self.lambdas], **{f"config_{k}": v for k, v in
                                                               self.config.items()},
@@ -309,7 +311,10 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
     order = rounds[0]["order"]
     while order < top:
         order += 1
-        supported = [blk.sites for blk in best["supported_blocks"] if len(blk.sites) == order - 1]
+        # where a new block is cheap (q = 2: one coefficient) any supported parent will do;
+        # large tables (q = 20: 6,859 coefficients a triple) grow only above real terms
+        parents = best["supported_blocks"] if q ** order <= 64 else best["strong_blocks"]
+        supported = [blk.sites for blk in parents if len(blk.sites) == order - 1]
         new = [b for b in _grow(supported, order, n, q) if b.sites not in covered]
         if not new or new[0].cells(q) > _MAX_BLOCK_CELLS:
             break
@@ -361,7 +366,7 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
         lambdas=best["lambdas"], cv_r2_path=best["cv_r2_path"], folds=folds,
         num_answers=int(np.asarray(scores).size), num_variants=M, duplicates=duplicates,
         candidates_by_order=dict(sorted(cand.items())), support_by_order=support,
-        rounds=rounds, timings=timings,
+        rounds=rounds, timings=timings, noise_floor=float(best["noise_floor"]),
         config={"q": q, "n": n, "max_order": max_order, "folds": folds, "seed": seed,
                 "num_lambdas": num_lambdas, "extra_frequencies": len(extra)},
     )
@@ -409,16 +414,26 @@ def _cross_validate(blocks, state) -> dict:
     # the fit at the chosen penalty on all data (also drives hierarchical growth)
     t0 = time.perf_counter()
     res = _path(blocks, state, x, y, w, lambdas[: index + 1], np.zeros((0, n), np.uint8), nthreads)
-    coef = res["coefficients"][-1]
-    supported, offset = [], 0
+    coef = res["coefficients"][-1].copy()
+    # The noise of one coefficient's estimate (3 standard errors, sigma from the
+    # cross-validated error): smaller terms help prediction a little but are not shown to be
+    # interactions. Reports flag them; hierarchical growth starts only above it.
+    sigma = math.sqrt(sse[index] / w.sum()) if np.isfinite(sse[index]) else 0.0
+    floor = 3 * sigma / math.sqrt(w.sum())
+    supported, strong, offset = [], [], 0
     for b in blocks:
         c = b.cells(q)
-        if np.any(coef[offset: offset + c] != 0):
+        magnitude = np.abs(coef[offset: offset + c])
+        if np.any(magnitude > 0):
             supported.append(b)
+        if np.any(magnitude >= floor):
+            strong.append(b)
         offset += c
     return {"blocks": blocks, "lambdas": lambdas, "cv_r2_path": r2, "index": index,
             "cv_r2": float(r2[index]) if np.isfinite(r2[index]) else -math.inf,
             "candidates": candidates, "supported_blocks": supported, "coefficients": coef,
+            "strong_blocks": strong,
+            "noise_floor": floor,
             "final_fit": time.perf_counter() - t0}
 
 

@@ -191,9 +191,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     batch_size = _check_int("batch_size", batch_size, 1)
     if not 0 < false_alarm:
         raise ValueError(f"false_alarm must be > 0, got {false_alarm!r}")
-    if decoder not in DECODERS:
-        raise ValueError(f"decoder must be one of {DECODERS}, got decoder={decoder!r}")
-    decoder = "regress" if decoder == "auto" else decoder
+    decoder = resolve_decoder(decoder)
     if the_plan.num_bins > 2**40:
         raise ValueError(f"q^b = {q}^{b} = {the_plan.num_bins:.3g} bins per subsample is too many; "
                          "choose a smaller b")
@@ -281,6 +279,13 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
 
 
 DECODERS = ("auto", "regress", "peel")
+
+
+def resolve_decoder(decoder: str) -> str:
+    """The decoder that `decoder` names ("auto" is "regress", see :func:`recover`)."""
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got decoder={decoder!r}")
+    return "regress" if decoder == "auto" else decoder
 
 
 def regress_stages(transform: SparseFourier, peeled: np.ndarray) -> np.ndarray:
