@@ -137,7 +137,7 @@ def test_held_out_variants_never_queried_and_fill_small_spaces(tmp_path):
     res = run_interactions(SurrogateOracle(sf), q, n, b, num_subsample=3, num_repeat=1, seed=2,
                            test=10_000, progress=False)
     assert res.summary["test"]["size"] == q**n - len(unique)
-    assert res.r2 == pytest.approx(1.0)
+    assert res.r2 == pytest.approx(1.0, abs=1e-4)  # the regression decoder shrinks a little
     assert res.folder is None and res.files == []
 
 

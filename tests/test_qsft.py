@@ -1,9 +1,15 @@
+import functools
 import numpy as np
 import pytest
 
 from plmscope.fourier import SparseFourier, SurrogateOracle, qary_fft, qsft
 from plmscope.fourier.qsft import design
 
+
+
+# These tests pin the q-SFT peeling decoder's own guarantees (exact support and values on
+# noiseless spectra, resume, thresholds); the regression decoder has tests/test_fit.py.
+peel_recover = functools.partial(qsft.recover, decoder="peel")
 
 def planted(rng, q, n, num_pairs, max_order, offset=0.0, scale=1.0):
     """A real K-sparse function: random frequencies of order 1..max_order plus mirrors."""
@@ -61,7 +67,7 @@ def test_noiseless_exact_support_and_values(q, n, b, pairs, max_order, delays):
     rng = np.random.default_rng(q * 31 + n)
     truth = planted(rng, q, n, pairs, max_order, offset=-3.0)
     rec = Recorder(SurrogateOracle(truth))
-    res = qsft.recover(rec, q, n, b, num_subsample=3, delays=delays, seed=5, batch_size=997)
+    res = peel_recover(rec, q, n, b, num_subsample=3, delays=delays, seed=5, batch_size=997)
     got, want = as_dict(res.transform), as_dict(truth)
     assert set(got) == set(want)
     for k in want:
@@ -77,7 +83,7 @@ def test_noisy_nmse_within_snr_bound():
     rng = np.random.default_rng(11)
     truth = planted(rng, q, n, 8, 3)
     sigma = 0.5
-    res = qsft.recover(SurrogateOracle(truth, sigma, seed=3), q, n, b, num_subsample=C,
+    res = peel_recover(SurrogateOracle(truth, sigma, seed=3), q, n, b, num_subsample=C,
                        num_repeat=R, seed=2)
     got, want = as_dict(res.transform, tol=0), as_dict(truth)
     assert set(want) <= set(got)
@@ -97,7 +103,7 @@ def test_matches_dense_fft_on_small_space():
     truth = planted(rng, q, n, 4, 3, offset=1.5)
     grid = np.array(np.unravel_index(np.arange(q**n), (q,) * n)).T
     dense = qary_fft(truth.evaluate(grid), q)
-    res = qsft.recover(SurrogateOracle(truth), q, n, 2, num_subsample=3, delays="identity")
+    res = peel_recover(SurrogateOracle(truth), q, n, 2, num_subsample=3, delays="identity")
     np.testing.assert_allclose(res.transform.to_dense(), dense, atol=1e-10)
 
 
@@ -105,7 +111,7 @@ def test_signed_scores_with_large_offset():
     q, n = 20, 4
     rng = np.random.default_rng(8)
     truth = planted(rng, q, n, 3, 2, offset=-250.0, scale=0.01)
-    res = qsft.recover(SurrogateOracle(truth), q, n, 2, num_subsample=3, delays="identity")
+    res = peel_recover(SurrogateOracle(truth), q, n, 2, num_subsample=3, delays="identity")
     got = as_dict(res.transform, tol=1e-12)
     assert abs(got[(0,) * n] - (-250.0)) < 1e-9
     assert set(got) == set(as_dict(truth, tol=1e-12))
@@ -115,11 +121,11 @@ def test_deterministic_across_seeds_and_threads():
     rng = np.random.default_rng(1)
     truth = planted(rng, 4, 8, 6, 3)
     oracle = SurrogateOracle(truth, 0.3, seed=1)
-    a = qsft.recover(oracle, 4, 8, 3, seed=9, nthreads=1)
-    b = qsft.recover(oracle, 4, 8, 3, seed=9, nthreads=2)
+    a = peel_recover(oracle, 4, 8, 3, seed=9, nthreads=1)
+    b = peel_recover(oracle, 4, 8, 3, seed=9, nthreads=2)
     np.testing.assert_array_equal(a.transform.frequencies, b.transform.frequencies)
     np.testing.assert_array_equal(a.transform.values, b.transform.values)
-    c = qsft.recover(oracle, 4, 8, 3, seed=10)  # another design finds the same support
+    c = peel_recover(oracle, 4, 8, 3, seed=10)  # another design finds the same support
     assert c.num_samples == a.num_samples
     zero = (0,) * 8
     assert set(as_dict(c.transform, 0.1)) - {zero} == set(as_dict(a.transform, 0.1)) - {zero} \
@@ -131,14 +137,14 @@ def test_store_resume_reasks_nothing(tmp_path):
     truth = planted(np.random.default_rng(3), q, n, 6, 3)
     oracle = SurrogateOracle(truth, 0.2, seed=4)
     kwargs = dict(q=q, n=n, b=b, num_subsample=3, num_repeat=2, seed=1, batch_size=500)
-    full = qsft.recover(oracle, **kwargs)
+    full = peel_recover(oracle, **kwargs)
 
     first = Recorder(oracle, fail_after=4)
     with pytest.raises(KeyboardInterrupt):
-        qsft.recover(first, store=tmp_path / "run", **kwargs)
+        peel_recover(first, store=tmp_path / "run", **kwargs)
     assert len(first.batches) == 4
     second = Recorder(oracle)
-    resumed = qsft.recover(second, store=tmp_path / "run", **kwargs)
+    resumed = peel_recover(second, store=tmp_path / "run", **kwargs)
     asked_first = {r.tobytes() for r in first.asked()}
     asked_second = {r.tobytes() for r in second.asked()}
     assert not asked_first & asked_second
@@ -147,10 +153,10 @@ def test_store_resume_reasks_nothing(tmp_path):
     np.testing.assert_allclose(resumed.transform.values, full.transform.values, atol=0)
     # a finished store answers everything: the oracle is not called at all
     third = Recorder(oracle)
-    qsft.recover(third, store=tmp_path / "run", **kwargs)
+    peel_recover(third, store=tmp_path / "run", **kwargs)
     assert third.batches == []
     with pytest.raises(ValueError, match=r"made with other arguments \(.*seed: stored 1 vs now 2"):
-        qsft.recover(oracle, store=tmp_path / "run", **{**kwargs, "seed": 2})
+        peel_recover(oracle, store=tmp_path / "run", **{**kwargs, "seed": 2})
 
 
 def test_plan_counts_queries():
@@ -206,21 +212,21 @@ def test_query_points_match_definition():
 ])
 def test_argument_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        qsft.recover(lambda x: np.zeros(len(x)), **kwargs)
+        peel_recover(lambda x: np.zeros(len(x)), **kwargs)
 
 
 def test_too_many_bins_says_the_size(monkeypatch):
     import plmscope._memory as mem
     monkeypatch.setattr(mem, "available_bytes", lambda: 10**6)
     with pytest.raises(ValueError, match=r"q\^b = 20\^4 = 160,000 bins per subsample .* would need"):
-        qsft.recover(lambda x: np.zeros(len(x)), 20, 10, 4)
+        peel_recover(lambda x: np.zeros(len(x)), 20, 10, 4)
 
 
 def test_oracle_errors():
     with pytest.raises(ValueError, match="oracle must be callable"):
-        qsft.recover("esm2", 4, 3, 1)
+        peel_recover("esm2", 4, 3, 1)
     with pytest.raises(ValueError, match=r"returned shape \(\d+,\) for a batch of \d+ variants"):
-        qsft.recover(lambda x: np.zeros(len(x) - 1), 4, 3, 1)
+        peel_recover(lambda x: np.zeros(len(x) - 1), 4, 3, 1)
 
     def nan_at_three(x):
         y = np.zeros(len(x))
@@ -229,7 +235,7 @@ def test_oracle_errors():
         return y
 
     with pytest.raises(ValueError, match=r"returned nan for variant \[3, 0, 1\]"):
-        qsft.recover(nan_at_three, 4, 3, 2, delays="identity")
+        peel_recover(nan_at_three, 4, 3, 2, delays="identity")
 
 
 def test_one_sites_values_never_share_a_bin():
@@ -253,14 +259,14 @@ def test_same_site_pair_differing_by_half_q_is_recovered():
     vals = [1 + 1j, 1 - 1j, 0.5 - 2j, 0.5 + 2j]
     truth = SparseFourier(np.array(freqs), np.array(vals), q)
     for seed in range(6):
-        res = qsft.recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed)
+        res = peel_recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed)
         assert set(as_dict(res.transform)) == set(as_dict(truth)), seed
 
 
 def test_query_variants_are_what_recover_asks():
     truth = planted(np.random.default_rng(5), 4, 6, 3, 2)
     rec = Recorder(SurrogateOracle(truth))
-    qsft.recover(rec, 4, 6, 2, num_subsample=2, num_repeat=2, seed=3, batch_size=10**6)
+    peel_recover(rec, 4, 6, 2, num_subsample=2, num_repeat=2, seed=3, batch_size=10**6)
     np.testing.assert_array_equal(qsft.query_variants(4, 6, 2, 2, "nso", 2, seed=3), rec.asked())
 
 
@@ -276,7 +282,7 @@ def test_subgroup_collisions_of_composite_q_are_resolved():
         freqs += [k, (-k) % q]; vals += [0.5 - 0.2j * i, 0.5 + 0.2j * i]
     truth = SparseFourier(np.array(freqs), np.array(vals), q)
     for seed in range(4):
-        res = qsft.recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed)
+        res = peel_recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed)
         got = as_dict(res.transform)
         assert set(got) == set(as_dict(truth)), seed
         assert res.bins_left == 0

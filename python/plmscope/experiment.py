@@ -510,6 +510,9 @@ def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLab
             "counted": "one per conjugate pair k, -k; order >= 1"}
 
 
+SUMMARY_KEYS = ("format", "q", "n", "sites", "qsft", "test")
+
+
 def load_interactions(path: str | os.PathLike, report: bool = True) -> InteractionsResult:
     """A finished run folder as an :class:`InteractionsResult` (rewrites a missing report)."""
     path = Path(path)
