@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "plmscope.commands.embed",
     "plmscope.commands.isotropy",
     "plmscope.commands.align_corr",
+    "plmscope.commands.score",
+    "plmscope.commands.compare",
 )
 
 

@@ -199,3 +199,23 @@ def plot_plane(sparsity: Sequence[float], ruggedness: Sequence[float], groups: S
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def plot_score_scatter(measured, predicted, num_mutations, path: str | os.PathLike, title: str,
+                       spearman: float, measured_name: str = "measured score") -> Path:
+    """Scatter of a model's scores against measured ones, coloured by number of mutations."""
+    measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
+    num_mutations = np.asarray(num_mutations)
+    fig = _figure(5.2, 4.4)
+    ax = fig.add_subplot()
+    for k in np.unique(num_mutations):
+        sel = num_mutations == k
+        ax.scatter(measured[sel], predicted[sel], s=8, alpha=0.6, color=_colour(k),
+                   linewidths=0, label=f"{k} mutation(s) ({sel.sum():,})")
+    ax.set_xlabel(measured_name or "measured score")
+    ax.set_ylabel("model score")
+    rho = "undefined" if not np.isfinite(spearman) else f"{spearman:.3f}"
+    ax.set_title(f"{title}\nSpearman rho = {rho} on {measured.size:,} variants", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
