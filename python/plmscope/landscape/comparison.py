@@ -204,7 +204,7 @@ def compare_pair(a: Run, b: Run, max_order: int = 2, top_k: int = 10, present: f
     pairs = pd.DataFrame({"sites": all_pairs,
                           "strength_a": [sa.get(p, 0.0) for p in all_pairs],
                           "strength_b": [sb.get(p, 0.0) for p in all_pairs]})
-    scale = float(max(pairs["strength_a"].max(initial=0), pairs["strength_b"].max(initial=0)))
+    scale = float(np.max(pairs[["strength_a", "strength_b"]].to_numpy(), initial=0.0))
     threshold = present * scale
     pairs["present_a"] = (pairs["strength_a"] >= threshold) & (pairs["strength_a"] > 0)
     pairs["present_b"] = (pairs["strength_b"] >= threshold) & (pairs["strength_b"] > 0)
