@@ -38,9 +38,104 @@ def register(sub) -> None:
                         "its error on the file's held-out set (default 0)")
     p.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's noise")
     add_qsft_args(p)
+    add_view_args(p)
     p.add_argument("--out", required=True, help="run folder (created; resumed when it exists)")
     add_ray_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_view_args(p) -> None:
+    g = p.add_argument_group("view of the interactions (plmscope.landscape.background)")
+    g.add_argument("--view", choices=("fourier", "reference", "weighted"),
+                   help="also tabulate the effects against a background (effects_VIEW.csv and "
+                        "a report section): fourier = every residue equally, reference = "
+                        "relative to the wild type, weighted = residues weighted by --weights")
+    g.add_argument("--weights",
+                   help="background of --view weighted: uniform, wildtype, model (the model's "
+                        "wild-type marginals; --model runs without --ray) or alignment:PATH "
+                        "(residue frequencies of an alignment whose first sequence is the wild "
+                        "type; FASTA, Clustal .aln or Stockholm .sto)")
+    g.add_argument("--pseudocount", type=float, default=1.0,
+                   help="added to every state's count of --weights alignment:PATH (default 1)")
+
+
+def check_view_args(args) -> None:
+    if args.weights is not None and args.view != "weighted":
+        raise ValueError(f"--weights {args.weights} sets the background of --view weighted; "
+                         "add --view weighted (or leave --weights out)")
+    if args.view == "weighted" and args.weights is None:
+        raise ValueError("--view weighted needs --weights: uniform, wildtype, model or "
+                         "alignment:PATH")
+    if not args.pseudocount >= 0:
+        raise ValueError(f"--pseudocount must be >= 0, got {args.pseudocount}")
+    if args.weights is not None and not (args.weights in ("uniform", "wildtype", "model")
+                                         or args.weights.startswith("alignment:")):
+        raise ValueError(f"--weights {args.weights!r}: choose uniform, wildtype, model or "
+                         "alignment:PATH")
+
+
+def resolve_view(args, q: int, n: int, labels, wildtype: str | None, oracle=None):
+    """The ViewSpec of --view/--weights (None without --view). `oracle`: the run's oracle,
+    asked for its wild-type marginals by --weights model."""
+    from ..landscape import background
+    from ..report.tables import ViewSpec
+
+    if args.view is None:
+        return None
+    spec = _resolve_view(args, q, n, labels, wildtype, oracle)
+    return ViewSpec(spec.name, spec.weights, spec.source, _view_key(args))
+
+
+def _resolve_view(args, q, n, labels, wildtype, oracle):
+    from ..landscape import background
+    from ..report.tables import ViewSpec
+
+    if args.view == "fourier":
+        return ViewSpec("fourier", background.uniform_weights(q, n), "uniform")
+    if args.view == "reference":
+        return ViewSpec("reference", background.wildtype_weights(q, n), "wild type")
+    kind = args.weights
+    if kind == "uniform":
+        return ViewSpec("weighted", background.uniform_weights(q, n), "uniform")
+    if kind == "wildtype":
+        return ViewSpec("weighted", background.wildtype_weights(q, n), "wild type")
+    if kind == "model":
+        if oracle is None or not hasattr(oracle, "wildtype_marginals"):
+            raise ValueError("--weights model needs the model in this process: a --model run "
+                             "without --ray (or use alignment:PATH)")
+        return ViewSpec("weighted", oracle.wildtype_marginals(),
+                        f"wild-type marginals of {Path(args.model).name}")
+    path = kind.split(":", 1)[1]
+    if labels.residues is None:
+        raise ValueError(f"--weights {kind}: the run does not know its residues (a surrogate "
+                         "without --fasta/--sites), so alignment columns cannot be matched "
+                         "to its states")
+    counts = background.alignment_frequencies(path, labels.numbers, wildtype)
+    weights = background.residue_weights(counts, labels.residues, args.pseudocount)
+    return ViewSpec("weighted", weights, f"alignment {Path(path).name}, pseudocount "
+                                         f"{args.pseudocount:g}")
+
+
+def show_view(out: Path, args, source, view_of, summary_file_writer) -> dict:
+    """Add the --view of a finished run folder to its report (nothing is recomputed)."""
+    from ..experiment import load_interactions
+    from ..report.interactions import write_interactions_report
+    from ..report.tables import SiteLabels
+
+    result = load_interactions(out, report=False)
+    summary = result.summary
+    labels = SiteLabels.from_dict(summary["sites"])
+    view = view_of()
+    truth = None
+    if (out / "truth.npz").exists():
+        from ..fourier import SparseFourier
+
+        truth = SparseFourier.load(out / "truth.npz")
+    summary["view"] = view.to_dict()
+    write_interactions_report(out, result.transform, summary, labels, result.test_y,
+                              result.test_yhat, args.reference_order, truth, view)
+    summary_file_writer(summary)
+    return summary
 
 
 def add_protein_args(p) -> None:
@@ -304,6 +399,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.interactions import summary_lines
 
     check_positive(args, "b", "subsamples", "repeats", "batch_size", "reference_order")
+    check_view_args(args)
     if args.test < 0:
         raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
     noise = parse_noise(args.noise)
@@ -317,13 +413,17 @@ def run(args: argparse.Namespace) -> int:
     folder.check()
     if folder.is_finished():
         print(f"{out} holds a finished run with these arguments; nothing recomputed.")
-        return _finish(out, summary_lines, folder.load_summary())
+        summary = folder.load_summary()
+        if args.view is not None and (summary.get("view") or {}).get("given") != _view_key(args):
+            summary = _add_view(out, args, source)
+        return _finish(out, summary_lines, summary)
     the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
     require_memory(the_plan.memory_bytes, f"q-SFT with b={args.b} ({the_plan.num_samples:,} queries)")
     folder.create()  # before the oracle, whose score cache lives in the folder
     oracle = source.build()
+    view = resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
     try:
         # the q-SFT queries and the held-out set on the same actors: one model load each
         with executor if executor is not None else contextlib.nullcontext():
@@ -334,7 +434,7 @@ def run(args: argparse.Namespace) -> int:
                 title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
                 reference_order=args.reference_order,
                 progress=False if args.no_progress else None, nthreads=args.threads, log=print,
-                executor=executor)
+                executor=executor, view=view)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
               "again to resume", file=sys.stderr)
@@ -342,6 +442,36 @@ def run(args: argparse.Namespace) -> int:
     finally:  # also when stopped: the score cache is left one whole file
         release_oracle(oracle)
     return _finish(out, summary_lines, result.summary)
+
+
+def _view_key(args) -> str:
+    """The --view request as summary.json records it, to tell whether a finished run shows
+    it already."""
+    if args.view != "weighted":
+        return args.view
+    extra = f" pseudocount {args.pseudocount:g}" if args.weights.startswith("alignment:") else ""
+    return f"weighted {args.weights}{extra}"
+
+
+def _add_view(out: Path, args, source) -> dict:
+    """The view of a finished run added to its tables and report (the model, if the view
+    needs its marginals, is loaded; nothing else is recomputed)."""
+    from ..experiment import _write_json, release_oracle, run_files
+
+    oracle = source.build() if args.weights == "model" else None
+
+    def view_of():
+        return resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
+
+    def save(summary):
+        summary["files"] = run_files(out)
+        _write_json(out / "summary.json", summary)
+
+    try:
+        return show_view(out, args, source, view_of, save)
+    finally:
+        if oracle is not None:
+            release_oracle(oracle)
 
 
 def _finish(out: Path, summary_lines, summary: dict) -> int:
