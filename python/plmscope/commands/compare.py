@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
                   f"max |difference| {row['max_abs_difference']:.3g}")
         overlap = "undefined" if c.top_overlap is None else f"{c.top_overlap:.2f}"
         print(f"  top-{c.top_k} site pairs in common: {overlap}")
-        print(f"  pairs only in {c.a}: {', '.join(c.only_a) or 'none'}")
-        print(f"  pairs only in {c.b}: {', '.join(c.only_b) or 'none'}")
+        print(f"  pairs only in {c.a}: {'; '.join(c.only_a) or 'none'}")
+        print(f"  pairs only in {c.b}: {'; '.join(c.only_b) or 'none'}")
     print(f"report: {out / 'report.html'}")
     return 0
 

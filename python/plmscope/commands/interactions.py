@@ -83,7 +83,7 @@ def resolve_view(args, q: int, n: int, labels, wildtype: str | None, oracle=None
     if args.view is None:
         return None
     spec = _resolve_view(args, q, n, labels, wildtype, oracle)
-    return ViewSpec(spec.name, spec.weights, spec.source, _view_key(args))
+    return ViewSpec(spec.name, spec.weights, spec.source, view_key(args))
 
 
 def _resolve_view(args, q, n, labels, wildtype, oracle):
@@ -414,7 +414,7 @@ def run(args: argparse.Namespace) -> int:
     if folder.is_finished():
         print(f"{out} holds a finished run with these arguments; nothing recomputed.")
         summary = folder.load_summary()
-        if args.view is not None and (summary.get("view") or {}).get("given") != _view_key(args):
+        if args.view is not None and (summary.get("view") or {}).get("given") != view_key(args):
             summary = _add_view(out, args, source)
         return _finish(out, summary_lines, summary)
     the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
@@ -444,7 +444,7 @@ def run(args: argparse.Namespace) -> int:
     return _finish(out, summary_lines, result.summary)
 
 
-def _view_key(args) -> str:
+def view_key(args) -> str:
     """The --view request as summary.json records it, to tell whether a finished run shows
     it already."""
     if args.view != "weighted":

@@ -13,7 +13,7 @@ from .tables import write_table
 def plot_energy_side_by_side(names, shares, path, title: str) -> Path:
     """Grouped bars: each run's share of variance by interaction order."""
     orders = max(len(s) for s in shares)
-    fig = _figure(max(6.4, 1.2 + 0.5 * orders * len(names)), 3.8)
+    fig = _figure(min(10.0, max(6.4, 1.2 + 0.5 * orders * len(names))), 3.8)
     ax = fig.add_subplot()
     width = 0.8 / len(names)
     palette = ["#3b75af", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -88,8 +88,8 @@ def write_compare_report(out: Path, runs, shares, comparisons, summary: dict) ->
             f"{c.b} vs {c.a}",
             facts=[("shared sites", f"{len(c.shared)}: {','.join(map(str, c.shared))}"),
                    (f"top-{c.top_k} site pairs in common", overlap),
-                   (f"pairs only in {c.a}", ", ".join(c.only_a) or "none"),
-                   (f"pairs only in {c.b}", ", ".join(c.only_b) or "none"),
+                   (f"pairs only in {c.a}", "; ".join(c.only_a) or "none"),
+                   (f"pairs only in {c.b}", "; ".join(c.only_b) or "none"),
                    ("site sets whose effects differ", str(len(c.differing_sets)))],
             paragraphs=["Effects are wild-type-reference mutation effects (the score change "
                         "of a set of mutations beyond its lower-order parts), which depend "

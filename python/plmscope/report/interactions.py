@@ -90,10 +90,12 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                               labels: SiteLabels, test_y=None, test_yhat=None,
                               reference_order: int = 2,
                               truth: SparseFourier | None = None,
-                              view: ViewSpec | None = None) -> list[Path]:
+                              view: ViewSpec | None = None, lines=None, extra_sections=(),
+                              files_note: str | None = None) -> list[Path]:
     """Write interactions.csv/.parquet, mutations.csv/.parquet, the figures and report.html
     into folder (with `view`, also effects_<view>.csv/.parquet and its section); returns the
-    paths written."""
+    paths written. Reports of other runs than q-SFT (a regression fit) pass their own
+    summary `lines`, `extra_sections` (placed before the Files section) and `files_note`."""
     folder = Path(folder)
     q, n = transform.q, transform.n
     interactions = interaction_table(transform, labels)
@@ -117,7 +119,8 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                                      "the oracle's score against the recovered transform's."))
 
     facts = [(line.split(":", 1)[0].strip(), line.split(":", 1)[1].strip())
-             for line in summary_lines(summary)[1:] if ":" in line and not line.strip().startswith("NOTE")]
+             for line in (lines or summary_lines(summary))[1:]
+             if ":" in line and not line.strip().startswith("NOTE")]
     facts.append(("versions", ", ".join(f"{k} {v}" for k, v in summary["versions"].items())))
     shown_cols = ["rank", "order", "sites", "wildtype", "frequency", "mutant", "real", "imag",
                   "magnitude"]
@@ -163,11 +166,13 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                         f"{c['spurious']} spurious (counting k and its mirror -k once)."],
             tables=[("Every planted coefficient and every recovered one not planted (truth.csv)",
                      table)]))
-    sections.append(Section("Files", paragraphs=[
+    sections += list(extra_sections)
+    files_note = files_note or (
         "interactions.csv / .parquet: one row per Fourier coefficient; mutations.csv / .parquet: "
         "one row per mutation effect; transform.npz: the transform (SparseFourier.load); "
         "test.npz: held-out variants with oracle and predicted scores; summary.json: every "
-        "number above."]))
+        "number above.")
+    sections.append(Section("Files", paragraphs=[files_note]))
     files.append(write_html(folder / "report.html", title, sections))
     return files
 

@@ -165,7 +165,8 @@ def plot_top_interactions(interactions, mutations, q: int, path: str | os.PathLi
 
 
 def plot_test_fit(y: np.ndarray, yhat: np.ndarray, r2: float, path: str | os.PathLike,
-                  title: str) -> Path:
+                  title: str, what: str = "held-out variants", xlabel: str = "oracle score",
+                  ylabel: str = "recovered transform's prediction") -> Path:
     """Scatter of the recovered transform's prediction against the oracle on held-out variants."""
     y, yhat = np.asarray(y), np.asarray(yhat)
     fig = _figure(4.8, 4.4)
@@ -174,9 +175,9 @@ def plot_test_fit(y: np.ndarray, yhat: np.ndarray, r2: float, path: str | os.Pat
     if y.size:
         lo, hi = float(min(y.min(), yhat.min())), float(max(y.max(), yhat.max()))
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
-    ax.set_xlabel("oracle score")
-    ax.set_ylabel("recovered transform's prediction")
-    ax.set_title(f"{title}\nR^2 = {r2:.3f} on {y.size:,} held-out variants", fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title}\nR^2 = {r2:.3f} on {y.size:,} {what}", fontsize=10)
     return _save(fig, path)
 
 
