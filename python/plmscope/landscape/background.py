@@ -176,7 +176,11 @@ def alignment_frequencies(path, numbers, wildtype: str | None = None) -> list[di
     Biopython: FASTA, Clustal or Stockholm, by extension) whose first sequence is the wild
     type: its ungapped residues are numbered 1, 2, ...; gaps and letters outside the 20
     amino acids are not counted."""
-    from Bio import AlignIO
+    try:
+        from Bio import AlignIO
+    except ImportError as exc:
+        raise ImportError("alignment weights need Biopython: pip install 'plmscope[models]' "
+                          "(or pip install biopython)") from exc
 
     path = Path(path).expanduser()
     if not path.is_file():
