@@ -111,12 +111,22 @@ def test_view_errors(inputs, capsys, extra, match):
     assert rc == 2 and match in err
 
 
-def test_model_wildtype_marginals(tmp_path):
+def test_model_wildtype_marginals(tmp_path, capsys):
     ckpt = save_random_model("esm", tmp_path / "esm2_tiny.pt", backend="fair-esm", seed=5)
     model = load(ckpt, device="cpu")
+    (tmp_path / "gb1.fasta").write_text(f">gb1\n{GB1}\n")
+    rc, text, err = cli(capsys, "interactions", "--fasta", tmp_path / "gb1.fasta", "--sites",
+                        "3,10,24", "--model", ckpt, "--device", "cpu", "--q", 4,
+                        "--substitutions", "ACD,EFG,HIK", "--b", 1, "--subsamples", 2,
+                        "--repeats", 1, "--test", 10, "--view", "weighted", "--weights",
+                        "model", "--no-progress", "--out", tmp_path / "run")
+    assert rc == 0, err
+    assert "view:          weighted (wild-type marginals of esm2_tiny.pt)" in text
     L = Landscape(GB1, [3, 10, 24], 4, ["ACD", "EFG", "HIK"])
     w = Oracle(model, L, "wt_marginal").wildtype_marginals()
     assert w.shape == (3, 4)
+    stored = pd.read_csv(tmp_path / "run" / "weights_weighted.csv")
+    np.testing.assert_allclose(stored["weight"].to_numpy().reshape(3, 4), w, rtol=1e-12)
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
     # p(state v) / p(wild type) at a site is exp of the single mutant's wt_marginal score
     singles = np.zeros((9, 3), np.uint8)
