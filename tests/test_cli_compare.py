@@ -141,6 +141,12 @@ def test_different_proteins_are_refused(runs, tmp_path, capsys):
     (other / "summary.json").write_text(json.dumps(summary))
     rc, _, err = cli(capsys, "compare", runs["base"], other, "--out", tmp_path / "cmp")
     assert rc == 2
-    assert "different proteins" in err and "residue 20 is A vs W" in err
+    assert "different proteins: residue 20 is A vs W" in err
+    # a run that knows only the residues at its sites: checked against the other's wild type
+    del summary["oracle"]["wildtype"]
+    summary["sites"]["residues"][0] = "A" + summary["sites"]["residues"][0][1:]
+    (other / "summary.json").write_text(json.dumps(summary))
+    rc, _, err = cli(capsys, "compare", runs["base"], other, "--out", tmp_path / "cmp")
+    assert rc == 2 and "different proteins: residue 3 is Y vs A" in err
     rc, _, err = cli(capsys, "compare", runs["base"], tmp_path, "--out", tmp_path / "cmp")
     assert rc == 2 and "not a finished interactions or fit run folder" in err

@@ -61,22 +61,34 @@ def load_run(path: str | os.PathLike, name: str | None = None) -> Run:
     return Run(path, name or path.name, transform, numbers, residues, wildtype, summary)
 
 
+def _wildtype_letters(run: Run) -> dict[int, str]:
+    """{residue number: wild-type letter} as far as the run knows its protein."""
+    if run.wildtype:
+        return {i + 1: c for i, c in enumerate(run.wildtype)}
+    if run.residues is not None:
+        return {s: r[0] for s, r in zip(run.numbers, run.residues)}
+    return {}
+
+
 def check_same_protein(a: Run, b: Run) -> None:
-    """ValueError with the reason when two runs are not over the same protein."""
-    if a.wildtype and b.wildtype and a.wildtype != b.wildtype:
-        if len(a.wildtype) != len(b.wildtype):
-            why = f"{len(a.wildtype)} vs {len(b.wildtype)} residues"
-        else:
-            i = next(i for i, (x, y) in enumerate(zip(a.wildtype, b.wildtype)) if x != y)
-            why = f"residue {i + 1} is {a.wildtype[i]} vs {b.wildtype[i]}"
-        raise ValueError(f"runs {a.name} and {b.name} are over different proteins: their wild "
-                         f"types differ ({why}); compare runs of one protein")
-    if a.residues is not None and b.residues is not None:
-        wa = {s: r[0] for s, r in zip(a.numbers, a.residues)}
-        for s, r in zip(b.numbers, b.residues):
-            if s in wa and wa[s] != r[0]:
-                raise ValueError(f"runs {a.name} and {b.name} are over different proteins: "
-                                 f"residue {s} is {wa[s]} in one and {r[0]} in the other")
+    """ValueError with the reason when two runs are not over the same protein (as far as
+    their wild types, or the wild-type residues at their sites, tell)."""
+    def refuse(why: str):
+        raise ValueError(f"runs {a.name} and {b.name} are over different proteins: {why}; "
+                         "compare runs of one protein")
+
+    if a.wildtype and b.wildtype and len(a.wildtype) != len(b.wildtype):
+        refuse(f"their wild types have {len(a.wildtype)} vs {len(b.wildtype)} residues")
+    wa, wb = _wildtype_letters(a), _wildtype_letters(b)
+    for s in sorted(set(wa) & set(wb)):
+        if wa[s] != wb[s]:
+            refuse(f"residue {s} is {wa[s]} vs {wb[s]}")
+    for run, other, letters in ((a, b, wb), (b, a, wa)):
+        if other.wildtype:
+            beyond = [s for s in run.numbers if s not in letters]
+            if beyond:
+                refuse(f"{run.name} has site {beyond[0]}, beyond the {len(other.wildtype)} "
+                       f"residues of {other.name}'s wild type")
 
 
 def shared_sites(a: Run, b: Run) -> list[int]:
