@@ -77,34 +77,32 @@ def check_view_args(args) -> None:
 def resolve_view(args, q: int, n: int, labels, wildtype: str | None, oracle=None):
     """The ViewSpec of --view/--weights (None without --view). `oracle`: the run's oracle,
     asked for its wild-type marginals by --weights model."""
-    from ..landscape import background
     from ..report.tables import ViewSpec
 
     if args.view is None:
         return None
-    spec = _resolve_view(args, q, n, labels, wildtype, oracle)
-    return ViewSpec(spec.name, spec.weights, spec.source, view_key(args))
+    name, weights, source = _view_weights(args, q, n, labels, wildtype, oracle)
+    return ViewSpec(name, weights, source, view_key(args))
 
 
-def _resolve_view(args, q, n, labels, wildtype, oracle):
+def _view_weights(args, q, n, labels, wildtype, oracle) -> tuple[str, np.ndarray, str]:
     from ..landscape import background
-    from ..report.tables import ViewSpec
 
     if args.view == "fourier":
-        return ViewSpec("fourier", background.uniform_weights(q, n), "uniform")
+        return "fourier", background.uniform_weights(q, n), "uniform"
     if args.view == "reference":
-        return ViewSpec("reference", background.wildtype_weights(q, n), "wild type")
+        return "reference", background.wildtype_weights(q, n), "wild type"
     kind = args.weights
     if kind == "uniform":
-        return ViewSpec("weighted", background.uniform_weights(q, n), "uniform")
+        return "weighted", background.uniform_weights(q, n), "uniform"
     if kind == "wildtype":
-        return ViewSpec("weighted", background.wildtype_weights(q, n), "wild type")
+        return "weighted", background.wildtype_weights(q, n), "wild type"
     if kind == "model":
         if oracle is None or not hasattr(oracle, "wildtype_marginals"):
             raise ValueError("--weights model needs the model in this process: a --model run "
                              "without --ray (or use alignment:PATH)")
-        return ViewSpec("weighted", oracle.wildtype_marginals(),
-                        f"wild-type marginals of {Path(args.model).name}")
+        return ("weighted", oracle.wildtype_marginals(),
+                f"wild-type marginals of {Path(args.model).name}")
     path = kind.split(":", 1)[1]
     if labels.residues is None:
         raise ValueError(f"--weights {kind}: the run does not know its residues (a surrogate "
@@ -112,30 +110,7 @@ def _resolve_view(args, q, n, labels, wildtype, oracle):
                          "to its states")
     counts = background.alignment_frequencies(path, labels.numbers, wildtype)
     weights = background.residue_weights(counts, labels.residues, args.pseudocount)
-    return ViewSpec("weighted", weights, f"alignment {Path(path).name}, pseudocount "
-                                         f"{args.pseudocount:g}")
-
-
-def show_view(out: Path, args, source, view_of, summary_file_writer) -> dict:
-    """Add the --view of a finished run folder to its report (nothing is recomputed)."""
-    from ..experiment import load_interactions
-    from ..report.interactions import write_interactions_report
-    from ..report.tables import SiteLabels
-
-    result = load_interactions(out, report=False)
-    summary = result.summary
-    labels = SiteLabels.from_dict(summary["sites"])
-    view = view_of()
-    truth = None
-    if (out / "truth.npz").exists():
-        from ..fourier import SparseFourier
-
-        truth = SparseFourier.load(out / "truth.npz")
-    summary["view"] = view.to_dict()
-    write_interactions_report(out, result.transform, summary, labels, result.test_y,
-                              result.test_yhat, args.reference_order, truth, view)
-    summary_file_writer(summary)
-    return summary
+    return "weighted", weights, f"alignment {Path(path).name}, pseudocount {args.pseudocount:g}"
 
 
 def add_protein_args(p) -> None:
@@ -456,22 +431,27 @@ def view_key(args) -> str:
 def _add_view(out: Path, args, source) -> dict:
     """The view of a finished run added to its tables and report (the model, if the view
     needs its marginals, is loaded; nothing else is recomputed)."""
-    from ..experiment import _write_json, release_oracle, run_files
+    from ..experiment import _write_json, load_interactions, release_oracle, run_files
+    from ..fourier import SparseFourier
+    from ..report.interactions import write_interactions_report
+    from ..report.tables import SiteLabels
 
     oracle = source.build() if args.weights == "model" else None
-
-    def view_of():
-        return resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
-
-    def save(summary):
-        summary["files"] = run_files(out)
-        _write_json(out / "summary.json", summary)
-
     try:
-        return show_view(out, args, source, view_of, save)
+        view = resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
     finally:
         if oracle is not None:
             release_oracle(oracle)
+    result = load_interactions(out, report=False)
+    summary = result.summary
+    truth = SparseFourier.load(out / "truth.npz") if (out / "truth.npz").exists() else None
+    summary["view"] = view.to_dict()
+    write_interactions_report(out, result.transform, summary,
+                              SiteLabels.from_dict(summary["sites"]), result.test_y,
+                              result.test_yhat, args.reference_order, truth, view)
+    summary["files"] = run_files(out)
+    _write_json(out / "summary.json", summary)
+    return summary
 
 
 def _finish(out: Path, summary_lines, summary: dict) -> int:
