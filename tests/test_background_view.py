@@ -6,7 +6,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from plmscope.fourier import SparseFourier, random_real_transform
+from plmscope.fourier import random_real_transform
 from plmscope.landscape import reference_effects
 from plmscope.landscape.background import (alignment_frequencies, background_effects,
                                            background_mean, check_weights, residue_weights,
