@@ -332,22 +332,22 @@ def _encode(mutants, scores, wildtype, sequences, q, substitutions, where, score
     landscape = Landscape(wildtype, sites, q, None if q == 20 else list(subs))
     column = {s: i for i, s in enumerate(sites)}
     residues = landscape.residues
-    rows = np.zeros((len(mutants), len(sites)), dtype=np.uint8)
+    # one key per variant, its (residue, mutant) pairs in site order (synonymous ones are the
+    # wild type), folded into first-seen order: no sort over the (rows, n) array
+    index: dict[tuple, int] = {}
+    row_variant = np.empty(len(mutants), dtype=np.int64)
     for r, muts in enumerate(mutants):
-        for _, pos, mut in muts:
-            i = column.get(pos)
-            if i is not None:
-                rows[r, i] = residues[i].index(mut)
-    uniq, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    # first-seen order, so the table reads in the order of the file
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    row_variant = rank[inverse]
-    variants = uniq[order]
-    counts = np.bincount(row_variant, minlength=variants.shape[0]).astype(np.int64)
-    means = np.bincount(row_variant, weights=scores, minlength=variants.shape[0]) / counts
-    labels = tuple(landscape.mutations(variants))
+        key = tuple(sorted((pos, mut) for wt, pos, mut in muts if mut != wt))
+        row_variant[r] = index.setdefault(key, len(index))
+    keys = list(index)
+    variants = np.zeros((len(keys), len(sites)), dtype=np.uint8)
+    for u, key in enumerate(keys):
+        for pos, mut in key:
+            i = column[pos]
+            variants[u, i] = residues[i].index(mut)
+    counts = np.bincount(row_variant, minlength=len(keys)).astype(np.int64)
+    means = np.bincount(row_variant, weights=scores, minlength=len(keys)) / counts
+    labels = tuple(":".join(f"{wildtype[pos - 1]}{pos}{mut}" for pos, mut in key)
+                   for key in keys)
     return VariantTable(wildtype, sites, landscape.substitutions, obs, q, variants, means,
-                        counts, row_variant.astype(np.int64), labels, where, score_column)
+                        counts, row_variant, labels, where, score_column)
