@@ -46,7 +46,7 @@ def cli(capsys, *argv):
     return rc, out, err
 
 
-@pytest.mark.parametrize("scorer", ["pllr", "masked_marginal"])
+@pytest.mark.parametrize("scorer", ["pllr", "masked_marginal", "wt_marginal"])
 def test_scores_equal_one_at_a_time_oracle(tmp_path, capsys, ckpt, table, scorer):
     path, frame = table
     out = tmp_path / "run"
