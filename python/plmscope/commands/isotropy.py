@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import folders
+
 from .embed import add_model_arguments, check_fasta, embed_into, iter_shards, model_slug, \
     read_fasta
 
@@ -126,11 +128,15 @@ def _plots(out: Path, summary, residues: dict) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     fasta = check_fasta(args.fasta)
     out = Path(args.out or f"plmscope-isotropy-{fasta.stem}")
-    out.mkdir(parents=True, exist_ok=True)
+    with folders.claim(out, "isotropy"):
+        return _run(args, fasta, out)
+
+
+def _run(args: argparse.Namespace, fasta: Path, out: Path) -> int:
+    import pandas as pd
+
     ids, seqs = read_fasta(fasta)
     rows, residues = [], {}
     for name in args.model:

@@ -8,7 +8,7 @@ import numpy as np
 
 def register(sub) -> None:
     p = sub.add_parser("transform", help="q-ary Fourier transform of full score landscapes (npz)")
-    p.add_argument("scores", help="npz file holding q^n scores per row (flat order of DESIGN.md)")
+    p.add_argument("scores", help="npz file holding q^n scores per row (flat order of docs/conventions.md)")
     p.add_argument("--q", type=int, required=True, help="alphabet size (2 or 20)")
     p.add_argument("--key", default="scores", help="array name inside the npz (default: scores)")
     p.add_argument("--rows", type=int, default=1, help="rows to summarise (default: 1)")
@@ -20,10 +20,13 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..fourier import SparseFourier, qary_fft
 
-    with np.load(args.scores, allow_pickle=False) as data:
-        if args.key not in data.files:
-            raise SystemExit(f"error: {args.scores} has no array {args.key!r}; it has {data.files}")
-        scores = np.asarray(data[args.key], dtype=np.float64)
+    from ..folders import read_npz
+
+    data = read_npz(args.scores, "--scores")
+    if args.key not in data:
+        raise ValueError(f"--scores {args.scores} has no array {args.key!r}; it has "
+                         f"{sorted(data)}: choose one with --key")
+    scores = np.asarray(data[args.key], dtype=np.float64)
     scores = np.atleast_2d(scores)
     F = qary_fft(scores, args.q)
     n = int(round(np.log(scores.shape[-1]) / np.log(args.q)))
