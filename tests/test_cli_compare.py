@@ -104,13 +104,13 @@ def test_planted_perturbation_reports_exactly_the_planted_differences(runs, tmp_
     assert differing == {(2, "5,6"), (2, "7,8"), (1, "5"), (1, "6"), (1, "7"), (1, "8")}
     pairs = pd.read_csv(out / "compare1_pairs.csv", dtype={"sites": str})
     strong = pairs.set_index("sites")
-    assert strong.loc["3,4", "strength_a"] == pytest.approx(strong.loc["3,4", "strength_b"])
+    assert strong.loc["3,4", "strength_a"] == pytest.approx(strong.loc["3,4", "strength_b"], rel=1e-4)
     assert strong.loc["5,6", "strength_b"] < 1e-18 and strong.loc["7,8", "strength_a"] < 1e-18
     # one of the two present pairs is shared: half the top pairs in common
     assert c["top_overlap"] == 0.5
     effects = pd.read_csv(out / "compare1_effects.csv", dtype={"sites": str})
     untouched = effects[~effects["sites"].isin(["5,6", "7,8", "5", "6", "7", "8"])]
-    np.testing.assert_allclose(untouched["effect_a"], untouched["effect_b"], atol=1e-9)
+    np.testing.assert_allclose(untouched["effect_a"], untouched["effect_b"], atol=1e-3)
 
 
 def test_different_site_sets_compare_on_shared_sites(runs, tmp_path, capsys):
@@ -122,7 +122,8 @@ def test_different_site_sets_compare_on_shared_sites(runs, tmp_path, capsys):
     assert (first["a"], first["b"]) == ("base", "shifted")
     assert first["shared_sites"] == [5, 6, 7, 8]
     assert first["differing_site_sets"] == []  # the effects over residues 5..8 are the same
-    assert all(row["pearson"] == pytest.approx(1.0, abs=1e-12) for row in first["by_order"])
+    # (up to the regression decoder's shrinkage, below --tol)
+    assert all(row["pearson"] == pytest.approx(1.0, abs=1e-6) for row in first["by_order"])
     effects = pd.read_csv(out / "compare1_effects.csv", dtype={"sites": str})
     # residue 8 carries no effect in the base run; residues 3, 4, 9, 10 are not shared
     assert set(",".join(effects["sites"]).split(",")) == {"5", "6", "7"}

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "plmscope.commands.align_corr",
     "plmscope.commands.score",
     "plmscope.commands.compare",
+    "plmscope.commands.fit",
 )
 
 

@@ -24,24 +24,32 @@ def register(sub) -> None:
     p.add_argument("--present", type=float, default=0.01,
                    help="a site pair is present in a run when its strength is at least this "
                         "share of the strongest pair of either run (default 0.01)")
+    p.add_argument("--tol", type=float, default=1e-3,
+                   help="a site set's effects differ when some |difference| exceeds this share "
+                        "of the largest |effect| of either run (default 0.001)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiment import _write_json, run_files, versions
-    from ..landscape.comparison import compare_pair, energy_shares, load_run
-    from ..report.compare import write_compare_report
+    from .. import folders
+    from ..landscape.comparison import compare_pair, load_run
 
     if len(args.runs) < 2:
         raise ValueError("compare needs two or more run folders")
     names = _names(args.runs)
     runs = [load_run(path, name) for path, name in zip(args.runs, names)]
-    comparisons = [compare_pair(a, b, args.max_order, args.top, args.present)
+    comparisons = [compare_pair(a, b, args.max_order, args.top, args.present, args.tol)
                    for a, b in combinations(runs, 2)]
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; choose a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    with folders.claim(out, "compare"):
+        return _write(out, runs, names, comparisons, args)
+
+
+def _write(out: Path, runs, names, comparisons, args) -> int:
+    from ..experiment import _write_json, run_files, versions
+    from ..landscape.comparison import energy_shares
+    from ..report.compare import write_compare_report
+
     shares = [energy_shares(r) for r in runs]
     summary = {"format": COMPARE_FORMAT, "title": "Comparison of " + ", ".join(names),
                "runs": [{"name": r.name, "path": str(r.path.resolve()), "q": r.q,
@@ -49,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                "energy_by_order": {r.name: [float(v) for v in s] for r, s in zip(runs, shares)},
                "comparisons": [c.to_dict() for c in comparisons],
                "settings": {"max_order": args.max_order, "top": args.top,
-                            "present": args.present},
+                            "present": args.present, "tol": args.tol},
                "versions": versions()}
     write_compare_report(out, runs, shares, comparisons, summary)
     summary["files"] = run_files(out)

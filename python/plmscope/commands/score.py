@@ -99,10 +99,17 @@ def correlations(measured, predicted, num_mutations):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiment import RunFolder, ask_stored, release_oracle
+    from .. import folders
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    with folders.claim(args.out, "score"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..experiment import RunFolder, ask_stored, release_oracle
+
     frame, table = load_table(args)
     executor = ray_executor(args)
     out = Path(args.out)

@@ -162,7 +162,7 @@ class PairComparison:
 
 
 def compare_pair(a: Run, b: Run, max_order: int = 2, top_k: int = 10, present: float = 0.01,
-                 tol: float = 1e-6) -> PairComparison:
+                 tol: float = 1e-3) -> PairComparison:
     """Compare run `b` with run `a` on their shared sites.
 
     by_order: per order, the number of terms (mutant combinations either run has an effect
@@ -170,7 +170,8 @@ def compare_pair(a: Run, b: Run, max_order: int = 2, top_k: int = 10, present: f
     largest |difference|. top_overlap: |top-k pairs of a & top-k pairs of b| / k (k capped at
     the number of shared pairs). only_a / only_b: site pairs present (see the module
     docstring) in one run and not the other. differing_sets: site sets whose effects differ by
-    more than `tol` somewhere.
+    more than `tol` times the largest |effect| of either run somewhere (relative, so the
+    shrinkage of a regression decoder, ~1e-5 of the effects, is not a difference).
     """
     import pandas as pd
 
@@ -180,6 +181,8 @@ def compare_pair(a: Run, b: Run, max_order: int = 2, top_k: int = 10, present: f
         raise ValueError(f"--top must be >= 1, got {top_k}")
     if not 0 < present < 1:
         raise ValueError(f"--present must lie in (0, 1), got {present}")
+    if not 0 <= tol < 1:
+        raise ValueError(f"--tol must lie in [0, 1), got {tol}")
     check_same_protein(a, b)
     shared = shared_sites(a, b)
     if not shared:
@@ -208,7 +211,8 @@ def compare_pair(a: Run, b: Run, max_order: int = 2, top_k: int = 10, present: f
     diff = merged.assign(abs_difference=merged["difference"].abs())
     differing = (diff.groupby(["order", "sites"], as_index=False)["abs_difference"].max()
                  .rename(columns={"abs_difference": "max_abs_difference"}))
-    differing = differing[differing["max_abs_difference"] > tol].sort_values(
+    scale = float(np.max(np.abs(merged[["effect_a", "effect_b"]].to_numpy()), initial=0.0))
+    differing = differing[differing["max_abs_difference"] > tol * scale].sort_values(
         "max_abs_difference", ascending=False, kind="stable").reset_index(drop=True)
 
     sa, sb = pair_strength(ta), pair_strength(tb)
