@@ -1,4 +1,4 @@
-"""`plmscope interactions --ray` and `plmscope landscape --ray` on a local Ray cluster (2 CPUs,
+"""`plmscope interactions --ray`, `landscape --ray` and `score --ray` on a local Ray cluster (2 CPUs,
 started once for the module), with a surrogate and with a tiny random ESM2: the same numbers,
 tables and query stores as the same command run in this process; and
 ``run_interactions(executor=RayExecutor(...))`` equal to the local call."""
@@ -371,3 +371,25 @@ def test_ray_flags_refused_where_they_cannot_apply(tmp_path, capsys, ckpt, fasta
     scores = tmp_path / "s.npz"
     np.savez(scores, scores=np.zeros((1, 4)))
     assert "nothing to run there" in error("landscape", "--scores", scores, "--ray", "auto")
+
+
+def test_score_of_a_table_on_ray_equals_the_local_run(cluster, tmp_path, capsys, ckpt, spy):
+    mutants = ["Y3A", "K10W", "Y3A:K10W", "A24C:K10W", "", "Y3G:A24C:K10P", "A24C"]
+
+    def chars(mutant):
+        new = {int(m[1:-1]) - 1: m[-1] for m in mutant.split(":") if m}
+        return "".join(new.get(i, c) for i, c in enumerate(GB1))
+
+    table = tmp_path / "dms.csv"
+    pd.DataFrame({"mutant": mutants, "mutated_sequence": [chars(m) for m in mutants],
+                  "DMS_score": np.arange(len(mutants), dtype=float)}).to_csv(table, index=False)
+    args = ("score", "--table", table, "--model", ckpt, "--scorer", "pllr", "--batch-size", 3)
+    one_thread(cli, capsys, *args, "--device", "cpu", "--out", tmp_path / "local",
+               "--no-progress")
+    spy[1]()
+    cli(capsys, *args, "--out", tmp_path / "ray", *RAY)
+    assert spy[0][0].answered == [len(mutants)]
+    local = pd.read_csv(tmp_path / "local" / "scored.csv", keep_default_na=False)
+    remote = pd.read_csv(tmp_path / "ray" / "scored.csv", keep_default_na=False)
+    np.testing.assert_allclose(remote["model_score"], local["model_score"], rtol=1e-6, atol=1e-9)
+    assert not (tmp_path / "ray" / "scores.sqlite").exists()

@@ -17,6 +17,9 @@ COMMAND_MODULES = (
     "plmscope.commands.embed",
     "plmscope.commands.isotropy",
     "plmscope.commands.align_corr",
+    "plmscope.commands.score",
+    "plmscope.commands.compare",
+    "plmscope.commands.fit",
 )
 
 

@@ -310,7 +310,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                      log: Callable[[str], None] | None = None,
                      note: str | None = None,
                      truth: SparseFourier | None = None,
-                     executor=None, decoder: str = "auto") -> InteractionsResult:
+                     executor=None, decoder: str = "auto", view=None) -> InteractionsResult:
     """Recover the interactions of `oracle` over Z_q^n with q-SFT and measure them.
 
     Parameters
@@ -350,6 +350,9 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         :class:`plmscope.distributed.RayExecutor`, with a
         :class:`plmscope.distributed.LazyOracle` so this process never loads the model. Not
         part of the configuration: a run may resume on another executor, with the same result.
+    view : plmscope.report.tables.ViewSpec or None
+        A background view of the transform for the report (effects_<view>.csv and its
+        section); not part of the configuration.
     """
     say = log or (lambda _msg: None)
     the_plan = qsft.plan(q, n, b, num_subsample, delays, num_repeat)
@@ -443,6 +446,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
             "timings": timings, "versions": versions(), "note": note,
             "truth": None if truth is None else truth_counts(
             transform, truth, labels, 0.0 if recovery.fit is None else recovery.fit.noise_floor),
+            "view": None if view is None else view.to_dict(),
         }
         result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
                                     test_x, test_y, test_yhat)
@@ -455,7 +459,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
 
                 t0 = time.perf_counter()
                 result.files = write_interactions_report(folder.path, transform, summary, labels,
-                                                         test_y, test_yhat, reference_order, truth)
+                                                         test_y, test_yhat, reference_order, truth,
+                                                         view)
                 summary["timings"]["report"] = time.perf_counter() - t0
             summary["timings"]["total"] = time.perf_counter() - t_start
             summary["files"] = run_files(folder.path)

@@ -41,9 +41,79 @@ def register(sub) -> None:
                         "its error on the file's held-out set (default 0)")
     p.add_argument("--surrogate-seed", type=seed, default=0, help="seed of the surrogate's noise")
     add_qsft_args(p)
+    add_view_args(p)
     p.add_argument("--out", required=True, help="run folder (created; resumed when it exists)")
     add_ray_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_view_args(p) -> None:
+    g = p.add_argument_group("view of the interactions (plmscope.landscape.background)")
+    g.add_argument("--view", choices=("fourier", "reference", "weighted"),
+                   help="also tabulate the effects against a background (effects_VIEW.csv and "
+                        "a report section): fourier = every residue equally, reference = "
+                        "relative to the wild type, weighted = residues weighted by --weights")
+    g.add_argument("--weights",
+                   help="background of --view weighted: uniform, wildtype, model (the model's "
+                        "wild-type marginals; --model runs without --ray) or alignment:PATH "
+                        "(residue frequencies of an alignment whose first sequence is the wild "
+                        "type; FASTA, Clustal .aln or Stockholm .sto)")
+    g.add_argument("--pseudocount", type=float, default=1.0,
+                   help="added to every state's count of --weights alignment:PATH (default 1)")
+
+
+def check_view_args(args) -> None:
+    if args.weights is not None and args.view != "weighted":
+        raise ValueError(f"--weights {args.weights} sets the background of --view weighted; "
+                         "add --view weighted (or leave --weights out)")
+    if args.view == "weighted" and args.weights is None:
+        raise ValueError("--view weighted needs --weights: uniform, wildtype, model or "
+                         "alignment:PATH")
+    if not args.pseudocount >= 0:
+        raise ValueError(f"--pseudocount must be >= 0, got {args.pseudocount}")
+    if args.weights is not None and not (args.weights in ("uniform", "wildtype", "model")
+                                         or args.weights.startswith("alignment:")):
+        raise ValueError(f"--weights {args.weights!r}: choose uniform, wildtype, model or "
+                         "alignment:PATH")
+
+
+def resolve_view(args, q: int, n: int, labels, wildtype: str | None, oracle=None):
+    """The ViewSpec of --view/--weights (None without --view). `oracle`: the run's oracle,
+    asked for its wild-type marginals by --weights model."""
+    from ..report.tables import ViewSpec
+
+    if args.view is None:
+        return None
+    name, weights, source = _view_weights(args, q, n, labels, wildtype, oracle)
+    return ViewSpec(name, weights, source, view_key(args))
+
+
+def _view_weights(args, q, n, labels, wildtype, oracle) -> tuple[str, np.ndarray, str]:
+    from ..landscape import background
+
+    if args.view == "fourier":
+        return "fourier", background.uniform_weights(q, n), "uniform"
+    if args.view == "reference":
+        return "reference", background.wildtype_weights(q, n), "wild type"
+    kind = args.weights
+    if kind == "uniform":
+        return "weighted", background.uniform_weights(q, n), "uniform"
+    if kind == "wildtype":
+        return "weighted", background.wildtype_weights(q, n), "wild type"
+    if kind == "model":
+        if oracle is None or not hasattr(oracle, "wildtype_marginals"):
+            raise ValueError("--weights model needs the model in this process: a --model run "
+                             "without --ray (or use alignment:PATH)")
+        return ("weighted", oracle.wildtype_marginals(),
+                f"wild-type marginals of {Path(args.model).name}")
+    path = kind.split(":", 1)[1]
+    if labels.residues is None:
+        raise ValueError(f"--weights {kind}: the run does not know its residues (a surrogate "
+                         "without --fasta/--sites), so alignment columns cannot be matched "
+                         "to its states")
+    counts = background.alignment_frequencies(path, labels.numbers, wildtype)
+    weights = background.residue_weights(counts, labels.residues, args.pseudocount)
+    return "weighted", weights, f"alignment {Path(path).name}, pseudocount {args.pseudocount:g}"
 
 
 def add_protein_args(p) -> None:
@@ -322,6 +392,7 @@ def confirm(the_plan, args) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_positive(args, "b", "subsamples", "repeats", "batch_size", "reference_order")
+    check_view_args(args)
     if args.test < 0:
         raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
     noise = parse_noise(args.noise)
@@ -346,13 +417,17 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
     folder.check()
     if folder.is_finished():
         print(f"{out} holds a finished run with these arguments; nothing recomputed.")
-        return _finish(out, summary_lines, folder.load_summary(SUMMARY_KEYS))
+        summary = folder.load_summary(SUMMARY_KEYS)
+        if args.view is not None and (summary.get("view") or {}).get("given") != view_key(args):
+            summary = _add_view(out, args, source)
+        return _finish(out, summary_lines, summary)
     the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
     require_memory(the_plan.memory_bytes, f"q-SFT with b={args.b} ({the_plan.num_samples:,} queries)")
     folder.create()  # before the oracle, whose score cache lives in the folder
     oracle = source.build()
+    view = resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
     try:
         # the q-SFT queries and the held-out set on the same actors: one model load each
         with executor if executor is not None else contextlib.nullcontext():
@@ -363,7 +438,7 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
                 title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
                 reference_order=args.reference_order,
                 progress=False if args.no_progress else None, nthreads=args.threads, log=print,
-                executor=executor, decoder=args.decoder)
+                executor=executor, decoder=args.decoder, view=view)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
               "again to resume", file=sys.stderr)
@@ -371,6 +446,41 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
     finally:  # also when stopped: the score cache is left one whole file
         release_oracle(oracle)
     return _finish(out, summary_lines, result.summary)
+
+
+def view_key(args) -> str:
+    """The --view request as summary.json records it, to tell whether a finished run shows
+    it already."""
+    if args.view != "weighted":
+        return args.view
+    extra = f" pseudocount {args.pseudocount:g}" if args.weights.startswith("alignment:") else ""
+    return f"weighted {args.weights}{extra}"
+
+
+def _add_view(out: Path, args, source) -> dict:
+    """The view of a finished run added to its tables and report (the model, if the view
+    needs its marginals, is loaded; nothing else is recomputed)."""
+    from ..experiment import _write_json, load_interactions, release_oracle, run_files
+    from ..fourier import SparseFourier
+    from ..report.interactions import write_interactions_report
+    from ..report.tables import SiteLabels
+
+    oracle = source.build() if args.weights == "model" else None
+    try:
+        view = resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
+    finally:
+        if oracle is not None:
+            release_oracle(oracle)
+    result = load_interactions(out, report=False)
+    summary = result.summary
+    truth = SparseFourier.load(out / "truth.npz") if (out / "truth.npz").exists() else None
+    summary["view"] = view.to_dict()
+    write_interactions_report(out, result.transform, summary,
+                              SiteLabels.from_dict(summary["sites"]), result.test_y,
+                              result.test_yhat, args.reference_order, truth, view)
+    summary["files"] = run_files(out)
+    _write_json(out / "summary.json", summary)
+    return summary
 
 
 def _finish(out: Path, summary_lines, summary: dict) -> int:

@@ -161,6 +161,15 @@ class Oracle:
         return (f"Oracle({self.model.name!r}, {self.scorer!r}, n={self.landscape.n}, "
                 f"q={self.landscape.q}, cache={self.cache})")
 
+    def wildtype_marginals(self) -> np.ndarray:
+        """(n, q) probabilities of each state at each site from the model's pass over the
+        unmasked wild type, renormalised over the landscape's q states (a background for
+        the weighted view of :mod:`plmscope.landscape.background`)."""
+        lp = self._scorer.wt_site_log_probs  # (n, V)
+        logits = lp[np.arange(self.landscape.n)[:, None], self._token_table]
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return p / p.sum(axis=1, keepdims=True)
+
     def close(self) -> None:
         """Release the score cache's connections (its SQLite journal is checkpointed into
         the file when no other process has it open). The Oracle stays usable: its next call

@@ -9,7 +9,8 @@ from ..fourier import SparseFourier
 from .html import Section, write_html
 from .plots import (plot_energy_by_order, plot_pairwise_heatmap, plot_test_fit,
                     plot_top_interactions)
-from .tables import SiteLabels, interaction_table, mutation_table, truth_table, write_table
+from .tables import (SiteLabels, ViewSpec, interaction_table, mutation_table, truth_table,
+                     view_table, weights_table, write_table)
 
 TOP = 20
 
@@ -70,6 +71,9 @@ def summary_lines(summary: dict) -> list[str]:
     for name, res in summary.get("extra_tests", {}).items():
         r2 = "undefined" if res["r2"] is None else f"{res['r2']:.4f}"
         lines.append(f"  R^2 ({name}): {r2} on {res['size']:,} variants")
+    if summary.get("view"):
+        lines.append(f"  view:          {summary['view']['name']} "
+                     f"({summary['view']['weights']}); effects_{summary['view']['name']}.csv")
     energy = np.asarray(summary["energy_by_order"])
     total = energy[1:].sum()
     if total > 0:
@@ -85,9 +89,13 @@ def summary_lines(summary: dict) -> list[str]:
 def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                               labels: SiteLabels, test_y=None, test_yhat=None,
                               reference_order: int = 2,
-                              truth: SparseFourier | None = None) -> list[Path]:
+                              truth: SparseFourier | None = None,
+                              view: ViewSpec | None = None, lines=None, extra_sections=(),
+                              files_note: str | None = None) -> list[Path]:
     """Write interactions.csv/.parquet, mutations.csv/.parquet, the figures and report.html
-    into folder; returns the paths written."""
+    into folder (with `view`, also effects_<view>.csv/.parquet and its section); returns the
+    paths written. Reports of other runs than q-SFT (a regression fit) pass their own
+    summary `lines`, `extra_sections` (placed before the Files section) and `files_note`."""
     folder = Path(folder)
     q, n = transform.q, transform.n
     interactions = interaction_table(transform, labels)
@@ -111,7 +119,8 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                                      "the oracle's score against the recovered transform's."))
 
     facts = [(line.split(":", 1)[0].strip(), line.split(":", 1)[1].strip())
-             for line in summary_lines(summary)[1:] if ":" in line and not line.strip().startswith("NOTE")]
+             for line in (lines or summary_lines(summary))[1:]
+             if ":" in line and not line.strip().startswith("NOTE")]
     facts.append(("versions", ", ".join(f"{k} {v}" for k, v in summary["versions"].items())))
     shown_cols = ["rank", "order", "sites", "wildtype", "frequency", "mutant", "real", "imag",
                   "magnitude"]
@@ -139,6 +148,10 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                         (f"Top {TOP} mutation effects, orders 1..{reference_order} "
                          "(all in mutations.csv)", mutation_top)]),
     ]
+    if view is not None:
+        section, written = view_section(folder, transform, labels, view, reference_order, title)
+        files += written
+        sections.insert(1, section)
     if figures_fit:
         sections.append(Section("Held-out accuracy", figures=figures_fit))
     if truth is not None:
@@ -153,10 +166,52 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                         f"{c['spurious']} spurious (counting k and its mirror -k once)."],
             tables=[("Every planted coefficient and every recovered one not planted (truth.csv)",
                      table)]))
-    sections.append(Section("Files", paragraphs=[
+    sections += list(extra_sections)
+    files_note = files_note or (
         "interactions.csv / .parquet: one row per Fourier coefficient; mutations.csv / .parquet: "
         "one row per mutation effect; transform.npz: the transform (SparseFourier.load); "
         "test.npz: held-out variants with oracle and predicted scores; summary.json: every "
-        "number above."]))
+        "number above.")
+    sections.append(Section("Files", paragraphs=[files_note]))
     files.append(write_html(folder / "report.html", title, sections))
     return files
+
+
+_VIEW_TEXT = {
+    "fourier": "uniform weights: each component is averaged over every background equally "
+               "(the Fourier view, grouped by site set)",
+    "reference": "all weight on the wild type: each component is the effect of mutations "
+                 "relative to the wild type (the Moebius view of mutations.csv)",
+    "weighted": "each site's states weighted by a distribution: each component is the effect "
+                "averaged over that background",
+}
+
+
+def view_section(folder: Path, transform: SparseFourier, labels: SiteLabels, view: ViewSpec,
+                 max_order: int, title: str) -> tuple[Section, list[Path]]:
+    """effects_<view>.csv/.parquet (and weights_<view>.csv), a variance-by-order figure when
+    the background has variance, and the report section showing them."""
+    from ..landscape.background import variance_by_order
+
+    table = view_table(transform, labels, view.weights, max_order)
+    stem = f"effects_{view.name}"
+    files = write_table(table, folder, stem)
+    files += write_table(weights_table(view.weights, labels), folder, f"weights_{view.name}")
+    figures = []
+    variance = variance_by_order(table, max_order)
+    if variance[1:].sum() > 0:
+        png = plot_energy_by_order(variance, folder / f"{stem}.png",
+                                   f"{title}: {view.name} view, variance by order "
+                                   f"(orders 1..{max_order})")
+        files.append(png)
+        figures.append((png, f"{stem}.png"))
+    section = Section(
+        f"Effects in the {view.name} view ({view.source})",
+        paragraphs=[f"The same transform seen against a background: {_VIEW_TEXT[view.name]}. "
+                    "The components of all orders add up to the score; each has zero mean "
+                    "over the background given any fewer of its sites. Rows name the residues "
+                    f"at the sites (the wild-type letter for the wild-type state); all in "
+                    f"{stem}.csv, the weights in weights_{view.name}.csv."],
+        figures=figures,
+        tables=[(f"Top {TOP} components, orders 1..{max_order}", table.head(TOP))])
+    return section, files

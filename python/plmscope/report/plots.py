@@ -165,7 +165,8 @@ def plot_top_interactions(interactions, mutations, q: int, path: str | os.PathLi
 
 
 def plot_test_fit(y: np.ndarray, yhat: np.ndarray, r2: float, path: str | os.PathLike,
-                  title: str) -> Path:
+                  title: str, what: str = "held-out variants", xlabel: str = "oracle score",
+                  ylabel: str = "recovered transform's prediction") -> Path:
     """Scatter of the recovered transform's prediction against the oracle on held-out variants."""
     y, yhat = np.asarray(y), np.asarray(yhat)
     fig = _figure(4.8, 4.4)
@@ -174,9 +175,9 @@ def plot_test_fit(y: np.ndarray, yhat: np.ndarray, r2: float, path: str | os.Pat
     if y.size:
         lo, hi = float(min(y.min(), yhat.min())), float(max(y.max(), yhat.max()))
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
-    ax.set_xlabel("oracle score")
-    ax.set_ylabel("recovered transform's prediction")
-    ax.set_title(f"{title}\nR^2 = {r2:.3f} on {y.size:,} held-out variants", fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title}\nR^2 = {r2:.3f} on {y.size:,} {what}", fontsize=10)
     return _save(fig, path)
 
 
@@ -197,5 +198,25 @@ def plot_plane(sparsity: Sequence[float], ruggedness: Sequence[float], groups: S
     ax.set_ylabel("ruggedness (energy-weighted mean order)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_score_scatter(measured, predicted, num_mutations, path: str | os.PathLike, title: str,
+                       spearman: float, measured_name: str = "measured score") -> Path:
+    """Scatter of a model's scores against measured ones, coloured by number of mutations."""
+    measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
+    num_mutations = np.asarray(num_mutations)
+    fig = _figure(5.2, 4.4)
+    ax = fig.add_subplot()
+    for k in np.unique(num_mutations):
+        sel = num_mutations == k
+        ax.scatter(measured[sel], predicted[sel], s=8, alpha=0.6, color=_colour(k),
+                   linewidths=0, label=f"{k} mutation(s) ({sel.sum():,})")
+    ax.set_xlabel(measured_name or "measured score")
+    ax.set_ylabel("model score")
+    rho = "undefined" if not np.isfinite(spearman) else f"{spearman:.3f}"
+    ax.set_title(f"{title}\nSpearman rho = {rho} on {measured.size:,} variants", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -203,3 +203,62 @@ def complex_text(v: complex) -> str:
     if v.imag == 0:
         return f"{v.real:.4f}"
     return f"{v.real:.4f}{v.imag:+.4f}j"
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """A view of a transform for the report: ``name`` (fourier, reference or weighted), the
+    (n, q) background ``weights`` and where they come from (``source``)."""
+
+    name: str
+    weights: np.ndarray
+    source: str
+    given: str = ""  # the request it answers (the CLI's --view/--weights), to recognise it
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "weights": self.source, "given": self.given}
+
+
+def view_table(transform: SparseFourier, labels: SiteLabels, weights, max_order: int = 2):
+    """The background-weighted components (see :mod:`plmscope.landscape.background`) of
+    orders 1..max_order, one row per site set and states, largest |effect| first.
+
+    Columns: ``rank``, ``order``, ``variant`` ('Y12A:K15K': the residues at the sites, the
+    wild-type letter where the state is the wild type), ``sites``, ``states``, ``effect``,
+    ``weight`` (background probability of those states), ``magnitude``.
+    """
+    import pandas as pd
+
+    from ..landscape.background import background_effects
+
+    if labels.n != transform.n:
+        raise ValueError(f"labels name {labels.n} sites but the transform has n={transform.n}")
+    effects = background_effects(transform, weights, max_order)
+    effects = effects.iloc[np.argsort(-np.abs(effects["effect"].to_numpy()), kind="stable")]
+    rows = {"rank": np.arange(1, len(effects) + 1, dtype=np.int64),
+            "order": effects["order"].to_numpy(np.int64), "variant": [], "sites": [],
+            "states": []}
+    for sites, states in zip(effects["sites"], effects["states"]):
+        rows["variant"].append(":".join(labels.mutation(i, v) for i, v in zip(sites, states)))
+        rows["sites"].append(_join(labels.numbers[i] for i in sites))
+        rows["states"].append(_join(states))
+    rows["effect"] = effects["effect"].to_numpy(np.float64)
+    rows["weight"] = effects["weight"].to_numpy(np.float64)
+    rows["magnitude"] = np.abs(rows["effect"])
+    return pd.DataFrame(rows)
+
+
+def weights_table(weights, labels: SiteLabels):
+    """One row per site and state: ``site``, ``state``, ``residue`` ('' if unknown),
+    ``weight``."""
+    import pandas as pd
+
+    w = np.asarray(weights)
+    rows = {"site": [], "state": [], "residue": [], "weight": []}
+    for i in range(w.shape[0]):
+        for v in range(w.shape[1]):
+            rows["site"].append(labels.numbers[i])
+            rows["state"].append(v)
+            rows["residue"].append("" if labels.residues is None else labels.residues[i][v])
+            rows["weight"].append(float(w[i, v]))
+    return pd.DataFrame(rows)
