@@ -13,6 +13,7 @@ points, so R^2 measures prediction on variants the recovery never saw. When fewe
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -79,6 +80,24 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         if self.stored_config() is None:
             _write_json(self.path / "run.json", self.config)
+
+    @contextlib.contextmanager
+    def created(self):
+        """create(), then the block; if the block raises (e.g. the model cannot be loaded),
+        undo what create() made (run.json, the folder if it was new, empty subfolders), so
+        the next attempt, with other arguments too, starts from a clean slate."""
+        from ._folders import prune_empty
+
+        new_config = self.stored_config() is None
+        existed = self.path.exists()
+        self.create()
+        try:
+            yield self
+        except BaseException:
+            if new_config:
+                (self.path / "run.json").unlink(missing_ok=True)
+                prune_empty(self.path, remove_root=not existed)
+            raise
 
     def is_finished(self) -> bool:
         return self.summary_file.exists() and self.stored_config() == self.config

@@ -151,17 +151,23 @@ def model_row(name: str, frame, tables: dict, split: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._folders import made_folder
+
+    if not 0.0 < args.split < 1.0:
+        raise ValueError(f"--split must be in (0, 1), got {args.split}")
+    fasta = check_fasta(args.fasta)
+    out = Path(args.out or f"plmscope-align-corr-{fasta.stem}")
+    with made_folder(out):  # a failed start leaves no empty folder behind
+        return _run(args, fasta, out)
+
+
+def _run(args: argparse.Namespace, fasta: Path, out: Path) -> int:
     import pandas as pd
 
     from ..alignment import correlation_tables, hexbin_plots, identity_bins
     from ..alignment.study import DEFAULT_EDGES
     from ..isotropy import pair_similarity
 
-    if not 0.0 < args.split < 1.0:
-        raise ValueError(f"--split must be in (0, 1), got {args.split}")
-    fasta = check_fasta(args.fasta)
-    out = Path(args.out or f"plmscope-align-corr-{fasta.stem}")
-    out.mkdir(parents=True, exist_ok=True)
     ids, seqs = read_fasta(fasta)
     proteins, pairs, sample_fasta = sample(out, ids, seqs, args.fraction, args.seed)
     sub_ids = [ids[i] for i in proteins]

@@ -322,8 +322,9 @@ def run(args: argparse.Namespace) -> int:
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
     require_memory(the_plan.memory_bytes, f"q-SFT with b={args.b} ({the_plan.num_samples:,} queries)")
-    folder.create()  # before the oracle, whose score cache lives in the folder
-    oracle = source.build()
+    # the folder before the oracle, whose score cache lives there; a failed load undoes it
+    with folder.created():
+        oracle = source.build()
     try:
         # the q-SFT queries and the held-out set on the same actors: one model load each
         with executor if executor is not None else contextlib.nullcontext():

@@ -126,11 +126,17 @@ def _plots(out: Path, summary, residues: dict) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from .._folders import made_folder
 
     fasta = check_fasta(args.fasta)
     out = Path(args.out or f"plmscope-isotropy-{fasta.stem}")
-    out.mkdir(parents=True, exist_ok=True)
+    with made_folder(out):  # a model that cannot be loaded leaves no empty folder behind
+        return _run(args, fasta, out)
+
+
+def _run(args: argparse.Namespace, fasta: Path, out: Path) -> int:
+    import pandas as pd
+
     ids, seqs = read_fasta(fasta)
     rows, residues = [], {}
     for name in args.model:

@@ -234,11 +234,15 @@ def run_enumeration(args) -> int:
         print("\n".join(summary_lines(folder.load_summary())))
         print(f"report: {out / 'report.html'}")
         return 0
-    folder.create()
+    model = None
+    with folder.created():  # a model that cannot be loaded leaves no run behind
+        if args.model and executor is None:  # with --ray the actors load it, not this process
+            from ..models import load
+
+            model = load(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
     print(f"scoring every variant: {len(rows)} landscape(s) x {q}^{n} = {total:,} queries")
     grid = np.indices((q,) * n).reshape(n, -1).T.astype(np.uint8)  # flat order of DESIGN.md
     scores = np.empty((len(rows), q**n))
-    model = None
     try:
         # one set of actors for all rows: each loads the model once for every landscape
         with executor if executor is not None else contextlib.nullcontext():
@@ -248,11 +252,8 @@ def run_enumeration(args) -> int:
                 elif executor is not None:  # the actors load the model, not this process
                     oracle = ray_model_oracle(args, Landscape(wildtype, sites, q, subs))
                 else:
-                    from ..models import Oracle, load
+                    from ..models import Oracle
 
-                    if model is None:
-                        model = load(args.model, backend=args.backend, device=args.device,
-                                     dtype=args.dtype)
                     kwargs = {} if args.model_batch_size is None \
                         else {"batch_size": args.model_batch_size}
                     oracle = Oracle(model, Landscape(wildtype, sites, q, subs),
