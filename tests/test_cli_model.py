@@ -102,7 +102,11 @@ def test_landscape_enumerates_a_tiny_esm2(tmp_path, capsys, ckpt, fasta):
         np.testing.assert_allclose(scores[r], want, rtol=1e-6, atol=1e-6)
     metrics = pd.read_csv(out / "metrics.csv")
     assert len(metrics) == 3 and metrics["ruggedness"].between(1, 4).all()
-    check_report(out / "report.html", {"energy_by_order.png"})
+    page = check_report(out / "report.html", {"energy_by_order.png"})
+    text = " ".join(page.text)
+    # the summary says what was enumerated in words, not as a (cut) JSON dict
+    assert "model esm2_tiny.pt (masked_marginal), gb1 sites 3,10,24,30, q = 2" in text
+    assert '"kind"' not in text and '"wildtype"' not in text
     rc, _, err = cli(capsys, "landscape", "--fasta", fasta, "--sites", "3,10,24,30,41",
                      "--model", ckpt, "--q", 20, "--out", tmp_path / "big")
     assert rc == 2 and "1 x 20^5 = 3,200,000 scores, above --max-variants 1,048,576" in err

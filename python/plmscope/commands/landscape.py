@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
 
@@ -99,6 +98,15 @@ def random_substitutions(rng, wildtype: str, sites, q: int) -> list[str]:
         pool = ALPHABET.replace(wildtype[s - 1], "")
         out.append("".join(rng.choice(list(pool), size=q - 1, replace=False)))
     return out
+
+
+def source_text(info: dict) -> str:
+    """What was enumerated, in words (the run configuration holds the details)."""
+    if info["kind"] == "surrogate":
+        return f"surrogate {Path(info['path']).name}, noise sd {info['noise_sd']:.3g}"
+    sites = ",".join(str(s) for s in info["sites"])
+    return (f"model {Path(str(info['model']).split('#')[0]).name} ({info['scorer']}), "
+            f"{info['record']} sites {sites}, q = {info['q']}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -273,7 +281,7 @@ def run_enumeration(args) -> int:
         return 130
     metrics = [spectrum_metrics(row, q) for row in scores]
     summary = landscape_summary(metrics, f"{label}: full landscape(s) of {q}^{n} variants",
-                                json.dumps(info)[:200], None)
+                                source_text(info), None)
     save_landscape(out, scores, q, label, fields, summary)
     write_landscape_report(out, metrics, summary)
     print("\n".join(summary_lines(summary)))

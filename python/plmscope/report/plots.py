@@ -47,6 +47,11 @@ def plot_energy_by_order(energy: np.ndarray, path: str | os.PathLike, title: str
     (2, n) lower/upper shares drawn as error bars (e.g. the range over repeats). Each bar's
     percentage sits above the top of its error bar, clear of it.
     """
+    return _save(energy_figure(energy, title, spread), path)
+
+
+def energy_figure(energy: np.ndarray, title: str, spread: np.ndarray | None = None):
+    """The figure of :func:`plot_energy_by_order`, unsaved."""
     energy = np.asarray(energy, dtype=np.float64)
     orders = np.arange(1, energy.shape[0])
     total = energy[1:].sum()
@@ -70,7 +75,7 @@ def plot_energy_by_order(energy: np.ndarray, path: str | os.PathLike, title: str
     ax.set_ylabel("share of variance (%)")
     ax.set_title(_wrapped(title, 70), fontsize=10)
     ax.set_ylim(0, ymax)
-    return _save(fig, path)
+    return fig
 
 
 def pairwise_energy(transform: SparseFourier) -> np.ndarray:
@@ -94,6 +99,11 @@ def plot_pairwise_heatmap(transform: SparseFourier, labels: SiteLabels,
     """Heatmap over site pairs of the pairwise (order-2) interaction energy, as a share of
     the total variance. The scale runs from 0 to the largest pair or HEATMAP_FLOOR_PCT,
     whichever is larger, so pairs carrying a negligible share never look saturated."""
+    return _save(pairwise_figure(transform, labels, title), path)
+
+
+def pairwise_figure(transform: SparseFourier, labels: SiteLabels, title: str):
+    """The figure of :func:`plot_pairwise_heatmap`, unsaved."""
     energy = pairwise_energy(transform)
     total = float(transform.energy_by_order()[1:].sum())
     share = 100 * energy / total if total > 0 else energy
@@ -117,7 +127,7 @@ def plot_pairwise_heatmap(transform: SparseFourier, labels: SiteLabels,
     floor = " (scale floor)" if largest < HEATMAP_FLOOR_PCT else ""
     fig.colorbar(im, ax=ax, label=f"% of score variance, 0 to {vmax:.2g}{floor}", shrink=0.8)
     ax.set_title(_wrapped(title, 45), fontsize=10)
-    return _save(fig, path)
+    return fig
 
 
 def plot_single_mutants(grid: np.ndarray, names: list, labels: SiteLabels,
@@ -139,7 +149,8 @@ def plot_single_mutants(grid: np.ndarray, names: list, labels: SiteLabels,
         wt_col.append(cols.index(names[i][0]) if known and names[i][0] in cols else None)
     lim = float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0
     lim = lim if lim > 0 else 1.0
-    fig = _figure(2.4 + 0.3 * len(cols), 1.6 + 0.32 * n)
+    width = max(5.0, 2.6 + 0.3 * len(cols))
+    fig = _figure(width, max(2.8, 1.6 + 0.32 * n))
     ax = fig.add_subplot()
     cmap = _cmap("RdBu_r")
     cmap.set_bad("#eeeeee")
@@ -151,7 +162,7 @@ def plot_single_mutants(grid: np.ndarray, names: list, labels: SiteLabels,
     ax.set_yticks(range(n), [labels.site(i) for i in range(n)], fontsize=8)
     ax.set_xlabel("substituted residue" if known else "state")
     fig.colorbar(im, ax=ax, label="score change vs wild type", shrink=0.9)
-    ax.set_title(_wrapped(title, 60), fontsize=10)
+    ax.set_title(_wrapped(title, int(7 * width)), fontsize=10)
     return _save(fig, path)
 
 
