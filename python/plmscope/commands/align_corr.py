@@ -39,7 +39,14 @@ def _edges(text: str) -> tuple[float, ...]:
 
 def register(sub) -> None:
     p = sub.add_parser("align-corr", help="correlate embedding distances with PAM250 "
-                                          "alignment similarity over sampled protein pairs")
+                                          "alignment similarity over sampled protein pairs",
+                       description="Sample --fraction of the proteins of a FASTA file (seeded), "
+                                   "align every pair among them (global, PAM250, gap open -10, "
+                                   "extend -0.5) and correlate each model's embedding cosine "
+                                   "similarity and squared distance with the alignment score "
+                                   "and identity (Pearson, Spearman, per identity bin). Writes "
+                                   "models.csv, per-model tables, hexbin plots and report.html "
+                                   "into --out; rerunning resumes.")
     p.add_argument("--fasta", required=True, help="protein sequences (FASTA)")
     add_model_arguments(p, several=True)
     p.add_argument("--fraction", type=float, required=True,

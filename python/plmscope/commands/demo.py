@@ -29,7 +29,7 @@ def register(sub) -> None:
         description=NOTE + " Runs the whole interactions pipeline on it and writes the report.")
     p.add_argument("--out", default="plmscope-demo", help="run folder (default plmscope-demo)")
     p.add_argument("--seed", type=int, default=0, help="seeds the planted truth and the design")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 

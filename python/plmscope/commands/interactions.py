@@ -62,7 +62,9 @@ def add_qsft_args(p) -> None:
     g.add_argument("--b", type=int, default=4, help="q^b bins per subsample (default 4)")
     g.add_argument("--subsamples", type=int, default=2, help="subsampling groups C (default 2)")
     g.add_argument("--repeats", type=int, default=2, help="NSO delay repeats (default 2)")
-    g.add_argument("--delays", default="nso", choices=("nso", "identity"))
+    g.add_argument("--delays", default="nso", choices=("nso", "identity"),
+                   help="delay set: nso (noise-robust random offsets; default) or identity "
+                        "(0 and e_1..e_n, for noiseless oracles)")
     g.add_argument("--noise", default="auto",
                    help="per-query noise sd the decoder assumes, or 'auto' (estimated; default)")
     g.add_argument("--seed", type=int, default=0, help="seeds the design and the held-out draw")

@@ -21,7 +21,14 @@ from .embed import add_model_arguments, check_fasta, embed_into, iter_shards, mo
 
 def register(sub) -> None:
     p = sub.add_parser("isotropy", help="IsoScore, effective dimensions and mean cosine of "
-                                        "model embeddings of a FASTA file")
+                                        "model embeddings of a FASTA file",
+                       description="How much of its embedding space each model uses on the "
+                                   "proteins of a FASTA file: IsoScore, participation ratio, "
+                                   "effective dimensions and mean pairwise cosine of the "
+                                   "mean-pooled embeddings (and, with --per-residue, of the "
+                                   "per-residue ones, overall and per amino acid). Writes "
+                                   "isotropy.csv, per-residue tables, figures and report.html "
+                                   "into --out; rerunning resumes.")
     p.add_argument("--fasta", required=True, help="protein sequences (FASTA)")
     add_model_arguments(p, several=True)
     p.add_argument("--per-residue", action="store_true",

@@ -30,19 +30,21 @@ def register(sub) -> None:
     p.add_argument("--repeats", type=int, default=1,
                    help="landscapes with a fresh random choice of substitutes per site "
                         "(q < 20, model only; the paper: q = 2, 19 repeats)")
-    p.add_argument("--scorer", default="pllr", choices=SCORERS)
-    p.add_argument("--backend")
-    p.add_argument("--device")
-    p.add_argument("--dtype")
-    p.add_argument("--model-batch-size", type=int, default=None)
+    p.add_argument("--scorer", default="pllr", choices=SCORERS, help="model score (default pllr)")
+    p.add_argument("--backend", help="model backend (fair-esm or transformers; default: automatic)")
+    p.add_argument("--device", help="model device (cpu, cuda, cuda:1; default: automatic)")
+    p.add_argument("--dtype", help="model precision (float32, bfloat16, float16)")
+    p.add_argument("--model-batch-size", type=int, default=None,
+                   help="sequences per forward pass (default: the models layer's)")
     p.add_argument("--surrogate-noise", default="0", help="noise sd of the surrogate's answers")
-    p.add_argument("--surrogate-seed", type=int, default=0)
+    p.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's noise")
     p.add_argument("--seed", type=int, default=0, help="seeds the random substitutes")
     p.add_argument("--label", help="label of these landscapes in `plmscope plane`")
     p.add_argument("--max-variants", type=int, default=MAX_VARIANTS,
                    help=f"refuse enumerations above this many scores (default {MAX_VARIANTS:,})")
-    p.add_argument("--batch-size", type=int, default=10_000)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--batch-size", type=int, default=10_000,
+                   help="variants per oracle call and per checkpoint (default 10000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", help="folder for landscape.npz, metrics.csv, figures and report.html "
                                  "(required when enumerating)")
     add_ray_arguments(p)

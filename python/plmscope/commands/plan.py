@@ -28,7 +28,8 @@ def register(sub) -> None:
     g.add_argument("--n", type=int, required=True, help="number of sites")
     g.add_argument("--b", type=int, default=4, help="q^b bins per subsample (default 4)")
     g.add_argument("--subsamples", type=int, default=2, help="subsampling groups C (default 2)")
-    g.add_argument("--delays", default="nso", choices=("nso", "identity"))
+    g.add_argument("--delays", default="nso", choices=("nso", "identity"),
+                   help="delay set: nso (default) or identity")
     g.add_argument("--repeats", type=int, default=2, help="NSO delay repeats (default 2)")
     g.add_argument("--seed", type=int, default=0, help="design seed (the distinct-variant count)")
     g.add_argument("--batch-size", type=int, default=10_000,
@@ -47,7 +48,8 @@ def register(sub) -> None:
     m.add_argument("--fasta", help="FASTA file with the wild-type sequence (for --measure)")
     m.add_argument("--record", help="record id when the FASTA has several (default: the first)")
     m.add_argument("--sites", help="1-based residue numbers (default: n sites spread evenly)")
-    m.add_argument("--scorer", default="pllr", choices=("pllr", "masked_marginal", "wt_marginal"))
+    m.add_argument("--scorer", default="pllr", choices=("pllr", "masked_marginal", "wt_marginal"),
+                   help="model score to time (default pllr)")
     m.add_argument("--backend", help="fair-esm or transformers (default: automatic)")
     m.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     m.add_argument("--dtype", help="float32, bfloat16, float16 (default: the models layer's)")

@@ -24,7 +24,7 @@ def register(sub) -> None:
                         "or file name")
     p.add_argument("--out", default="plane.png", help="figure path (default plane.png); the "
                                                       "points go to the same name with .csv")
-    p.add_argument("--title", default="Sparsity-ruggedness plane")
+    p.add_argument("--title", default="Sparsity-ruggedness plane", help="figure title")
     p.set_defaults(func=run)
 
 
