@@ -11,6 +11,7 @@ from plmscope.cli import main
 from plmscope.alignment import align_pairs, correlation_tables, sample_proteins
 from plmscope.isotropy import ResidueIsotropy, summarize
 from plmscope.models import embed, load, save_random_model
+from report_check import check_report
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -84,9 +85,11 @@ def test_isotropy_command_compares_models_and_residues(setup):
         got = pd.read_csv(out / f"per_residue_{name}.csv").set_index("residues")
         assert got.loc["all", "n_points"] == sum(map(len, seqs))
         np.testing.assert_allclose(got["isoscore"], want["isoscore"], atol=1e-6)
-    for f in ("isotropy.png", "per_residue_isoscore.png", "report.md"):
+    for f in ("isotropy.png", "per_residue_isoscore.png", "report.html"):
         assert (out / f).stat().st_size > 0
-    report = (out / "report.md").read_text()
+    assert not (out / "report.md").exists()  # one report kind for every command
+    page = check_report(out / "report.html", {"isotropy.png", "per_residue_isoscore.png"})
+    report = " ".join(page.text)
     assert "esm2_tiny" in report and "bert_tiny" in report and "isotropic_baseline" in report
     # A rerun resumes from the shards: nothing is embedded again.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("embeddings/*/*/shard-*.npz")}
@@ -131,7 +134,9 @@ def test_align_corr_command(setup, capsys):
         for f in ("pearson.csv", "identity_bins.csv", "cosine_vs_identity.png",
                   "sqdist_vs_identity.png"):
             assert (out / name / f).stat().st_size > 0
-    assert "PAM250" in (out / "report.md").read_text()
+    page = check_report(out / "report.html", {"esm2_tiny/cosine_vs_identity.png",
+                                              "bert_tiny/sqdist_vs_identity.png"})
+    assert "PAM250" in " ".join(page.text) and not (out / "report.md").exists()
     # Resume: a lost checkpoint is recomputed, the others are reused.
     chunks = sorted((out / "alignments").glob("chunk-*.npz"))
     stamps = [p.stat().st_mtime_ns for p in chunks]

@@ -37,10 +37,11 @@ class Section:
     warnings: list = field(default_factory=list)    # shown first, in red
 
 
-def _figure(path: Path, caption: str) -> str:
+def _figure(path: Path, caption: str, folder: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    name = Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}" '
-            f'data-file="{html.escape(Path(path).name)}">'
+            f'data-file="{html.escape(name)}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
@@ -60,7 +61,7 @@ def write_html(path: str | os.PathLike, title: str, sections: list[Section]) -> 
             parts += [f'<tr><td class="key">{html.escape(str(k))}</td><td class="value">{html.escape(str(v))}</td></tr>'
                       for k, v in sec.facts]
             parts.append("</table>")
-        parts += [_figure(Path(p), c) for p, c in sec.figures]
+        parts += [_figure(Path(p), c, Path(path).parent) for p, c in sec.figures]
         for caption, frame in sec.tables:
             parts.append(f"<p><b>{html.escape(caption)}</b></p>")
             # a wide table scrolls inside its own box instead of running off the page
