@@ -125,8 +125,10 @@ def check_positive(args, *names) -> None:
 class Source:
     """What the command explains: the oracle to build, its identity and the site labels."""
 
-    def __init__(self, q, n, labels, info, build, extra_tests=None, title=None, wildtype=None):
+    def __init__(self, q, n, labels, info, build, extra_tests=None, title=None, wildtype=None,
+                 measure=False):
         self.q, self.n, self.labels, self.info = q, n, labels, info
+        self.measure = measure             # time a short batch first (a model: slow to ask)
         self.build = build                 # () -> oracle (loads the model if any)
         self.extra_tests = extra_tests or {}
         self.title = title
@@ -225,7 +227,7 @@ def model_source(args, out: Path, on_ray: bool = False) -> Source:
 
     title = f"Interactions of {Path(args.model).name} ({args.scorer}) over {landscape.n} sites of {rid}"
     return Source(q, landscape.n, SiteLabels.of(landscape), info, build, None, title,
-                  landscape.wildtype)
+                  landscape.wildtype, measure=True)
 
 
 def ray_executor(args):
@@ -295,7 +297,10 @@ def confirm(the_plan, args) -> None:
         answer = input(f"{text}. Run it? [y/N] ").strip().lower()
         if answer in ("y", "yes"):
             return
-    raise ValueError(f"{text}; pass --yes to run it (or lower --b / --subsamples / --repeats)")
+    raise ValueError(f"{text}; pass --yes to run it (or lower --b / --subsamples / --repeats). "
+                     "How long it would take: plmscope plan --measure MODEL --fasta WT.fasta "
+                     f"--q {the_plan.q} --n {the_plan.n} --b {the_plan.b} --subsamples "
+                     f"{the_plan.num_subsample} --repeats {the_plan.num_repeat}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -328,6 +333,11 @@ def run(args: argparse.Namespace) -> int:
     with folder.created():
         oracle = source.build()
     try:
+        if source.measure and executor is None:  # with --ray the model lives on the actors
+            from .plan import estimate_line, measured_rate
+
+            rate, timed = measured_rate(oracle, source.q, source.n, seed=args.seed)
+            print(estimate_line(the_plan.num_samples + args.test, rate, timed))
         # the q-SFT queries and the held-out set on the same actors: one model load each
         with executor if executor is not None else contextlib.nullcontext():
             result = run_interactions(

@@ -251,6 +251,13 @@ def run_enumeration(args) -> int:
 
             model = load(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
     print(f"scoring every variant: {len(rows)} landscape(s) x {q}^{n} = {total:,} queries")
+    if model is not None:  # a model is slow to ask: time a short batch, say how long
+        from ..models import Oracle
+        from .plan import estimate_line, measured_rate
+
+        rate, timed = measured_rate(Oracle(model, Landscape(wildtype, sites, q, rows[0]),
+                                           args.scorer, progress=False), q, n, seed=args.seed)
+        print(estimate_line(total, rate, timed))
     grid = np.indices((q,) * n).reshape(n, -1).T.astype(np.uint8)  # flat order of DESIGN.md
     scores = np.empty((len(rows), q**n))
     try:
