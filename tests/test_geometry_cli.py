@@ -59,6 +59,18 @@ def test_embed_command_writes_resumable_shards(setup, capsys):
     with np.load(shards[0]) as z:
         expected = embed(load(esm_path), seqs[:8])
         np.testing.assert_allclose(z["embeddings"], expected, rtol=1e-5, atol=1e-5)
+        assert set(z.files) == {"ids", "lengths", "embeddings"}  # the README's format
+        assert list(z["lengths"]) == [len(s) for s in seqs[:8]]
+    # read back as the README shows: ids in FASTA order, one (N, d) float32 array
+    import json
+
+    from plmscope.models import read_embeddings
+
+    ids, X = read_embeddings(out)
+    assert X.shape == (48, 32) and X.dtype == np.float32 and len(ids) == 48
+    assert ids[0] == "wt0" and ids[1] == "wt0_m0"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"layer", "pooling", "embed_dim", "records", "shards", "complete"} <= set(manifest)
 
 
 def test_isotropy_command_compares_models_and_residues(setup):
