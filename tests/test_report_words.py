@@ -10,7 +10,7 @@ import pytest
 
 from plmscope.cli import main
 from plmscope.fourier import SparseFourier, random_real_transform
-from plmscope.report.interactions import coefficients_line, peel_warning, summary_lines
+from plmscope.report.interactions import coefficients_line, peel_warning
 from plmscope.report.plots import HEATMAP_FLOOR_PCT, energy_figure, pairwise_figure
 from plmscope.report.tables import (SiteLabels, conjugate_pairs, effect_table, num_effects,
                                     single_mutant_grid)

@@ -139,7 +139,7 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
     The page leads with what a protein scientist reads (mutations in residue letters, site
     pairs) and keeps the Fourier view (frequencies k) in its own section for experts."""
     folder = Path(folder)
-    q, n = transform.q, transform.n
+    q = transform.q
     interactions = interaction_table(transform, labels)
     mutations = mutation_table(transform, labels, reference_order)
     effects = effect_table(transform, labels)
