@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out} holds this finished demo; nothing recomputed.")
     table = truth_table(result.transform, truth, labels)
     shown = table.head(12).copy()
-    print("\nPlanted vs recovered interactions (largest first; k and -k counted once):")
+    print("\nFor experts: planted vs recovered interactions as Fourier coefficients (sites, "
+          "frequency k; largest first; k and -k counted once). The summary below names the "
+          "strongest mutations in residue letters.")
     print(shown[["order", "sites", "frequency", "true", "recovered", "abs_error", "status"]]
           .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if len(table) > len(shown):
