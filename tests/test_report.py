@@ -47,11 +47,11 @@ def test_reference_effects_are_the_moebius_expansion(q, n, K, order, seed):
     effects = reference_effects(sf, order)
     for sites, states, effect in zip(effects["sites"], effects["states"], effects["effect"]):
         assert len(sites) <= order and all(s >= 1 for s in states)
-        assert effect == pytest.approx(moebius_ref(sf, sites, states), abs=1e-9)
+        assert effect == pytest.approx(moebius_ref(sf, [s - 1 for s in sites], states), abs=1e-9)
     # every site set inside a support is listed with all (q-1)^|S| mutant states
     want = {S for k in sf.frequencies for size in range(1, order + 1)
             for S in itertools.combinations(np.flatnonzero(k).tolist(), size)}
-    got = set(effects["sites"])
+    got = {tuple(s - 1 for s in S) for S in effects["sites"]}  # 1-based site numbers
     assert got == want
     assert len(effects) == sum((q - 1) ** len(S) for S in want)
     assert wildtype_value(sf) == pytest.approx(
@@ -64,7 +64,8 @@ def test_reference_effects_rebuild_the_function():
     q, n = 3, 4
     sf = random_transform(rng, q, n, 12)
     effects = reference_effects(sf, n)
-    table = {(s, a): e for s, a, e in zip(effects["sites"], effects["states"], effects["effect"])}
+    table = {(tuple(i - 1 for i in s), a): e
+             for s, a, e in zip(effects["sites"], effects["states"], effects["effect"])}
     for x in itertools.product(range(q), repeat=n):
         support = [i for i in range(n) if x[i]]
         total = wildtype_value(sf)

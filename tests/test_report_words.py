@@ -69,6 +69,10 @@ def test_single_mutant_grid_is_the_transform_at_single_mutants():
 def test_python_api_prints_1_based_sites():
     sf = SparseFourier([[0, 0, 0], [0, 2, 0], [1, 0, 3]], [1.0, 0.5, 0.25], 4)
     assert list(sf.to_frame()["sites"]) == [(), (2,), (1, 3)]
+    from plmscope.landscape import reference_effects
+
+    effects = reference_effects(sf, 2)
+    assert set(effects["sites"]) == {(1,), (2,), (3,), (1, 3)}
 
 
 def test_percentages_sit_above_the_error_bars():

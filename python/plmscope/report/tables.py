@@ -203,7 +203,8 @@ def mutation_table(transform: SparseFourier, labels: SiteLabels, max_order: int 
     rows = {"rank": np.arange(1, len(effects) + 1, dtype=np.int64),
             "order": effects["order"].to_numpy(np.int64),
             "mutations": [], "sites": [], "wildtype": [], "mutant": []}
-    for sites, states in zip(effects["sites"], effects["states"]):
+    for numbers, states in zip(effects["sites"], effects["states"]):
+        sites = [s - 1 for s in numbers]  # reference_effects counts sites from 1
         rows["mutations"].append(":".join(labels.mutation(i, v) for i, v in zip(sites, states)))
         rows["sites"].append(_join(labels.numbers[i] for i in sites))
         if labels.residues is None:
