@@ -149,6 +149,8 @@ def test_align_corr_command(setup, capsys):
     page = check_report(out / "report.html", {"esm2_tiny/cosine_vs_identity.png",
                                               "bert_tiny/sqdist_vs_identity.png"})
     assert "PAM250" in " ".join(page.text) and not (out / "report.md").exists()
+    # the 20-column comparison table is wider than the window: it scrolls in its own box
+    assert any(box["scrolls"] for box in page.layout["boxes"])
     # Resume: a lost checkpoint is recomputed, the others are reused.
     chunks = sorted((out / "alignments").glob("chunk-*.npz"))
     stamps = [p.stat().st_mtime_ns for p in chunks]

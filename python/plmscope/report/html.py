@@ -20,7 +20,8 @@ figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; box-sizing
                                         border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; } .note { background: #fff6d8; padding: 0.6em 1em; }
 .warning { background: #fde2e1; padding: 0.6em 1em; }
-.wide { overflow-x: auto; max-width: 100%; } td { overflow-wrap: anywhere; }
+.wide { overflow-x: auto; max-width: 100%; } .wide td, .wide th { white-space: nowrap; }
+td.value { overflow-wrap: anywhere; }
 """
 
 
