@@ -35,10 +35,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import median_time, print_table  # noqa: E402
 
 import plmscope  # noqa: E402
-from plmscope import _core, _similarity_gpu  # noqa: E402
+from plmscope import _core  # noqa: E402
+from plmscope.isotropy import gpu as isotropy_gpu  # noqa: E402
 from plmscope.fourier import SparseFourier, qary_fft  # noqa: E402
 
-SHARED = Path(os.environ.get("PLMSCOPE_SHARED_DATA",
+SHARED = Path(os.environ.get("PLMSCOPE_DATA",
                              Path(__file__).resolve().parents[2] / "shared" / "data"))
 ROOT_BYTES = 32 * 16  # the FFT kernel's root table (cuda/qary_fft_tile.h fft_shared_bytes)
 
@@ -182,7 +183,7 @@ def bench_similarity(torch, trials):
     N, d, P = 100_000, 1024, 10_000_000
     x = torch.randn(N, d, device="cuda", generator=gen)
     pairs = torch.randint(0, N, (P, 2), device="cuda", generator=gen, dtype=torch.int64)
-    ours = lambda: _similarity_gpu.pair_similarity(x, pairs, cosine=True, sqdist=False)  # noqa: E731
+    ours = lambda: isotropy_gpu.pair_similarity(x, pairs, cosine=True, sqdist=False)  # noqa: E731
 
     def peer():
         out = torch.empty(P, device="cuda")
@@ -208,7 +209,7 @@ def bench_similarity(torch, trials):
     def ours_cov():
         s = torch.zeros(d, dtype=torch.float64, device="cuda")
         S = torch.zeros(d, d, dtype=torch.float64, device="cuda")
-        _similarity_gpu.covariance_accumulate(x, shift, s, S)
+        isotropy_gpu.covariance_accumulate(x, shift, s, S)
         return s, S
 
     def cov_from(s, S):  # sums about the shift: C = (S - s s^T / N) / (N - 1)

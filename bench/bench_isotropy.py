@@ -5,21 +5,19 @@ a random rotation plus an offset of 3 (PLM embeddings are anisotropic and off-ce
 
 IsoScore rows:
   plmscope        plmscope.isotropy.isoscore: C++ float32 kernel (upper triangle only,
-                  float32 sums over 256 rows, float64 accumulators; whole 512-row steps split
-                  by columns with one Strassen level on the off-diagonal blocks), then
-                  tr(C)^2/||C||_F^2 in one pass over the upper triangle
+                  float32 sums over 256 rows, float64 accumulators), then tr(C)^2/||C||_F^2
+                  in one pass over the upper triangle
   isoscore pkg    IsoScore.IsoScore (2.0.1): torch.cov in float32 + torch.linalg.svdvals
   numpy f32 BLAS  the same algorithm without the kernel: float32 X^T X per 4,096-row chunk
                   (numpy calls OpenBLAS ssyrk for c.T @ c) added into float64
   numpy f64 BLAS  centred float64 X^T X (the accurate reference for |err|)
 Each at all threads and at one thread. Kernel rows compare only the covariance accumulation
-(the part the C++ kernel replaces); "plain kernel" is the same kernel without the Strassen
-path (rows fed in 511-row calls, below one step), to show what the split saves. Floors: np.copy of X (one pass over the data).
+(the part the C++ kernel replaces). Floor: np.copy of X (one pass over the data).
 Other rows: mean pairwise cosine (O(N d) unit-vector sum vs numpy normalise-and-sum) and
 cosine + squared distance of 1,000,000 random pairs (fused kernel vs numpy gather).
 
 Ratios are peer time / plmscope time in this run. Run: python bench/bench_isotropy.py
-[--n 100000 --d 1024 --trials 3 --isa avx2]. Check the load (uptime) first: other
+[--n 100000 --d 1024 --trials 3 --isa avx2] (--isa sets PLMSCOPE_SIMD). Check the load (uptime) first: other
 processes on the same cores distort every number.
 """
 from __future__ import annotations
@@ -94,10 +92,12 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-package", action="store_true", help="leave out the isoscore package")
-    ap.add_argument("--isa", default="best", choices=["best", "avx512", "avx2", "generic"],
-                    help="covariance kernel instruction set (to see each path on one CPU)")
+    ap.add_argument("--isa", default=None, choices=["avx512", "avx2", "baseline"],
+                    help="cap the kernels' instruction set (PLMSCOPE_SIMD), to see each copy "
+                         "on one CPU")
     args = ap.parse_args()
-    _core.set_covariance_kernel_isa(args.isa)
+    if args.isa:
+        os.environ["PLMSCOPE_SIMD"] = args.isa
     import torch
 
     X = make_data(args.n, args.d, args.seed)
@@ -110,12 +110,6 @@ def main() -> None:
     def kernel_scatter(nthreads):
         s, S = np.zeros(d), np.zeros((d, d))
         _core.covariance_accumulate(X, shift, s, S, nthreads)
-        return S
-
-    def plain_scatter(nthreads):
-        s, S = np.zeros(d), np.zeros((d, d))
-        for i in range(0, n, 511):
-            _core.covariance_accumulate(X[i:i + 511], shift, s, S, nthreads)
         return S
 
     rows = []
@@ -142,12 +136,6 @@ def main() -> None:
                      "seconds": t_kern, "vs_plmscope": 1.0,
                      "abs_err": abs(score_from_scatter(
                          np.triu(kernel_scatter(threads)) + np.triu(kernel_scatter(threads), 1).T,
-                         n) - exact)})
-        t_plain = median_time(lambda t=threads: plain_scatter(t), args.trials)
-        rows.append({"task": "covariance", "impl": "plain kernel", "threads": label,
-                     "seconds": t_plain, "vs_plmscope": t_plain / t_kern,
-                     "abs_err": abs(score_from_scatter(
-                         np.triu(plain_scatter(threads)) + np.triu(plain_scatter(threads), 1).T,
                          n) - exact)})
         if threads == 0:
             t_np32 = median_time(lambda: numpy_f32_scatter(X, shift), args.trials)
@@ -201,8 +189,7 @@ def main() -> None:
                  "seconds": t_pair_np, "vs_plmscope": t_pair_np / t_pair})
 
     print(f"N={n:,} d={d:,} float32, cores {cores}, covariance kernel "
-          f"{_core.covariance_kernel_isa()} (multiply-adds {_core.covariance_work_ratio(d):.3f} "
-          f"of the plain upper triangle), torch threads {torch_threads}, load "
+          f"{_core.simd_level()}, torch threads {torch_threads}, load "
           f"{os.getloadavg()[0]:.2f}; IsoScore (float64 reference) = {exact:.6f}")
     print("vs_plmscope = peer seconds / plmscope seconds at the same thread count; abs_err = "
           "|score - float64 reference| (pairs: max |cos diff|, max relative |dist diff|); "

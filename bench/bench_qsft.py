@@ -2,7 +2,7 @@
 
 Cases (C = 2 subsamples, NSO delays, 2 repeats, b = 4):
   * paper: q = 20, n = 10, 7,040,000 queries, surrogate oracle = the published GB1 transform
-    (``../shared/data/gb1-q20-n10/randomcoils.npz``) + Gaussian noise at its residual level
+    (``gb1-q20-n10/randomcoils.npz`` under ``PLMSCOPE_DATA``) + Gaussian noise at its residual level
     on the real test set; R^2 is measured on the real ``test_x`` / ``test_y``.
   * small: q = 4, n = 10, 11,264 queries, a seeded synthetic truth (40 coefficients of order
     1..3 in conjugate pairs, |F| in [0.5, 1], SNR 10); R^2 on 10,000 random variants with
@@ -54,8 +54,10 @@ from common import print_table  # noqa: E402
 from plmscope.fourier import SparseFourier, SurrogateOracle, qsft  # noqa: E402
 from plmscope.fourier.qsft import design  # noqa: E402
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "gb1-q20-n10",
-                    "randomcoils.npz")
+# The published files (tests/reproduction/README.md): PLMSCOPE_DATA, or the workspace's copy.
+DATA = os.path.join(os.environ.get("PLMSCOPE_DATA")
+                    or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"),
+                    "gb1-q20-n10", "randomcoils.npz")
 PAPER_QUERIES = 7_040_000
 PAPER_R2 = 0.71
 NUM_SUBSAMPLE, NUM_REPEAT, B = 2, 2, 4

@@ -3,7 +3,7 @@
 Cases: a q-SFT-like transform (q = 20, n = 10, K = 500 coefficients: one constant, then
 orders 1..4 with probabilities 0.40, 0.35, 0.17, 0.08, distinct frequencies, values whose
 scale halves with each order), and the published GB1 transform
-``../shared/data/gb1-q20-n10/randomcoils.npz`` (K = 228; ``PLMSCOPE_SHARED_DATA`` overrides
+``../shared/data/gb1-q20-n10/randomcoils.npz`` (K = 228; ``PLMSCOPE_DATA`` overrides
 the folder) when it is present, each evaluated
 at the same 10^6 uniformly random variants. The peer is
 ``Re(exp(2j pi ((x @ k.T) % q) / q) @ F)``, chunked over the variants so one chunk's
@@ -28,7 +28,7 @@ from common import machine_line, median_time, print_table  # noqa: E402
 
 from plmscope.fourier import SparseFourier  # noqa: E402
 
-SHARED = Path(os.environ.get("PLMSCOPE_SHARED_DATA")
+SHARED = Path(os.environ.get("PLMSCOPE_DATA")
               or Path(__file__).resolve().parents[2] / "shared" / "data")
 GB1 = SHARED / "gb1-q20-n10" / "randomcoils.npz"
 CHUNK_BYTES = 64 * 2**20

@@ -5,15 +5,18 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <string>
 
 #include "plmscope/check.h"
+#include "plmscope/fourier_lasso.h"
 #include "plmscope/peel.h"
 #include "plmscope/qary_fft.h"
 #include "plmscope/qsft_design.h"
 #include "plmscope/similarity.h"
+#include "plmscope/simd.h"
 #include "plmscope/sparse_series.h"
 #ifdef PLMSCOPE_HAS_CUDA
 #include "plmscope_cuda.h"
@@ -79,10 +82,34 @@ py::array_t<double> evaluate(CArray<std::uint8_t> freqs, CArray<std::complex<dou
 
 // ---- q-SFT (decoder) -----------------------------------------------------------------
 
-py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delays, int q,
-                       bool with_codes, int nthreads) {
+// q and nthreads arrive as 64-bit Python ints: a value past int's range gets a ValueError
+// that names it, not pybind11's TypeError listing the overloads.
+int checked_q(std::int64_t q) {
+  PLMSCOPE_CHECK(q >= 2 && q <= 256, "q must be in [2, 256], got q=" << q);
+  return static_cast<int>(q);
+}
+
+int checked_nthreads(std::int64_t nthreads) {
+  PLMSCOPE_CHECK(nthreads >= 0 && nthreads <= 1 << 20,
+                 "nthreads must be in [0, 2^20] (0 = all cores), got nthreads=" << nthreads);
+  return static_cast<int>(nthreads);
+}
+
+// Every entry of `a` below q: larger states or delays would index past Z_q.
+void check_states(const CArray<std::uint8_t>& a, int q, const char* name) {
+  const auto* p = a.data();
+  for (py::ssize_t i = 0; i < a.size(); ++i)
+    PLMSCOPE_CHECK(p[i] < q, name << " must hold values in [0, q), got " << int(p[i])
+                                  << " with q=" << q << " (flat entry " << i << ")");
+}
+
+py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delays,
+                       std::int64_t q64, bool with_codes, std::int64_t nthreads64) {
+  const int q = checked_q(q64), nthreads = checked_nthreads(nthreads64);
   PLMSCOPE_CHECK(matrices.ndim() == 3, "matrices must be 3-D (C, n, b), got ndim=" << matrices.ndim());
   PLMSCOPE_CHECK(delays.ndim() == 2, "delays must be 2-D (P, n), got ndim=" << delays.ndim());
+  check_states(matrices, q, "matrices");
+  check_states(delays, q, "delays");
   const auto C = matrices.shape(0), n = matrices.shape(1), b = matrices.shape(2);
   const auto P = delays.shape(0);
   PLMSCOPE_CHECK(delays.shape(1) == n, "delays has n=" << delays.shape(1)
@@ -101,7 +128,8 @@ py::tuple query_points(CArray<std::uint8_t> matrices, CArray<std::uint8_t> delay
   return py::make_tuple(points, codes);
 }
 
-py::tuple unique_codes(CArray<std::int64_t> codes, int nthreads) {
+py::tuple unique_codes(CArray<std::int64_t> codes, std::int64_t nthreads64) {
+  const int nthreads = checked_nthreads(nthreads64);
   const auto N = static_cast<py::ssize_t>(codes.size());
   std::vector<std::int64_t> uniq(N), first(N);
   py::array_t<std::int64_t> inverse(N);
@@ -119,11 +147,24 @@ py::tuple unique_codes(CArray<std::int64_t> codes, int nthreads) {
 }
 
 py::dict peel(CArray<std::complex<double>> bins, CArray<std::uint8_t> matrices,
-              CArray<std::uint8_t> delays, int q, int num_repeats, double zeroton_energy,
-              double singleton_residual, int max_rounds, int nthreads) {
+              CArray<std::uint8_t> delays, std::int64_t q64, int num_repeats,
+              double zeroton_energy, double singleton_residual, int max_rounds,
+              std::int64_t nthreads64) {
+  const int q = checked_q(q64), nthreads = checked_nthreads(nthreads64);
   PLMSCOPE_CHECK(bins.ndim() == 3, "bins must be 3-D (C, q^b, P), got ndim=" << bins.ndim());
   PLMSCOPE_CHECK(matrices.ndim() == 3, "matrices must be 3-D (C, n, b), got ndim=" << matrices.ndim());
   PLMSCOPE_CHECK(delays.ndim() == 2, "delays must be 2-D (P, n), got ndim=" << delays.ndim());
+  check_states(matrices, q, "matrices");
+  check_states(delays, q, "delays");
+  {
+    const auto* u = bins.data();
+    for (py::ssize_t i = 0; i < bins.size(); ++i)
+      PLMSCOPE_CHECK(std::isfinite(u[i].real()) && std::isfinite(u[i].imag()),
+                     "bins must be finite, got " << u[i] << " at flat entry " << i);
+  }
+  PLMSCOPE_CHECK(std::isfinite(zeroton_energy) && std::isfinite(singleton_residual),
+                 "thresholds must be finite, got zeroton_energy=" << zeroton_energy
+                     << ", singleton_residual=" << singleton_residual);
   plmscope::PeelParams p;
   p.q = q;
   p.num_groups = static_cast<int>(matrices.shape(0));
@@ -164,6 +205,77 @@ py::dict peel(CArray<std::complex<double>> bins, CArray<std::uint8_t> matrices,
   out["singletons_per_round"] = r.singletons_per_round;
   out["bins_left"] = r.bins_left;
   out["residual_energy"] = r.residual_energy;
+  return out;
+}
+
+// ---- sparse regression on the Fourier basis ---------------------------------------------
+
+// blocks: sequence of (sites, frequency, mask, weight); sites or frequency is None.
+std::vector<plmscope::LassoBlock> lasso_blocks(const py::sequence& blocks) {
+  std::vector<plmscope::LassoBlock> out;
+  out.reserve(py::len(blocks));
+  for (const auto& item : blocks) {
+    auto t = item.cast<py::tuple>();
+    PLMSCOPE_CHECK(t.size() == 4, "a block is (sites, frequency, mask, weight), got a tuple of "
+                                      << t.size());
+    plmscope::LassoBlock b;
+    if (!t[0].is_none()) b.sites = t[0].cast<std::vector<int>>();
+    if (!t[1].is_none()) b.freq = t[1].cast<std::vector<std::uint8_t>>();
+    b.mask = t[2].cast<std::vector<std::uint8_t>>();
+    b.weight = t[3].cast<double>();
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object w, int q,
+                            const py::sequence& blocks, CArray<double> lambdas,
+                            CArray<std::uint8_t> xv, double tol, int max_sweeps, int max_inner,
+                            std::int64_t max_active, int nthreads) {
+  PLMSCOPE_CHECK(x.ndim() == 2, "x must be 2-D (M, n), got ndim=" << x.ndim());
+  PLMSCOPE_CHECK(xv.ndim() == 2 && xv.shape(1) == x.shape(1),
+                 "xv must be 2-D (Mv, n) with the n=" << x.shape(1) << " of x");
+  const std::int64_t M = x.shape(0), Mv = xv.shape(0);
+  const int n = static_cast<int>(x.shape(1));
+  PLMSCOPE_CHECK(y.ndim() == 1 && y.shape(0) == M, "y must have one entry per row of x");
+  CArray<double> weights;
+  const double* wp = nullptr;
+  if (!w.is_none()) {
+    weights = w.cast<CArray<double>>();
+    PLMSCOPE_CHECK(weights.ndim() == 1 && weights.shape(0) == M,
+                   "w must have one entry per row of x");
+    wp = weights.data();
+  }
+  PLMSCOPE_CHECK(lambdas.ndim() == 1, "lambdas must be 1-D");
+  PLMSCOPE_CHECK(q >= 2 && q <= 256, "q must be in [2, 256], got q=" << q);
+  const auto spec = lasso_blocks(blocks);
+  const int L = static_cast<int>(lambdas.shape(0));
+  const auto cells = static_cast<py::ssize_t>(plmscope::lasso_cells(spec, q));
+  std::vector<std::complex<double>> coef(static_cast<std::size_t>(L) * cells);
+  std::vector<double> pred(static_cast<std::size_t>(L) * Mv);
+  plmscope::LassoOptions opt;
+  opt.tol = tol;
+  opt.max_sweeps = max_sweeps;
+  opt.max_inner = max_inner;
+  opt.max_active = max_active;
+  opt.nthreads = nthreads;
+  plmscope::LassoPathResult r;
+  {
+    py::gil_scoped_release release;
+    r = plmscope::fourier_lasso_path(x.data(), M, n, q, y.data(), wp, spec, lambdas.data(), L,
+                                     xv.data(), Mv, coef.data(), pred.data(), opt);
+  }
+  const auto done = static_cast<py::ssize_t>(r.lambdas_done);
+  py::array_t<std::complex<double>> coef_out({done, cells});
+  std::copy(coef.begin(), coef.begin() + done * cells, coef_out.mutable_data());
+  py::array_t<double> pred_out({done, static_cast<py::ssize_t>(Mv)});
+  std::copy(pred.begin(), pred.begin() + done * Mv, pred_out.mutable_data());
+  py::dict out;
+  out["lambda_max"] = r.lambda_max;
+  out["coefficients"] = coef_out;
+  out["predictions"] = pred_out;
+  out["sweeps"] = r.sweeps;
+  out["active"] = r.active;
   return out;
 }
 
@@ -381,6 +493,15 @@ PYBIND11_MODULE(_core, m) {
         py::arg("nthreads") = 0,
         "q-SFT peeling decoder; bins (C, q^b, P) complex128 are replaced by the residual.");
 
+  // ---- sparse regression ----
+  m.def("fourier_lasso_path", &fourier_lasso_path, py::arg("x").noconvert(),
+        py::arg("y").noconvert(), py::arg("w"), py::arg("q"), py::arg("blocks"),
+        py::arg("lambdas").noconvert(), py::arg("xv").noconvert(), py::arg("tol") = 1e-6,
+        py::arg("max_sweeps") = 2000, py::arg("max_inner") = 200, py::arg("max_active") = -1,
+        py::arg("nthreads") = 1,
+        "Lasso path on the q-ary Fourier basis over blocks (sites, frequency, mask, weight): "
+        "dict of lambda_max, coefficients (L, cells), predictions at xv (L, Mv), sweeps, active.");
+
   // ---- similarity kernels ----
   m.def("covariance_accumulate", &covariance_accumulate, py::arg("x").noconvert(),
         py::arg("shift").noconvert(), py::arg("sum").noconvert(), py::arg("scatter").noconvert(),
@@ -391,16 +512,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("sum").noconvert(), py::arg("m"),
         "(trace, squared Frobenius norm) of the covariance (S - s s^T/m)/(m - 1) from the "
         "upper triangle of the scatter S (d, d) and the shifted sum s (d,).");
-  m.def("covariance_work_ratio", &plmscope::covariance_work_ratio, py::arg("d"),
-        "Multiply-adds per row of the float32 covariance kernel at dimension d relative to "
-        "the plain upper triangle (below 1: the Strassen path is used).");
-  m.def("covariance_kernel_isa", &plmscope::covariance_kernel_isa,
-        "Instruction set of the float32 covariance kernel on this CPU.");
-  m.def("set_covariance_kernel_isa", [](const std::string& isa) {
-          plmscope::set_covariance_kernel_isa(isa.c_str());
-        }, py::arg("isa"),
-        "Force the covariance kernel's instruction set ('avx512', 'avx2', 'generic', 'best'); "
-        "for tests and benchmarks.");
+  m.def("simd_level", [] { return std::string(plmscope::simd_name(plmscope::simd_level())); },
+        "Instruction set the qary_fft and covariance kernels use on this CPU: 'avx512', "
+        "'avx2' or 'baseline' (the widest the CPU has, capped by PLMSCOPE_SIMD).");
   m.def("unit_sum_accumulate", &unit_sum_accumulate<float>, py::arg("x").noconvert(),
         py::arg("unit_sum").noconvert(), py::arg("nthreads") = 0,
         "unit_sum += sum of the rows of x (float32) scaled to unit length.");

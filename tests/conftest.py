@@ -5,22 +5,16 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"
+
+# The reproduction suite checks the published files and runs only when named
+# (python -m pytest tests/reproduction, with PLMSCOPE_DATA set): `pytest tests` leaves it out.
+collect_ignore = ["reproduction"]
 
 
-def shared_path(*parts: str) -> Path:
-    """A file of ../shared/data; a missing one fails the test loudly (never skips)."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.fail(
-            f"shared data file {path} is missing: tests read ../shared/data beside the checkout "
-            "(set PLMSCOPE_SHARED_DATA to its location if it lives elsewhere)"
-        )
-    return path
-
-
-if os.environ.get("PLMSCOPE_SHARED_DATA"):
-    SHARED = Path(os.environ["PLMSCOPE_SHARED_DATA"])
+def data_file(name: str) -> Path:
+    """A small file kept with the tests (tests/data): the paper's wild types."""
+    return DATA / name
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +39,20 @@ def ray_cluster():
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per skip reason with its count, so a failure is not buried under dozens of
+    SKIPPED lines (pyproject's addopts use -rfE, not -ra)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    counts: dict[str, int] = {}
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        counts[reason] = counts.get(reason, 0) + 1
+    terminalreporter.section(f"{len(skipped)} skipped, by reason")
+    for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        terminalreporter.line(f"{count:4d}  {reason}")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import shared_path
+from conftest import data_file
 from plmscope.alignment import (
     align_pairs, all_pairs, global_alignment, parasail_agrees, prepare_sequences,
     sample_pairs, sample_proteins,
@@ -34,7 +34,7 @@ def mutate(seq, rate, rng):
 
 @pytest.fixture(scope="module")
 def protein_family():
-    wild = read_fasta(shared_path("wildtypes.fasta"))
+    wild = read_fasta(data_file("wildtypes.fasta"))
     assert len(wild) == 3 and all(set(s) <= set(AA) for s in wild)
     rng = np.random.default_rng(7)
     seqs = list(wild)

@@ -1,7 +1,7 @@
 """The errors a person meets first: bad FASTA files, ambiguous records, wrong sites."""
 import pytest
 
-from conftest import shared_path
+from conftest import data_file
 from plmscope.cli import main
 from plmscope.wildtype import parse_sites, read_wildtype
 
@@ -43,7 +43,7 @@ def test_unreadable_fasta(tmp_path, capsys, content, match):
 
 
 def test_several_records_need_record(tmp_path, capsys):
-    fasta = shared_path("wildtypes.fasta")
+    fasta = data_file("wildtypes.fasta")
     rc, _, err = model_run(tmp_path, capsys, fasta, "--sites", "3,4")
     assert rc == 2 and "holds 3 records" in err and "--record" in err and "1GB1_1" in err
     rc, _, err = model_run(tmp_path, capsys, fasta, "--sites", "3,4", "--record", "nope")

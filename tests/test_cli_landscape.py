@@ -4,14 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import shared_path
 from plmscope.cli import main
 from plmscope.fourier import SparseFourier, SurrogateOracle
 from plmscope.landscape import spectrum_metrics
+from planted import gb1_like_surrogate, q2_landscape_file
 from report_check import check_report, image_is_picture
-
-MEIER = ("esm2-q2-landscapes", "authors-meier", "GB1_23-24-25-26-27-28-29-30-31-32.npz")
-
 
 def cli(capsys, *argv):
     rc = main([str(a) for a in argv])
@@ -19,21 +16,28 @@ def cli(capsys, *argv):
     return rc, out, err
 
 
-def test_scores_file_reproduces_published_metrics(tmp_path, capsys):
-    path = shared_path(*MEIER)
+def test_scores_file_with_published_metrics(tmp_path, capsys):
+    """A file in the published format (tests/reproduction runs this on the real ones)."""
+    path = tmp_path / "GB1_23-32.npz"
+    scores = q2_landscape_file(path, rows=5)
+    with np.load(path) as d:
+        want_s, want_r = d["published_sparsity"], d["published_ruggedness"]
     out = tmp_path / "meier"
     rc, text, err = cli(capsys, "landscape", "--scores", path, "--out", out)
     assert rc == 0, err
-    assert "19 x q^n = 2^10" in text and "max |difference|" in text
+    assert "5 x q^n = 2^10" in text and "max |difference|" in text
     metrics = pd.read_csv(out / "metrics.csv")
-    assert len(metrics) == 19
+    assert len(metrics) == 5
+    np.testing.assert_allclose(metrics["published_sparsity"], want_s, atol=1e-12)
     assert np.max(np.abs(metrics["sparsity"] - metrics["published_sparsity"])) < 1e-6
     assert np.max(np.abs(metrics["ruggedness"] - metrics["published_ruggedness"])) < 1e-6
+    assert np.max(np.abs(metrics["ruggedness"] - want_r)) < 1e-6
     summary = json.loads((out / "summary.json").read_text())
     assert summary["published_max_abs_difference"] < 1e-6
     assert sum(summary["variance_share_by_order"]) == pytest.approx(1.0)
     with np.load(out / "landscape.npz") as d:
-        assert d["scores"].shape == (19, 1024) and int(d["q"]) == 2
+        np.testing.assert_array_equal(d["scores"], scores)
+        assert d["scores"].shape == (5, 1024) and int(d["q"]) == 2
         assert str(d["label"]) == "Empirical sites"
     check_report(out / "report.html", {"energy_by_order.png"})
 
@@ -85,7 +89,8 @@ def test_enumerate_surrogate_resumable(tmp_path, capsys, monkeypatch):
 
 
 def test_enumeration_refused_above_limit(tmp_path, capsys):
-    path = shared_path("gb1-q20-n10", "randomcoils.npz")
+    path = tmp_path / "gb1.npz"
+    gb1_like_surrogate(path)
     rc, _, err = cli(capsys, "landscape", "--oracle", f"surrogate:{path}", "--q", 20,
                      "--out", tmp_path / "x")
     assert rc == 2
@@ -124,9 +129,18 @@ def test_q3_scores(tmp_path, capsys):
     assert f"{spectrum_metrics(values[1], 3).ruggedness:.6f}" in text
 
 
-def test_plane_of_every_published_landscape(tmp_path, capsys):
-    root = shared_path("esm2-q2-landscapes")
-    files = sorted(root.glob("*/*.npz"))
+
+
+def test_plane_of_score_files_in_two_folders(tmp_path, capsys):
+    """The published layout (one folder per scorer, 19-row files) with planted scores;
+    tests/reproduction runs the same on every published landscape."""
+    files = []
+    for folder, seed in (("authors-brandes", 0), ("authors-meier", 1)):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for i in range(2):
+            path = tmp_path / "data" / folder / f"GB1_{i}.npz"
+            q2_landscape_file(path, rows=19, seed=10 * seed + i)
+            files.append(path)
     rc, text, err = cli(capsys, "landscape", "--scores", files[0], "--label", "mine",
                         "--out", tmp_path / "one")
     assert rc == 0, err
@@ -148,8 +162,9 @@ def test_plane_of_every_published_landscape(tmp_path, capsys):
     rc, text, err = cli(capsys, "plane", *files, "--out", out)
     assert rc == 0 and "share the label 'Empirical sites'" in text and "--color-by" in text
     rc, text, err = cli(capsys, "plane", *files, "--color-by", "file", "--out", out)
-    assert rc == 0 and pd.read_csv(out.with_suffix(".csv"))["group"].nunique() == 5
-    rc, _, err = cli(capsys, "plane", tmp_path, "--out", out)
+    assert rc == 0 and pd.read_csv(out.with_suffix(".csv"))["group"].nunique() \
+        == len({f.stem for f in files})  # one colour per site set (file name)
+    rc, _, err = cli(capsys, "plane", tmp_path / "data", "--out", out)
     assert rc == 2 and "without landscape.npz" in err
     rc, _, err = cli(capsys, "plane", files[0], "--out", tmp_path / "plane.pdf")
     assert rc == 2 and "must end in .png" in err

@@ -10,6 +10,8 @@ import pytest
 from plmscope.cli import main
 from plmscope.landscape import Landscape
 from plmscope.models import Oracle, load, save_random_model
+from conftest import data_file
+from planted import gb1_like_surrogate
 from report_check import check_report
 
 GB1 = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
@@ -126,12 +128,11 @@ def test_landscape_enumerates_a_tiny_esm2(tmp_path, capsys, ckpt, fasta):
 
 def test_surrogate_labelled_by_the_protein(tmp_path, capsys):
     """--fasta/--sites name the surrogate's sites: residues in tables, figures and report."""
-    from conftest import shared_path
-
-    path = shared_path("gb1-q20-n10", "randomcoils.npz")
+    path = tmp_path / "planted.npz"
+    gb1_like_surrogate(path)
     out = tmp_path / "gb1"
     rc, text, err = cli(capsys, "interactions", "--oracle", f"surrogate:{path}", "--q", 20,
-                        "--fasta", shared_path("wildtypes.fasta"), "--record", "1",
+                        "--fasta", data_file("wildtypes.fasta"), "--record", "1",
                         "--sites", "L12,E15,I6,47,40,9,37,50,21,38", "--b", 2,
                         "--subsamples", 2, "--repeats", 1, "--test", 500, "--out", out,
                         "--no-progress")
@@ -141,9 +142,9 @@ def test_surrogate_labelled_by_the_protein(tmp_path, capsys):
     first = table[table["order"] == 1].iloc[0]
     assert first["wildtype"] == GB1[int(first["sites"]) - 1]
     rc, _, err = cli(capsys, "interactions", "--oracle", f"surrogate:{path}", "--q", 20,
-                     "--fasta", shared_path("wildtypes.fasta"), "--record", "1",
+                     "--fasta", data_file("wildtypes.fasta"), "--record", "1",
                      "--sites", "12,15,6", "--out", tmp_path / "x")
-    assert rc == 2 and "names 3 sites but the surrogate randomcoils.npz has n=10" in err
+    assert rc == 2 and "names 3 sites but the surrogate planted.npz has n=10" in err
 
 
 def test_api_run_folder_knows_the_model_oracle(tmp_path, ckpt):

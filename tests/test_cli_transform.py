@@ -4,9 +4,9 @@ import re
 
 import numpy as np
 
-from conftest import shared_path
 from plmscope.cli import main
 from plmscope.fourier import qary_fft
+from planted import q2_landscape_file
 
 
 def cli(capsys, *argv):
@@ -20,8 +20,10 @@ def rows_of(text):
     return re.findall(r"^\s+(\d+)\s+(\d+)\s+([\d,]+)\s+([\d,]+)\s", text, re.M)
 
 
-def test_published_file_without_q(capsys):
-    path = shared_path("esm2-q2-landscapes", "authors-meier", "GB1_23-24-25-26-27-28-29-30-31-32.npz")
+def test_published_file_without_q(tmp_path, capsys):
+    """The published q = 2 format stores no q: it is read from the row length."""
+    path = tmp_path / "GB1_23-32.npz"
+    q2_landscape_file(path, rows=3)
     rc, text, err = cli(capsys, "transform", path, "--top", 6)
     assert rc == 0, err
     assert "q^n = 2^10" in text and "1-based residue numbers" in text

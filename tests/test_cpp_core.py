@@ -41,6 +41,9 @@ def nvcc_path():
         (p for p in ("/usr/local/cuda/bin/nvcc",) if os.path.exists(p)), None)
 
 
+# Every architecture takes minutes: the slow tier. The quick tier compiles the kernels for
+# one architecture with the module (tests/test_gpu_build.py).
+@pytest.mark.slow
 @pytest.mark.skipif(nvcc_path() is None and not os.environ.get("PLMSCOPE_REQUIRE_CUDA_BUILD"),
                     reason="no nvcc: CUDA toolkit not installed")
 def test_cuda_kernels_compile(tmp_path):

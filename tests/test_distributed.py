@@ -180,6 +180,7 @@ def collect(executor, oracle, tasks):
     return got
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_distributed_run_equals_local_run(cluster, tmp_path):
     oracle = SurrogateOracle(truth(), noise_sd=0.3, seed=1)
     local = qsft.recover(oracle, store=tmp_path / "local", **RUN)
@@ -210,6 +211,7 @@ def test_distributed_run_equals_local_run(cluster, tmp_path):
     assert_same_store(tmp_path / "local", tmp_path / "twice")
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_results_stream_to_the_driver_before_the_run_ends(cluster, tmp_path):
     tasks = tasks_of(8, 50)
     oracle = SurrogateOracle(truth(q=5, n=7), noise_sd=0.1)
@@ -228,6 +230,7 @@ def test_results_stream_to_the_driver_before_the_run_ends(cluster, tmp_path):
         np.testing.assert_array_equal(got[index], oracle(variants))
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_killed_actor_has_its_shards_retried(cluster):
     tasks = tasks_of(12, 40)
     oracle = SurrogateOracle(truth(q=5, n=7), noise_sd=0.2, seed=2)
@@ -254,6 +257,7 @@ def test_killed_actor_has_its_shards_retried(cluster):
     assert "retried" in ex.summary
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_crashed_worker_is_replaced_and_the_result_is_unchanged(cluster, tmp_path):
     oracle = SurrogateOracle(truth(seed=4), noise_sd=0.2, seed=5)
     local = qsft.recover(oracle, store=tmp_path / "local", **RUN)
@@ -267,6 +271,7 @@ def test_crashed_worker_is_replaced_and_the_result_is_unchanged(cluster, tmp_pat
     assert list(states.values()).count("lost") == 1 and len(states) == 3
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_stopped_driver_resumes_from_the_store_asking_nothing_again(cluster, tmp_path):
     oracle = SurrogateOracle(truth(seed=6), noise_sd=0.2, seed=7)
     local = qsft.recover(oracle, **RUN)
@@ -309,6 +314,7 @@ def _batch_variants(store, index):
     return unique[index * size:(index + 1) * size]
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_speculative_copy_answers_a_stuck_shard_once(cluster, tmp_path):
     tasks = tasks_of(6, 30)
     oracle = SurrogateOracle(truth(q=5, n=7), noise_sd=0.2, seed=8)
@@ -324,6 +330,7 @@ def test_speculative_copy_answers_a_stuck_shard_once(cluster, tmp_path):
     assert len(Recording.asked(asked)) == 6 * 30
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_oracle_errors_reach_the_driver_unretried(cluster):
     with pytest.raises(ValueError, match=r"the model rejected variant \["):
         RayExecutor(num_actors=1, num_cpus=1).run(BadOracle(), tasks_of(2, 5), lambda i, v: None)
@@ -337,6 +344,7 @@ def test_oracle_errors_reach_the_driver_unretried(cluster):
     assert set(ex.actor_table["state"]) == {"failed"}
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_resource_requests_the_cluster_cannot_meet(cluster):
     with pytest.raises(ValueError, match=r"num_gpus=1, num_cpus=1 but the cluster has 0 GPU"):
         RayExecutor(num_gpus=1).run(SurrogateOracle(truth()), tasks_of(1, 3, q=4, n=6),
@@ -355,6 +363,7 @@ def wait_dead(handle, variants, timeout=30.0):
         time.sleep(0.1)
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_a_with_block_keeps_the_actors_for_the_next_run(cluster):
     from plmscope.distributed import oracle_recipe
 
@@ -387,6 +396,7 @@ class AlwaysCrash:
         os._exit(1)
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_a_shard_that_kills_every_actor_gives_up(cluster):
     ex = RayExecutor(num_actors=1, num_cpus=1, max_retries=1)
     lost_twice = r"shard 0 \(batch 0\) was lost 2 times \(max_retries=1\)"
@@ -398,6 +408,7 @@ def test_a_shard_that_kills_every_actor_gives_up(cluster):
 GB1 = "MTYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_tiny_model_distributed_equals_local(cluster, tmp_path):
     import torch
 

@@ -214,6 +214,7 @@ def assert_same_interactions(local: Path, distributed: Path, cache_only_local: b
     assert_same_store(local / "test", distributed / "test")
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_interactions_of_a_surrogate_on_ray_equal_the_local_run(cluster, tmp_path, capsys,
                                                                 surrogate, spy, monkeypatch):
     args = ("interactions", "--oracle", f"surrogate:{surrogate}", "--surrogate-noise", 0.2,
@@ -245,6 +246,7 @@ def test_interactions_of_a_surrogate_on_ray_equal_the_local_run(cluster, tmp_pat
     assert "nothing recomputed" in cli(capsys, *args, "--out", tmp_path / "ray", "--no-progress")
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_interactions_of_a_tiny_esm2_on_ray_equal_the_local_run(cluster, tmp_path, capsys,
                                                                 ckpt, fasta, spy, monkeypatch):
     from plmscope.commands import interactions
@@ -269,6 +271,7 @@ def test_interactions_of_a_tiny_esm2_on_ray_equal_the_local_run(cluster, tmp_pat
     assert spy[0][0].answered == [summary["num_queries"], 20]
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_landscape_on_ray_equals_the_local_enumeration(cluster, tmp_path, capsys, ckpt, fasta,
                                                        surrogate, spy, monkeypatch):
     from plmscope.commands import landscape
@@ -314,6 +317,7 @@ def test_landscape_on_ray_equals_the_local_enumeration(cluster, tmp_path, capsys
         np.testing.assert_array_equal(b["scores"][0], want)
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_run_interactions_with_a_ray_executor_equals_the_local_call(cluster, tmp_path, ckpt,
                                                                    surrogate):
     oracle = SurrogateOracle(SparseFourier.load(surrogate), noise_sd=0.1, seed=2)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import shared_path
+from conftest import data_file
 from plmscope.cli import main
 
 from plmscope.alignment import align_pairs, correlation_tables, sample_proteins
@@ -17,11 +17,11 @@ AA = "ACDEFGHIKLMNPQRSTVWY"
 
 
 def family_fasta(path):
-    """The shared wild types and seeded mutated copies of them (48 records: more than the
+    """The paper's wild types (tests/data) and seeded mutated copies of them (48 records: more than the
     tiny models' 32 dimensions)."""
     from Bio import SeqIO
 
-    with open(shared_path("wildtypes.fasta")) as fh:
+    with open(data_file("wildtypes.fasta")) as fh:
         wild = [str(r.seq) for r in SeqIO.parse(fh, "fasta")]
     rng = np.random.default_rng(3)
     records = []

@@ -2,7 +2,7 @@
 torch CUDA tensors and CuPy arrays (whichever is installed with CUDA).
 
 Runs only where this build has CUDA kernels and a device is visible; elsewhere every test
-here is skipped, visibly (pytest -ra lists the reason). On a GPU machine:
+here is skipped, visibly (the skip summary lists the reason). On a GPU machine:
     cmake -S . -B build/cuda -G Ninja -DPLMSCOPE_ENABLE_CUDA=ON ... && cmake --build build/cuda
     PYTHONPATH=python python3 -m pytest -q -m gpu tests/test_gpu.py
 PLMSCOPE_GPU_TESTS_ON_HOST=1 runs the same tests with numpy arrays on the CPU path instead,
@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import shared_path
-from plmscope import _core, _device, _similarity_gpu
+from plmscope import _core, _device
+from plmscope.isotropy import gpu as isotropy_gpu
 from plmscope.fourier import SparseFourier, qary_fft
+from planted import gb1_like_surrogate
 from reference import qary_fft_ref, r_squared, sparse_series_ref
 from test_qary_fft import SIZES as FFT_SIZES
 
@@ -312,13 +313,16 @@ def test_evaluate_hypothesis(q, n, K, M, seed):
     np.testing.assert_allclose(be.get(sf.evaluate(be.to(x))), sf.evaluate(x), atol=1e-9)
 
 
-def test_evaluate_published_gb1_transform_r2(be):
-    path = shared_path("gb1-q20-n10", "randomcoils.npz")
+def test_evaluate_gb1_like_transform_r2(be, tmp_path):
+    """A transform in the published GB1 format (tests/reproduction: the real one)."""
+    path = tmp_path / "gb1.npz"
+    gb1_like_surrogate(path, test_size=10_000)
     sf = SparseFourier.load(path, q=20)
     data = np.load(path)
     yhat = be.get(sf.evaluate(be.to(data["test_x"].astype(np.int64))))
-    np.testing.assert_allclose(yhat, sf.evaluate(data["test_x"]), atol=1e-10)
-    assert abs(r_squared(data["test_y"], yhat) - 0.713) < 1e-3
+    want = sparse_series_ref(sf.frequencies, sf.values, 20, data["test_x"])
+    np.testing.assert_allclose(yhat, want, atol=1e-10)
+    assert abs(r_squared(data["test_y"], yhat) - r_squared(data["test_y"], want)) < 1e-12
 
 
 def test_evaluate_errors(be):
@@ -378,7 +382,7 @@ def test_covariance_accumulate_streams_chunks(be, n, d):
     s, S = be.to(np.zeros(d)), be.to(np.full((d, d), 7.0))  # lower triangle must stay 7
     half = n // 2
     for chunk in (x[:half], x[half:]):  # two chunks, accumulated
-        _similarity_gpu.covariance_accumulate(be.to(chunk), be.to(shift), s, S)
+        isotropy_gpu.covariance_accumulate(be.to(chunk), be.to(shift), s, S)
     ref_s, ref_S = covariance_ref(x, shift)
     got_S = be.get(S)
     iu = np.triu_indices(d)
@@ -393,12 +397,12 @@ def test_unit_sum_accumulate(be, dtype):
     rng = np.random.default_rng(11)
     x = rng.standard_normal((2049, 96)).astype(dtype)
     u = be.to(np.ones(96))
-    _similarity_gpu.unit_sum_accumulate(be.to(x), u)
+    isotropy_gpu.unit_sum_accumulate(be.to(x), u)
     np.testing.assert_allclose(be.get(u), unit_sum_ref(x) + 1.0, rtol=1e-12, atol=1e-10)
     x[3] = 0
     u0 = be.to(np.zeros(96))
     with pytest.raises(ValueError, match="row 3 has norm 0"):
-        _similarity_gpu.unit_sum_accumulate(be.to(x), u0)
+        isotropy_gpu.unit_sum_accumulate(be.to(x), u0)
     np.testing.assert_array_equal(be.get(u0), np.zeros(96))  # untouched on failure
 
 
@@ -409,12 +413,12 @@ def test_pair_similarity(be, dtype, n, d, P):
     rng = np.random.default_rng(n + d + P)
     x = rng.standard_normal((n, d)).astype(dtype)
     pairs = rng.integers(0, n, size=(P, 2)).astype(np.int64)
-    cos, sq = _similarity_gpu.pair_similarity(be.to(x), be.to(pairs))
+    cos, sq = isotropy_gpu.pair_similarity(be.to(x), be.to(pairs))
     assert be.is_kind(cos) and be.is_kind(sq)
     ref_cos, ref_sq = pair_ref(x, pairs)
     np.testing.assert_allclose(be.get(cos), ref_cos, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(be.get(sq), ref_sq, rtol=1e-12, atol=1e-10)
-    only_sq = _similarity_gpu.pair_similarity(be.to(x), be.to(pairs), cosine=False)
+    only_sq = isotropy_gpu.pair_similarity(be.to(x), be.to(pairs), cosine=False)
     assert only_sq[0] is None
     np.testing.assert_array_equal(be.get(only_sq[1]), be.get(sq))
 
@@ -424,10 +428,10 @@ def test_pair_similarity_errors(be):
     x = np.ones((4, 3), np.float32)
     x[2] = 0
     with pytest.raises(ValueError, match=r"pairs\[1, 1\] = 4 is not a row index in \[0, n=4\)"):
-        _similarity_gpu.pair_similarity(be.to(x), be.to(np.array([[0, 1], [1, 4]])))
+        isotropy_gpu.pair_similarity(be.to(x), be.to(np.array([[0, 1], [1, 4]])))
     with pytest.raises(ValueError, match=r"pair 1 \(rows 1, 2\) has a row of norm 0"):
-        _similarity_gpu.pair_similarity(be.to(x), be.to(np.array([[0, 1], [1, 2]])))
-    _, sq = _similarity_gpu.pair_similarity(be.to(x), be.to(np.array([[1, 2]])), cosine=False)
+        isotropy_gpu.pair_similarity(be.to(x), be.to(np.array([[0, 1], [1, 2]])))
+    _, sq = isotropy_gpu.pair_similarity(be.to(x), be.to(np.array([[1, 2]])), cosine=False)
     np.testing.assert_allclose(be.get(sq), [3.0])  # distances need no norm
 
 
@@ -442,16 +446,16 @@ def test_similarity_matches_cpu_core(be):
     s, S = np.zeros(130), np.zeros((130, 130))
     _core.covariance_accumulate(x, shift, s, S)
     gs, gS = be.to(np.zeros(130)), be.to(np.zeros((130, 130)))
-    _similarity_gpu.covariance_accumulate(be.to(x), be.to(shift), gs, gS)
+    isotropy_gpu.covariance_accumulate(be.to(x), be.to(shift), gs, gS)
     iu = np.triu_indices(130)
     np.testing.assert_allclose(be.get(gS)[iu], S[iu], rtol=1e-5, atol=1e-4)  # CPU: float32 blocks
     np.testing.assert_allclose(be.get(gs), s, rtol=1e-9, atol=1e-9)
     u = np.zeros(130)
     _core.unit_sum_accumulate(x, u)
     gu = be.to(np.zeros(130))
-    _similarity_gpu.unit_sum_accumulate(be.to(x), gu)
+    isotropy_gpu.unit_sum_accumulate(be.to(x), gu)
     np.testing.assert_allclose(be.get(gu), u, rtol=1e-10, atol=1e-10)
     cos, sq = _core.pair_similarity(x, pairs, True, True)
-    gcos, gsq = _similarity_gpu.pair_similarity(be.to(x), be.to(pairs))
+    gcos, gsq = isotropy_gpu.pair_similarity(be.to(x), be.to(pairs))
     np.testing.assert_allclose(be.get(gcos), cos, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(be.get(gsq), sq, rtol=1e-10, atol=1e-10)

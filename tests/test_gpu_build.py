@@ -18,7 +18,11 @@ NVCC = shutil.which("nvcc") or next(
                     reason="no nvcc: CUDA toolkit not installed")
 def test_cuda_python_module_builds_and_loads(tmp_path):
     assert NVCC, "PLMSCOPE_REQUIRE_CUDA_BUILD is set but nvcc was not found"
-    import pybind11
+    try:
+        import pybind11
+    except ImportError:
+        pytest.fail("pybind11 is not installed: it is a build requirement of the module; "
+                    "pip install '.[test]' installs it")
 
     build = tmp_path / "build"
     # SKBUILD keeps the module in the build folder instead of the source tree's package.

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import plmscope
-from plmscope import _core, _device, _similarity_gpu
+from plmscope import _core, _device
+from plmscope.isotropy import gpu as isotropy_gpu
 from plmscope.fourier import SparseFourier, qary_fft
 
 
@@ -149,7 +150,7 @@ def test_require_cuda_messages(monkeypatch, has_cuda, count, message):
     with pytest.raises(_device.CudaUnavailableError, match=message):
         _device.require_cuda("x (a CuPy array on cuda:0)")
     with pytest.raises(_device.CudaUnavailableError, match=message):
-        _similarity_gpu.pair_similarity(FakeCupyArray((3, 4), "<f4"),
+        isotropy_gpu.pair_similarity(FakeCupyArray((3, 4), "<f4"),
                                         FakeCupyArray((2, 2), "<i8"))
 
 
@@ -158,9 +159,9 @@ def test_similarity_entry_points_refuse_without_a_gpu():
     x = FakeCupyArray((3, 4), "<f4")
     v = FakeCupyArray((4,), "<f8")
     with pytest.raises(_device.CudaUnavailableError):
-        _similarity_gpu.covariance_accumulate(x, v, v, FakeCupyArray((4, 4), "<f8"))
+        isotropy_gpu.covariance_accumulate(x, v, v, FakeCupyArray((4, 4), "<f8"))
     with pytest.raises(_device.CudaUnavailableError):
-        _similarity_gpu.unit_sum_accumulate(x, v)
+        isotropy_gpu.unit_sum_accumulate(x, v)
 
 
 @pytest.mark.parametrize("make,message", [
@@ -172,7 +173,7 @@ def test_similarity_argument_checks(monkeypatch, make, message):
     monkeypatch.setattr(_core, "has_cuda", lambda: True, raising=False)
     monkeypatch.setattr(_core, "cuda_device_count", lambda: 1, raising=False)
     with pytest.raises(ValueError, match=message):
-        _similarity_gpu.unit_sum_accumulate(make(), FakeCupyArray((4,), "<f8"))
+        isotropy_gpu.unit_sum_accumulate(make(), FakeCupyArray((4,), "<f8"))
 
 
 def test_similarity_arrays_must_share_a_device(monkeypatch):
@@ -181,12 +182,12 @@ def test_similarity_arrays_must_share_a_device(monkeypatch):
     x = FakeCupyArray((3, 4), "<f4", device=0)
     with pytest.raises(ValueError, match="unit_sum is a CuPy array on cuda:1 but x is a CuPy "
                                          "array on cuda:0"):
-        _similarity_gpu.unit_sum_accumulate(x, FakeCupyArray((4,), "<f8", device=1))
+        isotropy_gpu.unit_sum_accumulate(x, FakeCupyArray((4,), "<f8", device=1))
     with pytest.raises(ValueError, match=r"unit_sum must be a contiguous float64 array of "
                                          r"shape \(4,\)"):
-        _similarity_gpu.unit_sum_accumulate(x, FakeCupyArray((5,), "<f8"))
+        isotropy_gpu.unit_sum_accumulate(x, FakeCupyArray((5,), "<f8"))
     with pytest.raises(ValueError, match=r"pairs must be a contiguous int64 array of shape"):
-        _similarity_gpu.pair_similarity(x, FakeCupyArray((2, 3), "<i8"))
+        isotropy_gpu.pair_similarity(x, FakeCupyArray((2, 3), "<i8"))
 
 
 def test_gpu_fft_argument_checks_before_any_device_work():

@@ -1,4 +1,4 @@
-"""The q-ary variant encoding of DESIGN.md: Landscape."""
+"""The q-ary variant encoding of docs/conventions.md: Landscape."""
 import numpy as np
 import pytest
 from hypothesis import given, settings

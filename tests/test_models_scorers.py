@@ -30,7 +30,7 @@ def models(checkpoints):
 
 
 class SlowScorer:
-    """The DESIGN.md formulas with explicit loops, one sequence per forward pass, through the
+    """The docs/conventions.md formulas with explicit loops, one sequence per forward pass, through the
     raw module and the model's own tokenizer (not plmscope's tokenisation)."""
 
     def __init__(self, key, path, model):

@@ -136,22 +136,3 @@ def test_demo_console_and_report_agree(tmp_path, capsys):
     assert "For experts: the Fourier coefficients" in page.headings
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_effects"] == 24 and summary["timings"]["report"] > 0
-
-
-def test_peel_cap_warning_on_the_issue_case(tmp_path, capsys):
-    """b = 3 on the GB1 surrogate at its residual noise (sd 7.9): peeling runs to the cap; the
-    console and the report say so. Named residues from the FASTA, not '12(16)'."""
-    from conftest import shared_path
-
-    out = tmp_path / "run"
-    rc = main(["interactions", "--oracle",
-               f"surrogate:{shared_path('gb1-q20-n10', 'randomcoils.npz')}", "--q", "20",
-               "--fasta", str(shared_path("wildtypes.fasta")), "--record", "1",
-               "--sites", "12,15,6,47,40,9,37,50,21,38", "--surrogate-noise", "residual",
-               "--b", "3", "--test", "1000", "--no-progress", "--out", str(out)])
-    text = capsys.readouterr().out
-    assert rc == 0
-    assert "WARNING: peeling ran" in text and "100-round cap" in text
-    page = check_report(out / "report.html", {"single_mutants.png"})
-    assert any(t.startswith("Warning: peeling ran") for t in page.text)
-    assert re.search(r"single mutants: [A-Z]\d+[A-Z] ", text) and "(16)" not in text

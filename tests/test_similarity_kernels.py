@@ -10,18 +10,20 @@ from hypothesis import given, settings, strategies as st
 from plmscope import _core
 from reference_geometry import mean_pairwise_cosine_ref, pair_similarity_ref, scatter_ref
 
-ISAS = ["avx512", "avx2", "generic"]
+ISAS = ["avx512", "avx2", "baseline"]
+ORDER = {name: i for i, name in enumerate(reversed(ISAS))}
 
 
 @pytest.fixture(params=ISAS)
-def isa(request):
-    try:
-        _core.set_covariance_kernel_isa(request.param)
-    except ValueError as exc:
-        assert "cannot run" in str(exc)
+def isa(request, monkeypatch):
+    """Each compiled copy of the kernel, through PLMSCOPE_SIMD (the one cap for all kernels)."""
+    monkeypatch.delenv("PLMSCOPE_SIMD", raising=False)
+    widest = _core.simd_level()
+    if ORDER[request.param] > ORDER[widest]:
         pytest.skip(f"this CPU has no {request.param}")
-    yield request.param
-    _core.set_covariance_kernel_isa("best")
+    monkeypatch.setenv("PLMSCOPE_SIMD", request.param)
+    assert _core.simd_level() == request.param
+    return request.param
 
 
 def accumulate(x, shift, nthreads=0):
@@ -64,16 +66,10 @@ def test_covariance_threads_and_chunking_do_not_change_bits(isa):
 
 
 @pytest.mark.parametrize("n,d", [(1024, 512), (2300, 999), (1024, 1024)])
-def test_covariance_strassen_path_matches_float64(isa, n, d):
-    """Whole 1024-row steps of wide embeddings take the Strassen path (2300 rows: two steps
-    and a 252-row tail through the plain kernel). Column scales spread over six orders of
-    magnitude, like PLM outlier dimensions: Strassen's sums mix columns, and the power-of-two
-    column scaling must keep every entry accurate relative to its own scale."""
-    ratio = _core.covariance_work_ratio(d)
-    if isa == "generic":
-        assert ratio == 1.0
-    else:
-        assert ratio < 0.96, f"the Strassen path is not used at d={d} ({isa}): {ratio}"
+def test_covariance_of_wide_embeddings_with_outlier_dimensions(isa, n, d):
+    """Wide embeddings (2300 rows: eight full 256-row blocks and a 252-row tail) with column
+    scales spread over six orders of magnitude, like PLM outlier dimensions: every entry
+    stays accurate relative to its own scale, sqrt(S_ii S_jj)."""
     rng = np.random.default_rng(d)
     scales = np.exp(rng.uniform(np.log(1e-3), np.log(1e3), d))
     x = (rng.standard_normal((n, d)) * scales + 7.0 * scales).astype(np.float32)
@@ -92,9 +88,9 @@ def test_covariance_strassen_path_matches_float64(isa, n, d):
         np.testing.assert_array_equal(s2, s)
 
 
-def test_covariance_strassen_with_a_smaller_thread_team_than_asked(tmp_path):
-    """OpenMP may start fewer threads than asked (OMP_THREAD_LIMIT): the Strassen path's
-    threads then take over the missing shares, and the bits stay the same."""
+def test_covariance_with_a_smaller_thread_team_than_asked(tmp_path):
+    """OpenMP may start fewer threads than asked (OMP_THREAD_LIMIT): the threads then take
+    over the missing shares, and the bits stay the same."""
     script = (
         "import numpy as np, sys\n"
         "from plmscope import _core\n"
@@ -112,7 +108,6 @@ def test_covariance_strassen_with_a_smaller_thread_team_than_asked(tmp_path):
                        check=True)
         out.append(np.load(path))
     np.testing.assert_array_equal(out[0], out[1])
-    assert _core.covariance_work_ratio(1024) < 0.96 or _core.covariance_kernel_isa() == "generic"
 
 
 def test_covariance_moments_match_numpy():
@@ -143,18 +138,24 @@ def test_covariance_empty_and_binding_checks():
                                     np.zeros((3, 2)), 0)
     with pytest.raises(TypeError):  # float64 rows are not silently cast
         _core.covariance_accumulate(np.zeros((2, 3)), np.zeros(3), s, S, 0)
-    with pytest.raises(ValueError, match="isa"):
-        _core.set_covariance_kernel_isa("sse9")
+
+
+def test_simd_cap_is_checked(monkeypatch):
+    monkeypatch.setenv("PLMSCOPE_SIMD", "sse9")
+    with pytest.raises(ValueError, match="PLMSCOPE_SIMD must be 'baseline', 'avx2' or 'avx512'"):
+        _core.simd_level()
+    with pytest.raises(ValueError, match="PLMSCOPE_SIMD"):
+        _core.covariance_accumulate(np.ones((2, 3), np.float32), np.zeros(3), np.zeros(3),
+                                    np.zeros((3, 3)), 0)
 
 
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(0, 300), d=st.integers(1, 60), seed=st.integers(0, 2**31),
        scale=st.floats(1e-3, 1e3), isa_name=st.sampled_from(ISAS))
 def test_covariance_hypothesis(n, d, seed, scale, isa_name):
-    try:
-        _core.set_covariance_kernel_isa(isa_name)
-    except ValueError:
-        _core.set_covariance_kernel_isa("generic")
+    # A cap above the CPU's widest set runs the widest.
+    saved = os.environ.get("PLMSCOPE_SIMD")
+    os.environ["PLMSCOPE_SIMD"] = isa_name
     try:
         rng = np.random.default_rng(seed)
         x = (rng.standard_normal((n, d)) * scale).astype(np.float32)
@@ -166,7 +167,10 @@ def test_covariance_hypothesis(n, d, seed, scale, isa_name):
         assert np.all(np.abs(S[iu] - S_ref[iu]) <= tol)
         np.testing.assert_allclose(s, s_ref, rtol=0, atol=1e-6 * scale * max(n, 1))
     finally:
-        _core.set_covariance_kernel_isa("best")
+        if saved is None:
+            os.environ.pop("PLMSCOPE_SIMD", None)
+        else:
+            os.environ["PLMSCOPE_SIMD"] = saved
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import shared_path
 from plmscope.fourier import SparseFourier, qary_fft
+from planted import gb1_like_surrogate
 from reference import r_squared, sparse_series_ref
 
 
@@ -50,13 +50,18 @@ def test_dense_roundtrip_with_qary_fft():
     np.testing.assert_allclose(sf.evaluate(grid), f.real, atol=1e-12)
 
 
-def test_published_gb1_transform_r2():
-    path = shared_path("gb1-q20-n10", "randomcoils.npz")
+def test_published_format_transform_r2(tmp_path):
+    """The published GB1 file's format (no q stored); tests/reproduction: the real file."""
+    path = tmp_path / "gb1.npz"
+    planted, noise_sd = gb1_like_surrogate(path, noise_sd=3.0)
     sf = SparseFourier.load(path, q=20)
     data = np.load(path)
-    assert len(sf) == 228 and sf.n == 10
-    r2 = r_squared(data["test_y"], sf.evaluate(data["test_x"]))
-    assert abs(r2 - 0.713) < 1e-3, r2
+    assert len(sf) == len(planted) and sf.n == 10
+    yhat = sf.evaluate(data["test_x"])
+    np.testing.assert_allclose(yhat, sparse_series_ref(sf.frequencies, sf.values, 20,
+                                                       data["test_x"]), atol=1e-10)
+    want = 1 - noise_sd**2 / np.var(data["test_y"])
+    assert abs(r_squared(data["test_y"], yhat) - want) < 2e-3
 
 
 def test_summaries_and_frame():

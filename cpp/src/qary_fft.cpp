@@ -20,6 +20,7 @@
 
 #include "plmscope/check.h"
 #include "plmscope/parallel.h"
+#include "plmscope/simd.h"
 
 namespace plmscope {
 
@@ -198,27 +199,6 @@ namespace avx512 {
 #undef PLMSCOPE_KERNELS_REAL_ONLY
 #pragma GCC pop_options
 #endif
-
-enum class Simd { Baseline, Avx2, Avx512 };
-
-// The widest kernels the CPU (and OS) supports, capped by the environment variable
-// PLMSCOPE_SIMD = baseline | avx2 | avx512 (to compare the copies; unset = the widest).
-Simd simd_level() {
-#ifdef PLMSCOPE_X86_KERNELS
-  static const Simd cpu = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return Simd::Avx512;
-    if (__builtin_cpu_supports("avx2")) return Simd::Avx2;
-    return Simd::Baseline;
-  }();
-  const char* cap = std::getenv("PLMSCOPE_SIMD");
-  if (cap && std::strcmp(cap, "baseline") == 0) return Simd::Baseline;
-  if (cap && std::strcmp(cap, "avx2") == 0) return std::min(cpu, Simd::Avx2);
-  return cpu;
-#else
-  return Simd::Baseline;
-#endif
-}
 
 #ifdef PLMSCOPE_X86_KERNELS
 #define PLMSCOPE_DISPATCH(fn, ...) \

@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import folders
 from .fourier import SparseFourier, SurrogateOracle, qsft
 from .fourier.qsft import design
 from .fourier.qsft.store import design_digest
@@ -53,19 +54,32 @@ class RunFolder:
 
     def stored_config(self) -> dict | None:
         f = self.path / "run.json"
-        return json.loads(f.read_text()) if f.exists() else None
+        if not f.exists():
+            return None
+        stored = read_json(f, "run.json of a run folder")
+        if not isinstance(stored, dict):
+            raise ValueError(f"{f} holds {type(stored).__name__}, not a run configuration "
+                             "(a JSON object); it is damaged: choose a new --out folder")
+        return stored
 
     def check(self) -> None:
         """ValueError if the folder holds a run of another configuration (or something else)."""
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"--out {self.path} is a file, not a run folder; choose a folder path")
         stored = self.stored_config()
+        kind = self.config.get("kind")
         if stored is None:
-            if self.path.is_dir() and any(self.path.iterdir()):
-                raise ValueError(
-                    f"--out {self.path} is a non-empty folder that is not a plmscope run (no "
-                    "run.json); choose a new or empty folder")
+            if self.path.is_dir() and any(p.name not in folders.HIDDEN
+                                          for p in self.path.iterdir()):
+                maker = folders.made_by(self.path)
+                what = f"the output of `plmscope {maker}`" if maker else \
+                    "a non-empty folder that is not a plmscope run (no run.json)"
+                raise ValueError(f"--out {self.path} holds {what}; choose a new or empty folder")
             return
+        if stored.get("kind") != kind:
+            raise ValueError(
+                f"--out {self.path} holds a `plmscope {stored.get('kind')}` run, not a {kind} "
+                "run; choose another --out folder")
         old, new = _flatten(stored), _flatten(self.config)
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         if diff:
@@ -84,26 +98,30 @@ class RunFolder:
     @contextlib.contextmanager
     def created(self):
         """create(), then the block; if the block raises (e.g. the model cannot be loaded),
-        undo what create() made (run.json, the folder if it was new, empty subfolders), so
-        the next attempt, with other arguments too, starts from a clean slate."""
-        from ._folders import prune_empty
-
+        the run.json it wrote goes again, so the next attempt, with other arguments too (a
+        local checkpoint), is not refused as another configuration. The folders themselves
+        are folders.claim's: it removes the empty ones a failed command leaves."""
         new_config = self.stored_config() is None
-        existed = self.path.exists()
         self.create()
         try:
             yield self
         except BaseException:
             if new_config:
                 (self.path / "run.json").unlink(missing_ok=True)
-                prune_empty(self.path, remove_root=not existed)
             raise
 
     def is_finished(self) -> bool:
         return self.summary_file.exists() and self.stored_config() == self.config
 
-    def load_summary(self) -> dict:
-        return json.loads(self.summary_file.read_text())
+    def load_summary(self, required: tuple = ()) -> dict:
+        """summary.json, or ValueError naming it when it is damaged or lacks `required` keys."""
+        summary = read_json(self.summary_file, "summary of a finished run")
+        if not isinstance(summary, dict) or not summary \
+                or any(k not in summary for k in required):
+            raise ValueError(f"{self.summary_file} is damaged (an empty or non-object summary); "
+                             "delete it and rerun the same command to rebuild it from the saved "
+                             "answers")
+        return summary
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:
@@ -135,10 +153,11 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+read_json = folders.read_json
+
+
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    folders.write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
 # -- oracle descriptions ----------------------------------------------------------------------
@@ -360,102 +379,106 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     folder = RunFolder(out, config) if out is not None else None
     if folder is not None:
         folder.check()
-        if folder.is_finished():
-            return load_interactions(folder.path, report=report)
-        folder.create()
+        folders.prepare(folder.path)
+    # one process per run folder: a second one would ask everything again and race on files
+    with folders.locked(folder.path) if folder is not None else contextlib.nullcontext():
+        if folder is not None:
+            if folder.is_finished():
+                return load_interactions(folder.path, report=report)
+            folder.create()
 
-    t_start = time.perf_counter()
-    t0 = time.perf_counter()
-    unique = qsft.query_variants(q, n, b, num_subsample, delays, num_repeat, seed, nthreads)
-    test_x = held_out_variants(q, n, test, seed, unique)
-    t_design = time.perf_counter() - t0
-    digest = design_digest(unique)
-    del unique
+        t_start = time.perf_counter()
+        t0 = time.perf_counter()
+        unique = qsft.query_variants(q, n, b, num_subsample, delays, num_repeat, seed, nthreads)
+        test_x = held_out_variants(q, n, test, seed, unique)
+        t_design = time.perf_counter() - t0
+        digest = design_digest(unique)
+        del unique
 
-    store = folder.path / "queries" if folder is not None else None
-    if store is not None and (store / "answers").is_dir():
-        saved = len(list((store / "answers").glob("*.npy")))
-        if saved:
-            say(f"resuming: {saved} answered query batch(es) found in {store}")
-    digesting = _DigestingExecutor(executor) if store is None else None
-    recovery = qsft.recover(oracle, q, n, b, num_subsample=num_subsample, delays=delays,
-                            num_repeat=num_repeat, noise_sd=noise_sd, seed=seed, store=store,
-                            nthreads=nthreads, batch_size=batch_size,
-                            executor=digesting or executor, progress=progress)
-    made = (json.loads((store / "config.json").read_text())["design_digest"] if store is not None
-            else digesting.hash.hexdigest())
-    if made != digest:  # the held-out set was drawn against another design: never report it
-        raise RuntimeError("internal error: the q-SFT queries differ from the design used to "
-                           "exclude held-out variants; please report this")
-    transform = recovery.transform
+        store = folder.path / "queries" if folder is not None else None
+        if store is not None and (store / "answers").is_dir():
+            saved = len(list((store / "answers").glob("*.npy")))
+            if saved:
+                say(f"resuming: {saved} answered query batch(es) found in {store}")
+        digesting = _DigestingExecutor(executor) if store is None else None
+        recovery = qsft.recover(oracle, q, n, b, num_subsample=num_subsample, delays=delays,
+                                num_repeat=num_repeat, noise_sd=noise_sd, seed=seed, store=store,
+                                nthreads=nthreads, batch_size=batch_size,
+                                executor=digesting or executor, progress=progress)
+        made = (json.loads((store / "config.json").read_text())["design_digest"] if store is not None
+                else digesting.hash.hexdigest())
+        if made != digest:  # the held-out set was drawn against another design: never report it
+            raise RuntimeError("internal error: the q-SFT queries differ from the design used to "
+                               "exclude held-out variants; please report this")
+        transform = recovery.transform
 
-    t0 = time.perf_counter()
-    test_y = ask_stored(oracle, test_x, folder.path / "test" if folder else None,
-                        {"purpose": "held-out test variants", "q": q, "n": n, "seed": seed},
-                        batch_size, progress, "held-out", executor) if test_x.shape[0] \
-        else np.zeros(0)
-    t_test = time.perf_counter() - t0
-    release_oracle(oracle)  # every query is answered: let the score cache finish its file
-    test_yhat = transform.evaluate(test_x) if test_x.shape[0] else np.zeros(0)
-    r2 = r_squared(test_y, test_yhat) if test_x.shape[0] else None
-    if r2 is not None and not np.isfinite(r2):
-        r2 = None  # fewer than two held-out variants, or constant scores: R^2 is undefined
-    extra = {}
-    for name, (x, y) in (extra_tests or {}).items():
-        y = np.asarray(y, dtype=np.float64)
-        value = r_squared(y, transform.evaluate(x))
-        extra[name] = {"size": int(y.size), "r2": value if np.isfinite(value) else None}
+        t0 = time.perf_counter()
+        test_y = ask_stored(oracle, test_x, folder.path / "test" if folder else None,
+                            {"purpose": "held-out test variants", "q": q, "n": n, "seed": seed},
+                            batch_size, progress, "held-out", executor) if test_x.shape[0] \
+            else np.zeros(0)
+        t_test = time.perf_counter() - t0
+        release_oracle(oracle)  # every query is answered: let the score cache finish its file
+        test_yhat = transform.evaluate(test_x) if test_x.shape[0] else np.zeros(0)
+        r2 = r_squared(test_y, test_yhat) if test_x.shape[0] else None
+        if r2 is not None and not np.isfinite(r2):
+            r2 = None  # fewer than two held-out variants, or constant scores: R^2 is undefined
+        extra = {}
+        for name, (x, y) in (extra_tests or {}).items():
+            y = np.asarray(y, dtype=np.float64)
+            value = r_squared(y, transform.evaluate(x))
+            extra[name] = {"size": int(y.size), "r2": value if np.isfinite(value) else None}
 
-    energy = transform.energy_by_order()
-    timings = dict(recovery.timings)
-    timings.update(held_out_design=t_design, held_out_queries=t_test)
-    summary = {
-        "format": SUMMARY_FORMAT,
-        "title": title or f"Interactions over {n} sites (q = {q})",
-        "oracle": info, "q": q, "n": n, "sites": labels.to_dict(),
-        "qsft": {"b": b, "num_subsample": num_subsample, "num_repeat": num_repeat,
-                 "delays": delays, "noise_sd": noise_sd, "seed": seed, "batch_size": batch_size},
-        "plan": {"num_samples": the_plan.num_samples, "num_bins": the_plan.num_bins,
-                 "num_delays": the_plan.num_delays, "memory_bytes": the_plan.memory_bytes},
-        "num_queries": recovery.num_queries, "num_samples": recovery.num_samples,
-        "fraction_of_all_variants": recovery.num_queries / float(q) ** n,
-        "num_coefficients": len(transform),
-        "num_effects": num_effects(transform),
-        "has_mean": bool((transform.orders() == 0).any()),
-        "top_mutations": top_mutations(transform, labels),
-        "noise_sd_estimate": recovery.noise_sd, "noise_threshold": recovery.noise_threshold,
-        "bins_left": recovery.bins_left, "residual_energy": recovery.residual_energy,
-        "singletons_per_round": [int(v) for v in recovery.singletons_per_round],
-        "test": {"requested": test, "size": int(test_x.shape[0]), "seed": seed,
-                 "excludes_query_variants": True, "r2": r2,
-                 "nmse": None if r2 is None else 1.0 - r2},
-        "extra_tests": extra,
-        "mean_score": float(transform.values[transform.orders() == 0].real.sum()),
-        "wildtype_score": float(np.sum(transform.values).real),
-        "energy_by_order": [float(v) for v in energy],
-        "timings": timings, "versions": versions(), "note": note,
-        "truth": None if truth is None else truth_counts(transform, truth, labels),
-    }
-    result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
-                                test_x, test_y, test_yhat)
-    if folder is not None:
-        transform.save(folder.path / "transform.npz")
-        np.savez(folder.path / "test.npz", x=test_x, y=test_y, yhat=test_yhat)
-        # the total before the report: the one number the report, summary.json and the
-        # console all show (the report's own time is timings.report)
-        summary["timings"]["total"] = time.perf_counter() - t_start
-        if report:
-            from .report.interactions import write_interactions_report
+        energy = transform.energy_by_order()
+        timings = dict(recovery.timings)
+        timings.update(held_out_design=t_design, held_out_queries=t_test)
+        summary = {
+            "format": SUMMARY_FORMAT,
+            "title": title or f"Interactions over {n} sites (q = {q})",
+            "oracle": info, "q": q, "n": n, "sites": labels.to_dict(),
+            "qsft": {"b": b, "num_subsample": num_subsample, "num_repeat": num_repeat,
+                     "delays": delays, "noise_sd": noise_sd, "seed": seed, "batch_size": batch_size},
+            "plan": {"num_samples": the_plan.num_samples, "num_bins": the_plan.num_bins,
+                     "num_delays": the_plan.num_delays, "memory_bytes": the_plan.memory_bytes},
+            "num_queries": recovery.num_queries, "num_samples": recovery.num_samples,
+            "fraction_of_all_variants": recovery.num_queries / float(q) ** n,
+            "num_coefficients": len(transform),
+            "num_effects": num_effects(transform),
+            "has_mean": bool((transform.orders() == 0).any()),
+            "top_mutations": top_mutations(transform, labels),
+            "noise_sd_estimate": recovery.noise_sd, "noise_threshold": recovery.noise_threshold,
+            "bins_left": recovery.bins_left, "residual_energy": recovery.residual_energy,
+            "singletons_per_round": [int(v) for v in recovery.singletons_per_round],
+            "test": {"requested": test, "size": int(test_x.shape[0]), "seed": seed,
+                     "excludes_query_variants": True, "r2": r2,
+                     "nmse": None if r2 is None else 1.0 - r2},
+            "extra_tests": extra,
+            "mean_score": float(transform.values[transform.orders() == 0].real.sum()),
+            "wildtype_score": float(np.sum(transform.values).real),
+            "energy_by_order": [float(v) for v in energy],
+            "timings": timings, "versions": versions(), "note": note,
+            "truth": None if truth is None else truth_counts(transform, truth, labels),
+        }
+        result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
+                                    test_x, test_y, test_yhat)
+        if folder is not None:
+            transform.save(folder.path / "transform.npz")
+            np.savez(folder.path / "test.npz", x=test_x, y=test_y, yhat=test_yhat)
+            # the total before the report: the one number the report, summary.json and the
+            # console all show (the report's own time is timings.report)
+            summary["timings"]["total"] = time.perf_counter() - t_start
+            if report:
+                from .report.interactions import write_interactions_report
 
-            t0 = time.perf_counter()
-            result.files = write_interactions_report(folder.path, transform, summary, labels,
-                                                     test_y, test_yhat, reference_order, truth)
-            summary["timings"]["report"] = time.perf_counter() - t0
-        summary["files"] = run_files(folder.path)
-        _write_json(folder.summary_file, summary)
-    else:
-        summary["timings"]["total"] = time.perf_counter() - t_start
-    return result
+                t0 = time.perf_counter()
+                result.files = write_interactions_report(folder.path, transform, summary, labels,
+                                                         test_y, test_yhat, reference_order, truth)
+                summary["timings"]["report"] = time.perf_counter() - t0
+            summary["files"] = run_files(folder.path)
+            _write_json(folder.summary_file, summary)
+        else:
+            summary["timings"]["total"] = time.perf_counter() - t_start
+        return result
 
 
 def release_oracle(oracle) -> None:
@@ -498,6 +521,9 @@ def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLab
             "counted": "one per conjugate pair k, -k; order >= 1"}
 
 
+SUMMARY_KEYS = ("format", "q", "n", "sites", "qsft", "test")
+
+
 def load_interactions(path: str | os.PathLike, report: bool = True) -> InteractionsResult:
     """A finished run folder as an :class:`InteractionsResult` (rewrites a missing report)."""
     path = Path(path)
@@ -505,10 +531,18 @@ def load_interactions(path: str | os.PathLike, report: bool = True) -> Interacti
     if not summary_file.exists():
         raise ValueError(f"{path} holds no finished interactions run (no summary.json); run "
                          "plmscope interactions with --out there to finish it")
-    summary = json.loads(summary_file.read_text())
+    summary = read_json(summary_file, "summary of a finished interactions run")
+    missing = [k for k in SUMMARY_KEYS if not isinstance(summary, dict) or k not in summary]
+    if missing:
+        raise ValueError(f"{summary_file} is not the summary of an interactions run (no "
+                         f"{', '.join(missing)}); it is damaged or was written by another "
+                         "command: delete it and rerun the same command to rebuild it")
     transform = SparseFourier.load(path / "transform.npz")
-    with np.load(path / "test.npz", allow_pickle=False) as data:
-        x, y, yhat = data["x"], data["y"], data["yhat"]
+    data = folders.read_npz(path / "test.npz", "held-out set of a finished run")
+    if not {"x", "y", "yhat"} <= set(data):
+        raise ValueError(f"{path / 'test.npz'} lacks x, y or yhat; it is damaged: delete "
+                         "summary.json and rerun the same command to rebuild the run's files")
+    x, y, yhat = data["x"], data["y"], data["yhat"]
     result = InteractionsResult(transform, summary, path, None, x, y, yhat, already_finished=True)
     if report and not (path / "report.html").exists():
         from .report.interactions import write_interactions_report

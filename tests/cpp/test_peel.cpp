@@ -106,6 +106,22 @@ TEST(Peel, SameResultWithOneOrTwoThreads) {
   EXPECT_EQ(a.singletons_per_round, b.singletons_per_round);
 }
 
+// Overflowed or NaN bins carry no phase: the decoder must not round their NaN phase to a
+// digit (signed overflow, undefined behaviour; UBSan flagged it) but treat them as multitons.
+TEST(Peel, NonFiniteBinsAreMultitons) {
+  for (double bad : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    auto pr = random_problem(3, 5, 2, 2, 1, 4, 11);
+    auto U = make_bins(pr);
+    const int P = 6;
+    for (int p = 0; p < P; ++p) U[4 * P + p] = cd(bad, p % 2 ? bad : 1.0);  // group 0, bin 4
+    plmscope::PeelParams p;
+    p.q = 3; p.n = 5; p.b = 2; p.num_groups = 2; p.num_repeats = 1;
+    p.zeroton_energy = 1e-18; p.singleton_residual = 1e-18; p.nthreads = 1;
+    auto r = plmscope::peel(U.data(), pr.M.data(), pr.D.data(), p);
+    for (const auto& v : r.values) EXPECT_TRUE(std::isfinite(v.real()) && std::isfinite(v.imag()));
+  }
+}
+
 TEST(Peel, RejectsBadArguments) {
   std::vector<cd> U(4 * 2);
   std::vector<std::uint8_t> M = {1, 0}, D = {0, 0, 1, 0, 0, 1};

@@ -1,12 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "plmscope/simd.h"
 #include "plmscope/similarity.h"
 
 namespace {
@@ -22,28 +24,24 @@ std::vector<float> random_rows(std::int64_t n, std::int64_t d, float offset, uns
 }  // namespace
 
 TEST(Similarity, ReportsAnInstructionSet) {
-  const std::string isa = plmscope::covariance_kernel_isa();
-  EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "generic") << isa;
+  const std::string isa = plmscope::simd_name(plmscope::simd_level());
+  EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "baseline") << isa;
 }
 
 class CovarianceIsa : public ::testing::TestWithParam<const char*> {
  protected:
-  void SetUp() override {
-    try {
-      plmscope::set_covariance_kernel_isa(GetParam());
-    } catch (const std::invalid_argument&) {
-      // A CPU without this instruction set runs the other kernels; the name is still checked.
-      plmscope::set_covariance_kernel_isa("generic");
-    }
-  }
-  void TearDown() override { plmscope::set_covariance_kernel_isa("best"); }
+  // PLMSCOPE_SIMD caps the instruction set; a CPU without the named one runs its widest.
+  void SetUp() override { ::setenv("PLMSCOPE_SIMD", GetParam(), 1); }
+  void TearDown() override { ::unsetenv("PLMSCOPE_SIMD"); }
 };
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CovarianceIsa,
-                         ::testing::Values("avx512", "avx2", "generic"));
+                         ::testing::Values("avx512", "avx2", "baseline"));
 
 TEST(Similarity, RejectsUnknownInstructionSet) {
-  EXPECT_THROW(plmscope::set_covariance_kernel_isa("sse9"), std::invalid_argument);
+  ::setenv("PLMSCOPE_SIMD", "sse9", 1);
+  EXPECT_THROW(plmscope::simd_level(), std::invalid_argument);
+  ::unsetenv("PLMSCOPE_SIMD");
 }
 
 TEST_P(CovarianceIsa, UpperTriangleMatchesDirectSums) {
@@ -90,12 +88,9 @@ TEST_P(CovarianceIsa, ChunksAddUpAndThreadsDoNotChangeBits) {
   EXPECT_EQ(g1, g3);  // the 256-row blocks are the same, so the sums are too
 }
 
-TEST_P(CovarianceIsa, StrassenStepsMatchDirectSumsForAnyThreadCount) {
-  // d = 999: padded to whole panels, the last quadrant clipped; 2100 rows: two 1024-row
-  // Strassen steps and a 52-row tail through the plain kernel.
+TEST_P(CovarianceIsa, WideColumnsMatchDirectSumsForAnyThreadCount) {
+  // d = 999: the last panel clipped; 2100 rows: eight full 256-row blocks and a 52-row tail.
   const std::int64_t n = 2100, d = 999;
-  const bool fast = std::string(plmscope::covariance_kernel_isa()) != "generic";
-  EXPECT_EQ(plmscope::covariance_work_ratio(d) < 0.96, fast);
   auto x = random_rows(n, d, 0.0f, 11);
   for (std::int64_t k = 0; k < n; ++k)
     for (std::int64_t j = 0; j < d; ++j)  // column scales from 1/32 to 32

@@ -2,8 +2,9 @@
 /// Similarity and covariance kernels for embedding geometry (isotropy, distances).
 ///
 /// Embeddings are row-major (n x d) arrays: row i is one point in R^d. The kernels read
-/// float32 rows (and float64 ones, except the covariance) and accumulate in float64. The CUDA versions (cuda/) keep these
-/// signatures, so a caller can switch devices without changing its bookkeeping.
+/// float32 rows (and float64 ones, except the covariance) and accumulate in float64. The
+/// CUDA versions (cuda/) keep these signatures, so a caller can switch devices without
+/// changing its bookkeeping.
 ///
 /// All functions are thread-safe for distinct output arrays and use up to `nthreads`
 /// threads (0 = all cores). Results do not depend on the number of threads.
@@ -27,18 +28,11 @@ namespace plmscope {
 /// formed in float32, and products and sums are added in float32 over blocks of at most 256
 /// rows (relative error ~1e-7 per block) before they reach the float64 accumulators.
 /// Only the upper triangle is computed: n d (d + 1) / 2 multiply-adds, half of a general
-/// X^T X, hand-vectorised (AVX-512 or AVX2+FMA picked at run time, a portable loop
-/// otherwise); scratch memory 256 d floats per thread. Whole steps of 1024 rows need fewer
-/// multiply-adds where d is large enough (d >= ~256 with AVX2, ~512 with AVX-512; see
-/// covariance_work_ratio): there the off-diagonal blocks of a recursive column split use
-/// one level of Strassen's algorithm (7 products instead of 8; 0.90 of the multiply-adds at
-/// d = 1024) with float32 sums over 512 rows, on columns scaled by powers of two: each
-/// entry's error stays a small multiple of eps_f32 sqrt(S_ii S_jj) (measured <= 1e-6 of it)
-/// however much the columns' scales differ; scratch: one packed 1024-row step (1024 d
-/// floats) per thread for up to 2 threads, else two shared ones packed by all threads,
-/// which meet once per step. Results are
-/// bitwise identical for any `nthreads`; calls that split the rows differently may differ
-/// in the last bits. (float64 data: Python uses BLAS through numpy instead.)
+/// X^T X, in register tiles vectorised for the instruction set of plmscope/simd.h
+/// (PLMSCOPE_SIMD caps it); scratch memory 256 d floats per thread. Results are bitwise
+/// identical for any `nthreads`, and for calls that split the rows at multiples of 256;
+/// other splits (and other instruction sets: FMA) may differ in the last bits. (float64
+/// data: Python uses BLAS through numpy instead.)
 void covariance_accumulate(const float* x, std::int64_t n, std::int64_t d, const double* shift,
                            double* sum, double* scatter, int nthreads = 0);
 
@@ -80,20 +74,5 @@ void pair_similarity(const float* x, std::int64_t n, std::int64_t d, const std::
 void pair_similarity(const double* x, std::int64_t n, std::int64_t d,
                      const std::int64_t* pairs, std::int64_t npairs, double* cosine,
                      double* sqdist, int nthreads = 0);
-
-/// Multiply-adds per row of covariance_accumulate's kernel for dimension d, relative to the
-/// plain upper triangle (1 when the Strassen path is not used: small d, or the portable
-/// kernel), with the current instruction set; for tests and benchmarks.
-double covariance_work_ratio(std::int64_t d);
-
-/// Name of the instruction set the float32 covariance kernel uses on this CPU:
-/// "avx512", "avx2" or "generic".
-const char* covariance_kernel_isa();
-
-/// Makes the float32 covariance kernel use `isa` ("avx512", "avx2", "generic", or "best"
-/// for the default choice), so tests and benchmarks can reach every path on one machine.
-/// Throws std::invalid_argument for an unknown name or one this CPU cannot run. Not to be
-/// called while a covariance kernel is running.
-void set_covariance_kernel_isa(const char* isa);
 
 }  // namespace plmscope

@@ -9,7 +9,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .scoring import biopython_aligner, parasail_agrees, parasail_matrix, prepare_sequences
+from .._checks import check_nthreads
+from .scoring import (biopython_aligner, parasail_agrees, parasail_matrix, parasail_score_identity,
+                      prepare_sequences)
 
 BACKENDS = ("auto", "parasail", "biopython")
 _TASK_PAIRS = 64  # pairs per thread task: small enough for smooth progress
@@ -30,38 +32,6 @@ class AlignmentResult:
     score: np.ndarray
     identity: np.ndarray | None
     backend: str
-
-
-# BAM CIGAR operation codes parasail uses: 1 = I, 2 = D, 7 = '=' (identical), 8 = X.
-_CIGAR_IDENTICAL = 7
-_CIGAR_OPS = frozenset((1, 2, 7, 8))
-
-
-def _parasail_score_identity(a: str, b: str, matrix, identity: bool):
-    import parasail
-
-    # 16-bit lanes are ~2x faster; a result that saturates is recomputed with 32 bits.
-    # Identity comes from the traceback's CIGAR: parasail's nw "stats" leave leading end
-    # gaps out of the alignment length, which would inflate the identity of such pairs.
-    fn16 = parasail.nw_trace_scan_16 if identity else parasail.nw_scan_16
-    res = fn16(a, b, 20, 1, matrix)
-    if res.saturated:
-        fn32 = parasail.nw_trace_scan_32 if identity else parasail.nw_scan_32
-        res = fn32(a, b, 20, 1, matrix)
-    score = res.score / 2.0
-    if not identity:
-        return score, None
-    # A CIGAR has tens of operations: plain Python beats numpy's per-call overhead here.
-    identical = total = 0
-    for v in res.get_cigar().seq.tolist():
-        op, n = v & 0xF, v >> 4
-        if op not in _CIGAR_OPS:
-            raise RuntimeError(f"unexpected CIGAR operation {op} from parasail; expected I, D, "
-                               "= and X only")
-        total += n
-        if op == _CIGAR_IDENTICAL:
-            identical += n
-    return score, identical / total
 
 
 def _biopython_score_identity(aligner, a: str, b: str, identity: bool):
@@ -129,8 +99,7 @@ def align_pairs(sequences: Sequence[str], pairs, *, identity: bool = True,
         bad = int(np.argmax((p < 0) | (p >= len(seqs))) // 2)
         raise ValueError(f"pairs[{bad}] = {p[bad].tolist()} indexes outside the "
                          f"{len(seqs)} sequences")
-    if not isinstance(nthreads, int) or nthreads < 0:
-        raise ValueError(f"nthreads must be an integer >= 0 (0 = all cores), got {nthreads!r}")
+    nthreads = check_nthreads(nthreads)
     chosen = resolve_backend(backend)
     P = p.shape[0]
     if identity and P:
@@ -163,7 +132,7 @@ def align_pairs(sequences: Sequence[str], pairs, *, identity: bool = True,
         stop = min(P, start + _TASK_PAIRS)
         for k in range(start, stop):
             i, j = p[k]
-            score[k], v = _parasail_score_identity(seqs[i], seqs[j], matrix, identity)
+            score[k], v = parasail_score_identity(seqs[i], seqs[j], matrix, identity)
             if identity:
                 ident[k] = v
         return stop - start

@@ -16,10 +16,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from . import seed
+from .. import folders
+from ..folders import read_json
 
 from .embed import add_model_arguments, check_fasta, embed_into, iter_shards, model_slug, \
     read_fasta
@@ -50,7 +55,7 @@ def register(sub) -> None:
     add_model_arguments(p, several=True)
     p.add_argument("--fraction", type=float, required=True,
                    help="fraction of the proteins to sample; all pairs among them are used")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", default=None,
                    help="run folder (default: plmscope-align-corr-<fasta name>); rerunning "
                         "with the same folder resumes")
@@ -69,10 +74,8 @@ def register(sub) -> None:
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with folders.atomic_target(path) as fh:
         np.savez(fh, **arrays)
-    os.replace(tmp, path)
 
 
 def sample(out: Path, ids: list[str], seqs: list[str], fraction: float, seed: int):
@@ -87,7 +90,7 @@ def sample(out: Path, ids: list[str], seqs: list[str], fraction: float, seed: in
                 "n_sampled": int(len(proteins)), "sample_digest": digest}
     meta = out / "sample.json"
     if meta.exists():
-        old = json.loads(meta.read_text())
+        old = read_json(meta, "settings of an align-corr run")
         if old != settings:
             raise ValueError(f"{out} holds a run with other settings {old}; use another --out "
                              "or the same --fasta, --fraction and --seed to resume")
@@ -95,9 +98,7 @@ def sample(out: Path, ids: list[str], seqs: list[str], fraction: float, seed: in
         meta.write_text(json.dumps(settings, indent=1))
     fasta = out / "sample.fasta"
     if not fasta.exists():
-        tmp = out / "sample.fasta.tmp"
-        tmp.write_text("".join(f">{ids[i]}\n{seqs[i]}\n" for i in proteins))
-        os.replace(tmp, fasta)
+        folders.write_text(fasta, "".join(f">{ids[i]}\n{seqs[i]}\n" for i in proteins))
     return proteins, all_pairs(np.arange(len(proteins))), fasta
 
 
@@ -120,14 +121,14 @@ def alignments(out: Path, seqs: list[str], pairs: np.ndarray, args) -> dict:
         for k, start in enumerate(range(0, P, C)):
             part = pairs[start:start + C]
             path = folder / f"chunk-{k:06d}.npz"
-            if path.exists():
-                with np.load(path, allow_pickle=False) as d:
-                    if not np.array_equal(d["pairs"], part):
-                        raise ValueError(f"{path} holds other pairs (was --chunk-pairs "
-                                         "changed?); use another --out")
-                    score[start:start + len(part)] = d["score"]
-                    ident[start:start + len(part)] = d["identity"]
-                    backend.add(str(d["backend"]))
+            saved = _read_chunk(path, len(part)) if path.exists() else None
+            if saved is not None:
+                if not np.array_equal(saved["pairs"], part):
+                    raise ValueError(f"{path} holds other pairs (was --chunk-pairs "
+                                     "changed?); use another --out")
+                score[start:start + len(part)] = saved["score"]
+                ident[start:start + len(part)] = saved["identity"]
+                backend.add(str(saved["backend"]))
                 bar.update(len(part))
                 continue
             res = align_pairs(seqs, part, identity=True, nthreads=args.threads,
@@ -138,6 +139,24 @@ def alignments(out: Path, seqs: list[str], pairs: np.ndarray, args) -> dict:
             ident[start:start + len(part)] = res.identity
             backend.add(res.backend)
     return {"score": score, "identity": ident, "backend": ",".join(sorted(backend)) or "-"}
+
+
+def _read_chunk(path: Path, size: int) -> dict | None:
+    """A saved chunk of alignments, or None when its file is damaged (then removed, with a
+    warning naming it, so the chunk is aligned again)."""
+    try:
+        # our own handle: numpy leaves its file open when a damaged zip fails to parse
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as d:
+            chunk = {k: d[k] for k in ("pairs", "score", "identity", "backend")}
+        if chunk["score"].shape == chunk["identity"].shape == (size,) \
+                and chunk["pairs"].shape == (size, 2):
+            return chunk
+        why = "arrays of the wrong length"
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        why = folders.damage_reason(exc)
+    warnings.warn(f"{path} is damaged ({why}); aligning its {size} pairs again", stacklevel=2)
+    path.unlink(missing_ok=True)
+    return None
 
 
 def model_row(name: str, frame, tables: dict, split: float) -> dict:
@@ -157,13 +176,11 @@ def model_row(name: str, frame, tables: dict, split: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._folders import made_folder
-
     if not 0.0 < args.split < 1.0:
         raise ValueError(f"--split must be in (0, 1), got {args.split}")
     fasta = check_fasta(args.fasta)
     out = Path(args.out or f"plmscope-align-corr-{fasta.stem}")
-    with made_folder(out):  # a failed start leaves no empty folder behind
+    with folders.claim(out, "align-corr"):
         return _run(args, fasta, out)
 
 

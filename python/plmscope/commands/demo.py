@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
+from .. import folders
+
 # GB1 (PDB 1GB1) and the paper's GB1 sites (the randomcoils experiment); the scores are
 # planted, not a model's: the wild type only names the sites and residues in the report.
 WILDTYPE = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
@@ -28,7 +31,7 @@ def register(sub) -> None:
         "demo", help="q-SFT on a built-in planted landscape with known truth (offline, < 1 min)",
         description=NOTE + " Runs the whole interactions pipeline on it and writes the report.")
     p.add_argument("--out", default="plmscope-demo", help="run folder (default plmscope-demo)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the planted truth and the design")
+    p.add_argument("--seed", type=seed, default=0, help="seeds the planted truth and the design")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -64,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
             "planted": {str(k): v[0] for k, v in PLANTED.items()}}
     out = Path(args.out)
     try:
-        result = run_interactions(
-            oracle, Q, len(SITES), b, num_subsample=C, num_repeat=R, seed=args.seed,
-            test=10_000, out=out, labels=labels, oracle_info=info, truth=truth, note=NOTE,
-            title="plmscope demo: a planted landscape over 10 GB1 sites",
-            progress=False if args.no_progress else None, log=print)
+        with folders.claim(out, "demo"):
+            result = run_interactions(
+                oracle, Q, len(SITES), b, num_subsample=C, num_repeat=R, seed=args.seed,
+                test=10_000, out=out, labels=labels, oracle_info=info, truth=truth, note=NOTE,
+                title="plmscope demo: a planted landscape over 10 GB1 sites",
+                progress=False if args.no_progress else None, log=print)
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume from {out}")
         return 130

@@ -7,12 +7,11 @@ shard-by-shard reader, so embeddings on disk stream through the analyses in O(sh
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
+from .. import folders
 
 POOLINGS = ("mean", "cls", "per_residue")
 
@@ -78,8 +77,10 @@ def read_manifest(folder: Path) -> dict:
     path = Path(folder) / "manifest.json"
     if not path.exists():
         raise ValueError(f"{folder} has no manifest.json: run `plmscope embed` into it first")
-    manifest = json.loads(path.read_text())
-    if not manifest.get("complete"):
+    from ..folders import read_json
+
+    manifest = read_json(path, "manifest of an embedding folder")
+    if not isinstance(manifest, dict) or not manifest.get("complete"):
         raise ValueError(f"{folder} is incomplete; run the command again to finish it")
     return manifest
 
@@ -87,16 +88,12 @@ def read_manifest(folder: Path) -> dict:
 def iter_shards(folder: Path) -> Iterator[tuple[list[str], object]]:
     """(ids, embeddings) per shard of an embedding folder, in record order: an (n, D) array
     for pooled embeddings, or a list of (L_i, D) arrays for per-residue ones."""
+    from ..models.embedding import read_shard
+
     manifest = read_manifest(folder)
     for k in range(manifest["shards"]):
-        with np.load(Path(folder) / f"shard-{k:06d}.npz", allow_pickle=False) as d:
-            ids = [str(i) for i in d["ids"]]
-            emb = d["embeddings"]
-            if manifest["pooling"] == "per_residue":
-                off = d["offsets"]
-                yield ids, [emb[off[i]:off[i + 1]] for i in range(len(off) - 1)]
-            else:
-                yield ids, emb
+        yield read_shard(Path(folder) / f"shard-{k:06d}.npz", manifest["pooling"],
+                         manifest["embed_dim"], rerun="the same plmscope command")
 
 
 def read_fasta(fasta) -> tuple[list[str], list[str]]:
@@ -146,12 +143,14 @@ def run(args: argparse.Namespace) -> int:
     from ..models import embed_fasta
 
     fasta = check_fasta(args.fasta)
+    folders.check_owner(args.out, "embed")  # before the model loads
     model = load_model(args, args.model)
     kwargs = {"layer": args.layer, "pooling": args.pooling, "shard_size": args.shard_size,
               "progress": None}
     if args.batch_size is not None:
         kwargs["batch_size"] = args.batch_size
-    out = embed_fasta(model, fasta, args.out, **kwargs)
+    with folders.claim(args.out, "embed"):
+        out = embed_fasta(model, fasta, args.out, **kwargs)
     manifest = read_manifest(out)
     print(f"embedded {manifest['records']} records of {fasta} with {model.name} "
           f"(layer {manifest['layer']}, {manifest['pooling']}, d={manifest['embed_dim']}) "

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
+from .. import folders
+from ..folders import read_npz
 from ..distributed import add_ray_arguments
 
 SCORERS = ("pllr", "masked_marginal", "wt_marginal")
@@ -36,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("--surrogate-noise", default="0",
                    help="noise sd added to the surrogate's answers, or 'residual': the sd of "
                         "its error on the file's held-out set (default 0)")
-    p.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's noise")
+    p.add_argument("--surrogate-seed", type=seed, default=0, help="seed of the surrogate's noise")
     add_qsft_args(p)
     p.add_argument("--out", required=True, help="run folder (created; resumed when it exists)")
     add_ray_arguments(p)
@@ -67,7 +70,7 @@ def add_qsft_args(p) -> None:
                         "(0 and e_1..e_n, for noiseless oracles)")
     g.add_argument("--noise", default="auto",
                    help="per-query noise sd the decoder assumes, or 'auto' (estimated; default)")
-    g.add_argument("--seed", type=int, default=0, help="seeds the design and the held-out draw")
+    g.add_argument("--seed", type=seed, default=0, help="seeds the design and the held-out draw")
     g.add_argument("--test", type=int, default=10_000,
                    help="random held-out variants for R^2, none of them a q-SFT query (default "
                         "10000; 0 skips)")
@@ -156,6 +159,23 @@ def protein_landscape(args, q: int):
     return rid, Landscape(wildtype, sites, q, subs)
 
 
+def _check_test_set(path: Path, x, y, q: int, n: int):
+    """The held-out set stored in a surrogate file, or ValueError naming what is wrong."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != n or y.shape != (x.shape[0],):
+        raise ValueError(f"{path}: test_x must be (m, n={n}) and test_y (m,), got "
+                         f"{x.shape} and {y.shape}")
+    if not np.issubdtype(x.dtype, np.integer) or (x.size and (x.min() < 0 or x.max() >= q)):
+        raise ValueError(f"{path}: test_x must hold integer states 0..{q - 1}")
+    y = np.asarray(y, dtype=np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: test_y[{i}] = {y[i]}: {int(bad.sum())} held-out score(s) "
+                         "are not finite; remove those variants from test_x/test_y")
+    return x.astype(np.uint8), y
+
+
 def surrogate_source(args) -> Source:
     from ..experiment import transform_digest
     from ..fourier import SparseFourier, SurrogateOracle
@@ -164,16 +184,16 @@ def surrogate_source(args) -> Source:
     path = Path(args.oracle.split(":", 1)[1]).expanduser()
     if not path.is_file():
         raise ValueError(f"--oracle surrogate:{path}: no such file; give a SparseFourier .npz")
-    with np.load(path, allow_pickle=False) as data:
-        stores_q = "q" in data.files
-    if args.q is None and not stores_q:
+    data = read_npz(path, "--oracle surrogate file")
+    if args.q is None and "q" not in data:
         raise ValueError(f"--oracle surrogate:{path} stores no q (published format); pass --q "
                          "(20 for amino acids)")
     transform = SparseFourier.load(path, q=args.q)
     q, n = transform.q, transform.n
-    with np.load(path, allow_pickle=False) as data:
-        positions = data["positions_0based"] if "positions_0based" in data.files else None
-        test = (data["test_x"], data["test_y"]) if {"test_x", "test_y"} <= set(data.files) else None
+    positions = data.get("positions_0based")
+    test = (data["test_x"], data["test_y"]) if {"test_x", "test_y"} <= set(data) else None
+    if test is not None:
+        test = _check_test_set(path, *test, q, n)
     extra = {}
     if test is not None:
         extra[f"{path.name} held-out set"] = test
@@ -304,18 +324,23 @@ def confirm(the_plan, args) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._memory import require_memory
-    from ..experiment import (RunFolder, budget_line, interactions_config, release_oracle,
-                              run_interactions)
-    from ..fourier import qsft
-    from ..report.interactions import summary_lines
-
     check_positive(args, "b", "subsamples", "repeats", "batch_size", "reference_order")
     if args.test < 0:
         raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
     noise = parse_noise(args.noise)
-    executor = ray_executor(args)
     out = Path(args.out)
+    with folders.claim(out, "interactions"):
+        return _run(args, out, noise)
+
+
+def _run(args: argparse.Namespace, out: Path, noise) -> int:
+    from .._memory import require_memory
+    from ..experiment import (SUMMARY_KEYS, RunFolder, budget_line, interactions_config,
+                              release_oracle, run_interactions)
+    from ..fourier import qsft
+    from ..report.interactions import summary_lines
+
+    executor = ray_executor(args)
     source = make_source(args, out, on_ray=executor is not None)
     config = interactions_config(source.info, source.q, source.n, args.b, args.subsamples,
                                  args.repeats, args.delays, noise, args.seed, args.test,
@@ -324,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
     folder.check()
     if folder.is_finished():
         print(f"{out} holds a finished run with these arguments; nothing recomputed.")
-        return _finish(out, summary_lines, folder.load_summary())
+        return _finish(out, summary_lines, folder.load_summary(SUMMARY_KEYS))
     the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)

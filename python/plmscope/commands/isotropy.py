@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import folders
+
 from .embed import add_model_arguments, check_fasta, embed_into, iter_shards, model_slug, \
     read_fasta
 
@@ -119,11 +121,9 @@ def _plots(out: Path, summary, residues: dict) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._folders import made_folder
-
     fasta = check_fasta(args.fasta)
     out = Path(args.out or f"plmscope-isotropy-{fasta.stem}")
-    with made_folder(out):  # a model that cannot be loaded leaves no empty folder behind
+    with folders.claim(out, "isotropy"):
         return _run(args, fasta, out)
 
 

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
+from .. import folders
+from ..folders import read_npz, scalar_int
 from ..distributed import add_ray_arguments
 from .interactions import (SCORERS, add_protein_args, check_positive, model_identity, parse_noise,
                            ray_executor, ray_model_oracle)
@@ -19,10 +22,10 @@ MAX_VARIANTS = 1 << 20
 def register(sub) -> None:
     p = sub.add_parser(
         "landscape", help="sparsity, ruggedness and variance by order of full landscapes",
-        description="Metrics of full landscapes (DESIGN.md): from a score file (--scores, the "
+        description="Metrics of full landscapes (docs/conventions.md): from a score file (--scores, the "
                     "format of esm2-q2-landscapes) or by scoring every variant with a model or "
                     "surrogate (refused above --max-variants).")
-    p.add_argument("--scores", help="npz with 'scores' (rows x q^n, flat order of DESIGN.md)")
+    p.add_argument("--scores", help="npz with 'scores' (rows x q^n, flat order of docs/conventions.md)")
     p.add_argument("--key", default="scores", help="array name in --scores (default scores)")
     p.add_argument("--model", help="model name or local checkpoint to enumerate")
     p.add_argument("--oracle", help="surrogate:PATH.npz to enumerate")
@@ -37,8 +40,8 @@ def register(sub) -> None:
     p.add_argument("--model-batch-size", type=int, default=None,
                    help="sequences per forward pass (default: the models layer's)")
     p.add_argument("--surrogate-noise", default="0", help="noise sd of the surrogate's answers")
-    p.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's noise")
-    p.add_argument("--seed", type=int, default=0, help="seeds the random substitutes")
+    p.add_argument("--surrogate-seed", type=seed, default=0, help="seed of the surrogate's noise")
+    p.add_argument("--seed", type=seed, default=0, help="seeds the random substitutes")
     p.add_argument("--label", help="label of these landscapes in `plmscope plane`")
     p.add_argument("--max-variants", type=int, default=MAX_VARIANTS,
                    help=f"refuse enumerations above this many scores (default {MAX_VARIANTS:,})")
@@ -54,28 +57,29 @@ def register(sub) -> None:
 def load_scores(path: str | Path, key: str = "scores", q: int | None = None):
     """(scores (R, q^n) float64, q, fields) of a score file; fields holds the other arrays
     (label, protein, positions_1based, published_*)."""
-    from ..fourier.fft import qary_log
+    from .._checks import qary_log
 
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"--scores {path}: no such file")
+    data = read_npz(path, "--scores")
+    if key not in data:
+        raise ValueError(f"--scores {path} has no array {key!r} (it has {sorted(data)}); "
+                         "choose one with --key")
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--scores {path} is not a readable .npz file ({exc})") from exc
-    with data:
-        if key not in data.files:
-            raise ValueError(f"--scores {path} has no array {key!r} (it has {data.files}); "
-                             "choose one with --key")
         scores = np.atleast_2d(np.asarray(data[key], dtype=np.float64))
-        fields = {k: data[k] for k in data.files if k != key}
-    stored_q = int(fields["q"]) if "q" in fields else None
+    except (TypeError, ValueError):
+        raise ValueError(f"--scores {path}: {key} holds {data[key].dtype} values, not numbers") \
+            from None
+    fields = {k: v for k, v in data.items() if k != key}
+    stored_q = scalar_int(fields["q"], f"q stored in --scores {path}") if "q" in fields else None
     if q is None:
         q = stored_q if stored_q is not None else 2
     elif stored_q is not None and stored_q != q:
         raise ValueError(f"--q {q} but {path} stores q={stored_q}")
     if scores.ndim != 2:
         raise ValueError(f"--scores {path}: {key} must be rows x q^n, got shape {scores.shape}")
+    if scores.shape[0] == 0:
+        raise ValueError(f"--scores {path}: {key} holds no rows (shape {scores.shape}); give a "
+                         "file with at least one landscape")
     try:
         qary_log(scores.shape[1], q)
     except ValueError:
@@ -118,14 +122,22 @@ def run(args: argparse.Namespace) -> int:
         if args.ray is not None:
             raise ValueError(f"--ray {args.ray} scores variants with a model or surrogate; "
                              "--scores reads them from a file, so there is nothing to run there")
-        return run_scores(args)
+        if not args.out:
+            return run_scores(args)
+        with folders.claim(args.out, "landscape"):
+            return run_scores(args)
     if bool(args.model) == bool(args.oracle):
         raise ValueError("give --scores FILE.npz, or exactly one of --model and --oracle "
                          "surrogate:PATH.npz to enumerate every variant")
-    return run_enumeration(args)
+    if not args.out:
+        raise ValueError("--out is required when enumerating: the folder that keeps the scores "
+                         "(resumable) and the report")
+    with folders.claim(args.out, "landscape"):
+        return run_enumeration(args)
 
 
 def run_scores(args) -> int:
+    from ..experiment import RunFolder
     from ..landscape import spectrum_metrics
     from ..report.landscape import (landscape_summary, metrics_frame, summary_lines,
                                     write_landscape_report)
@@ -143,7 +155,11 @@ def run_scores(args) -> int:
     print("\n".join(summary_lines(summary)))
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder(out, {"kind": "landscape-scores", "scores": str(Path(args.scores)
+                                                                          .resolve()),
+                                 "key": args.key, "q": q, "label": label})
+        folder.check()
+        folder.create()
         save_landscape(out, scores, q, label, fields, summary)
         write_landscape_report(out, metrics, summary, published)
         print(f"report: {out / 'report.html'}")
@@ -167,9 +183,6 @@ def run_enumeration(args) -> int:
     from ..report.landscape import landscape_summary, summary_lines, write_landscape_report
 
     check_positive(args, "repeats", "batch_size", "max_variants")
-    if not args.out:
-        raise ValueError("--out is required when enumerating: the folder that keeps the scores "
-                         "(resumable) and the report")
     out = Path(args.out)
     progress = False if args.no_progress else None
     executor = ray_executor(args)
@@ -179,9 +192,8 @@ def run_enumeration(args) -> int:
         path = Path(args.oracle.split(":", 1)[1]).expanduser()
         if not path.is_file():
             raise ValueError(f"--oracle surrogate:{path}: no such file")
-        with np.load(path, allow_pickle=False) as data:
-            if args.q is None and "q" not in data.files:
-                raise ValueError(f"--oracle surrogate:{path} stores no q; pass --q")
+        if args.q is None and "q" not in read_npz(path, "--oracle surrogate file"):
+            raise ValueError(f"--oracle surrogate:{path} stores no q; pass --q")
         transform = SparseFourier.load(path, q=args.q)
         q, n = transform.q, transform.n
         if args.repeats != 1:
@@ -258,7 +270,7 @@ def run_enumeration(args) -> int:
         rate, timed = measured_rate(Oracle(model, Landscape(wildtype, sites, q, rows[0]),
                                            args.scorer, progress=False), q, n, seed=args.seed)
         print(estimate_line(total, rate, timed))
-    grid = np.indices((q,) * n).reshape(n, -1).T.astype(np.uint8)  # flat order of DESIGN.md
+    grid = np.indices((q,) * n).reshape(n, -1).T.astype(np.uint8)  # flat order of docs/conventions.md
     scores = np.empty((len(rows), q**n))
     try:
         # one set of actors for all rows: each loads the model once for every landscape

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import seed
+
 EXACT_COUNT_LIMIT = 20_000_000  # design points above which the distinct count is not computed
 
 
@@ -31,7 +33,7 @@ def register(sub) -> None:
     g.add_argument("--delays", default="nso", choices=("nso", "identity"),
                    help="delay set: nso (default) or identity")
     g.add_argument("--repeats", type=int, default=2, help="NSO delay repeats (default 2)")
-    g.add_argument("--seed", type=int, default=0, help="design seed (the distinct-variant count)")
+    g.add_argument("--seed", type=seed, default=0, help="design seed (the distinct-variant count)")
     g.add_argument("--batch-size", type=int, default=10_000,
                    help="variants per oracle batch (default 10000)")
     g.add_argument("--shard-size", type=int, default=None,

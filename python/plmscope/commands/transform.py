@@ -10,12 +10,13 @@ def register(sub) -> None:
     p = sub.add_parser(
         "transform", help="q-ary Fourier transform of full score landscapes (npz)",
         description="The dense q-ary Fourier transform of every row of a score file (q^n scores "
-                    "per row, flat order of DESIGN.md, e.g. esm2-q2-landscapes or a "
+                    "per row, flat order of docs/conventions.md, e.g. esm2-q2-landscapes or a "
                     "`plmscope landscape` landscape.npz): the mean, the variance share of each "
                     "interaction order and the largest interactions, one line per real effect "
                     "(k and its conjugate mirror -k together). Sites are 1-based residue "
                     "numbers when the file has positions_1based, else site numbers 1..n.")
-    p.add_argument("scores", help="npz file holding q^n scores per row (flat order of DESIGN.md)")
+    p.add_argument("scores", help="npz file holding q^n scores per row (flat order of "
+                                   "docs/conventions.md)")
     p.add_argument("--q", type=int, default=None,
                    help="states per site (default: the file's q, else 2 or 20 from the row "
                         "length)")
@@ -30,10 +31,11 @@ def register(sub) -> None:
 def infer_q(length: int, fields: dict, path: str) -> int:
     """q of a score file without --q: its stored q, else the one of 2 and 20 (or q^n with n =
     len(positions_1based)) whose power the row length is."""
-    from ..fourier.fft import qary_log
+    from .._checks import qary_log
+    from ..folders import scalar_int
 
     if "q" in fields:
-        return int(fields["q"])
+        return scalar_int(fields["q"], f"q stored in {path}")
     if "positions_1based" in fields:
         n = len(fields["positions_1based"])
         q = int(round(length ** (1.0 / n))) if n else 0
@@ -52,20 +54,21 @@ def infer_q(length: int, fields: dict, path: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._checks import qary_log
+    from ..folders import read_npz
     from ..fourier import SparseFourier, qary_fft
-    from ..fourier.fft import qary_log
     from ..report.tables import SiteLabels, effect_table
 
+    data = read_npz(args.scores, "score file")
+    if args.key not in data:
+        raise ValueError(f"score file {args.scores} has no array {args.key!r}; it has "
+                         f"{sorted(data)}: choose one with --key")
     try:
-        data = np.load(args.scores, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{args.scores} is not a readable .npz file ({exc})") from None
-    with data:
-        if args.key not in data.files:
-            raise ValueError(f"{args.scores} has no array {args.key!r}; it has {data.files} "
-                             "(choose one with --key)")
         scores = np.atleast_2d(np.asarray(data[args.key], dtype=np.float64))
-        fields = {k: data[k] for k in data.files if k != args.key}
+    except (TypeError, ValueError):
+        raise ValueError(f"score file {args.scores}: {args.key} holds {data[args.key].dtype} "
+                         "values, not numbers") from None
+    fields = {k: v for k, v in data.items() if k != args.key}
     q = args.q or infer_q(scores.shape[-1], fields, args.scores)
     try:
         n = qary_log(scores.shape[-1], q)

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import math
-import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._checks import check_int, check_number
 from .actor import OracleActor, oracle_recipe
 from .progress import ActorStats, ClusterProgress
 
@@ -76,22 +75,11 @@ class _Actor:
 
 
 def _positive_int(name: str, value, allow_none: bool = True):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1{' or None' if allow_none else ''}, "
-                         f"got {name}={value!r}")
-    return int(value)
+    return check_int(name, value, 1, allow_none=allow_none)
 
 
 def _resource(name: str, value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 \
-            or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number >= 0 (per actor; fractions share a device) "
-                         f"or None, got {name}={value!r}")
-    return float(value)
+    return check_number(name, value, 0, " (per actor; fractions share a device)", allow_none=True)
 
 
 class RayExecutor:
@@ -151,11 +139,7 @@ class RayExecutor:
         self.num_gpus = _resource("num_gpus", num_gpus)
         self.num_cpus = _resource("num_cpus", num_cpus)
         self.shard_size = _positive_int("shard_size", shard_size)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, numbers.Integral) \
-                or max_retries < 0:
-            raise ValueError(f"max_retries must be an integer >= 0, got "
-                             f"max_retries={max_retries!r}")
-        self.max_retries = int(max_retries)
+        self.max_retries = check_int("max_retries", max_retries, 0)
         self.inflight = _positive_int("inflight", inflight, allow_none=False)
         self.speculative = bool(speculative)
         if oracle_factory is not None:

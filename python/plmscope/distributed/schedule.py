@@ -14,6 +14,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from .._checks import check_int, check_number
+
 
 @dataclass(frozen=True)
 class RunEstimate:
@@ -39,12 +41,7 @@ def shard_sizes(num_queries: int, batch_size: int, shard_size: int | None) -> li
 
 
 def _check(name, value, low, integer):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not value >= low \
-            or not math.isfinite(value):
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} >= {low}, "
-                         f"got {name}={value!r}")
-    return value
+    return check_int(name, value, low) if integer else check_number(name, value, low)
 
 
 def estimate_run(num_queries: int, throughput: float, gpus: int, batch_size: int = 10_000,

@@ -1,38 +1,12 @@
 """The dense q-ary Fourier transform, computed by the C++ core."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import _core, _device
+from .._checks import check_nthreads, check_q, qary_log
 from .._memory import require_memory
-
-
-def check_q(q) -> int:
-    if isinstance(q, (bool, np.bool_)) or not isinstance(q, numbers.Integral) or q < 2:
-        raise ValueError(f"q must be an integer >= 2 (the alphabet size), got q={q!r}")
-    return int(q)
-
-
-def check_nthreads(nthreads) -> int:
-    if not isinstance(nthreads, numbers.Integral) or nthreads < 0:
-        raise ValueError(f"nthreads must be an integer >= 0 (0 = all cores), got {nthreads!r}")
-    return int(nthreads)
-
-
-def qary_log(length: int, q: int) -> int:
-    """n with q**n == length, or ValueError naming the length."""
-    n, v = 0, int(length)
-    while v > 1 and v % q == 0:
-        v //= q
-        n += 1
-    if v != 1:
-        raise ValueError(
-            f"x.shape[-1] = {length} is not a power of q={q}: the last axis must hold the "
-            f"q**n values of one function on Z_q^n"
-        )
-    return n
+from . import gpu
 
 
 def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = False,
@@ -64,8 +38,6 @@ def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = F
     (complex64 for float32/complex64 input), or float64/float32 when ``real=True``.
     """
     if _device.routed(x, device):
-        from . import gpu
-
         return _device.run(x, device, lambda a: gpu.qary_fft(a, q, inverse, real),
                            lambda h: qary_fft(h, q, inverse, nthreads, real, device="cpu"))
     q = check_q(q)

@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from .. import _core, _device
-from .fft import check_q, qary_log
+from .._checks import check_q, qary_log
 
 MAX_GPU_Q = 32  # the CUDA transform's radix-q butterflies
 _SINGLE = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.complex64))

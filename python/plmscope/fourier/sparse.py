@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core, _device
 from .._memory import require_memory
-from .fft import check_nthreads, check_q
+from .._checks import check_nthreads, check_q
 
 _FORMAT = "plmscope.SparseFourier/1"
 
@@ -95,7 +95,7 @@ class SparseFourier:
         )
 
     def to_dense(self) -> np.ndarray:
-        """The full transform as a flat complex array of length q**n (index of DESIGN.md)."""
+        """The full transform as a flat complex array of length q**n (flat index of docs/conventions.md)."""
         size = float(self.q) ** self.n
         require_memory(int(size * 16), f"a dense transform over q^n = {self.q}^{self.n} entries")
         dense = np.zeros(self.q**self.n, dtype=np.complex128)
@@ -103,9 +103,15 @@ class SparseFourier:
         return dense
 
     def flat_indices(self) -> np.ndarray:
-        """Flat index sum k_i q^(n-1-i) of each frequency (int64)."""
-        weights = self.q ** np.arange(self.n - 1, -1, -1, dtype=np.int64)
-        return self._freqs.astype(np.int64) @ weights
+        """Flat index sum k_i q^(n-1-i) of each frequency: int64 while q^n fits in it, else
+        an object array of exact Python ints (int64 would wrap around to wrong values)."""
+        if self.q**self.n < 2**63:
+            weights = self.q ** np.arange(self.n - 1, -1, -1, dtype=np.int64)
+            return self._freqs.astype(np.int64) @ weights
+        weights = [self.q ** (self.n - 1 - i) for i in range(self.n)]
+        out = np.empty(len(self._freqs), dtype=object)
+        out[:] = [sum(int(k) * w for k, w in zip(row, weights)) for row in self._freqs]
+        return out
 
     # -- summaries -------------------------------------------------------------------------
     def orders(self) -> np.ndarray:
@@ -163,17 +169,48 @@ class SparseFourier:
     def load(cls, path: str | os.PathLike, q: int | None = None) -> "SparseFourier":
         """Read a file written by :meth:`save`, or one in the published format
         (``coef_index``, ``coef_value``; then ``q`` must be given)."""
-        with np.load(path, allow_pickle=False) as data:
-            if "frequencies" in data.files:
-                stored_q = int(data["q"])
-                if q is not None and int(q) != stored_q:
-                    raise ValueError(f"{path} holds a q={stored_q} transform, not q={q}")
-                return cls(data["frequencies"], data["values"], stored_q)
-            if "coef_index" in data.files:
-                if q is None:
-                    raise ValueError(f"{path} has no q stored: pass q= (e.g. q=20)")
-                return cls(data["coef_index"], data["coef_value"], q)
+        from ..folders import read_npz, scalar_int
+
+        data = read_npz(path, "transform file")
+        if "frequencies" in data and "values" in data:
+            if "q" not in data:
+                raise ValueError(f"{path} stores no q beside its frequencies; re-save it with "
+                                 "SparseFourier.save")
+            stored_q = scalar_int(data["q"], f"q stored in {path}")
+            if q is not None and int(q) != stored_q:
+                raise ValueError(f"{path} holds a q={stored_q} transform, not q={q}")
+            return cls(data["frequencies"], data["values"], stored_q)
+        if "coef_index" in data and "coef_value" in data:
+            if q is None:
+                raise ValueError(f"{path} has no q stored: pass q= (e.g. q=20)")
+            _check_published_q(data["coef_index"], int(q), path)
+            return cls(data["coef_index"], data["coef_value"], q)
         raise ValueError(
             f"{path} is not a SparseFourier file: expected arrays 'frequencies' and 'values' "
             "(or 'coef_index' and 'coef_value')"
         )
+
+
+def _check_published_q(index: np.ndarray, q: int, path) -> None:
+    """ValueError when a file without a stored q is read with a q its frequencies do not
+    fit. The transform of a real landscape holds every k with its conjugate -k (mod q), so
+    a set closed under negation modulo max + 1 but not modulo `q` was made with that q: read
+    with another, every frequency's digits would be silently reinterpreted."""
+    index = np.asarray(index)
+    if index.size == 0 or index.ndim != 2:
+        return
+    top = int(index.max())
+    if top >= q:
+        raise ValueError(f"{path}: frequency entries reach {top}, so q must be > {top}, "
+                         f"not q={q}")
+
+    def closed(m: int) -> bool:
+        keys = {row.tobytes() for row in index.astype(np.uint8)}
+        return all(((-row.astype(np.int64)) % m).astype(np.uint8).tobytes() in keys
+                   for row in index)
+
+    guess = top + 1
+    if guess != q and guess >= 2 and closed(guess) and not closed(q):
+        raise ValueError(f"{path} stores no q and its frequencies pair up as k, -k modulo "
+                         f"{guess}, not modulo {q}: it was made with q={guess}; pass --q "
+                         f"{guess} (q=) instead of {q}")

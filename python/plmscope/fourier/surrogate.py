@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fft import check_q
+from .._checks import check_q
 from .sparse import SparseFourier, as_variants
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)

@@ -6,7 +6,7 @@ per-residue (local) isotropy overall and per amino-acid type; cosine and squared
 distance of chosen pairs of embeddings.
 
 Where it runs: host arrays on the C++ kernels (all cores); torch CUDA tensors and CuPy arrays
-on the CUDA kernels of their GPU (plmscope._similarity_gpu), with the float64 sums kept on
+on the CUDA kernels of their GPU (plmscope.isotropy.gpu), with the float64 sums kept on
 that GPU and only the d x d sums downloaded for the scores. ``device=`` ("cpu", "cuda",
 "cuda:N") overrides the choice as in plmscope.fourier; see CovarianceAccumulator for mixing
 host and GPU chunks.

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _core, _device, _similarity_gpu
-from .rows import check_nthreads, check_same_dim, place_rows
+from .. import _core, _device
+from . import gpu as gpu_kernels
+from .._checks import check_nthreads
+from .rows import check_same_dim, place_rows
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class UnitSumAccumulator:
             self.unit_sum = _device.from_host(self.unit_sum, like=x)
         try:
             if gpu:
-                _similarity_gpu.unit_sum_accumulate(x, self.unit_sum)
+                gpu_kernels.unit_sum_accumulate(x, self.unit_sum)
             else:
                 _core.unit_sum_accumulate(x, self.unit_sum, self.nthreads)
         except ValueError as exc:  # name the row in the whole stream, not in the chunk

@@ -5,8 +5,10 @@ import math
 
 import numpy as np
 
-from .. import _core, _device, _similarity_gpu
-from .rows import check_nthreads, check_same_dim, place_rows
+from .. import _core, _device
+from . import gpu as gpu_kernels
+from .._checks import check_nthreads
+from .rows import check_same_dim, place_rows
 
 # Rows per matrix product on the float64 paths: bounds the shifted copy to ~64 MB at d = 1024.
 _F64_BLOCK = 8192
@@ -129,7 +131,7 @@ class CovarianceAccumulator:
 
     def _update_gpu(self, x) -> None:
         if _device.describe(x).dtype == np.float32:
-            _similarity_gpu.covariance_accumulate(x, self._shift, self._sum, self._scatter)
+            gpu_kernels.covariance_accumulate(x, self._shift, self._sum, self._scatter)
             return
         for i in range(0, x.shape[0], _F64_BLOCK):  # float64: torch / CuPy matrix products
             y = x[i:i + _F64_BLOCK] - self._shift

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core, _device, _similarity_gpu
-from .rows import check_nthreads, device_index, place_rows
+from .. import _core, _device
+from . import gpu as gpu_kernels
+from .._checks import check_nthreads
+from .rows import device_index, place_rows
 
 
 def _shape_error(shape) -> ValueError:
@@ -75,7 +77,7 @@ def pair_similarity(X, pairs, nthreads: int = 0, device=None):
         if _device.is_device_array(X):  # device="cpu": the results go back to X's device
             return _device.from_host(cosine, like=X), _device.from_host(sqdist, like=X)
         return cosine, sqdist
-    cosine, sqdist = _similarity_gpu.pair_similarity(x, _gpu_pairs(pairs, x))
+    cosine, sqdist = gpu_kernels.pair_similarity(x, _gpu_pairs(pairs, x))
     if not _device.is_device_array(X):  # host X sent to the GPU: numpy back
         return _device.to_host(cosine), _device.to_host(sqdist)
     return cosine, sqdist

@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 
 from .. import _device
-from .rows import check_nthreads, device_index, place_rows
+from .._checks import check_nthreads
+from .rows import device_index, place_rows
 from .scores import FewPointsWarning, IsotropyAccumulator, isotropic_baseline
 
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"

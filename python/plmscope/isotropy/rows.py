@@ -2,19 +2,12 @@
 geometry functions."""
 from __future__ import annotations
 
-import numbers
 import os
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from .. import _device
-
-
-def check_nthreads(nthreads) -> int:
-    if isinstance(nthreads, bool) or not isinstance(nthreads, numbers.Integral) or nthreads < 0:
-        raise ValueError(f"nthreads must be an integer >= 0 (0 = all cores), got {nthreads!r}")
-    return int(nthreads)
 
 
 def _is_array_like(x) -> bool:

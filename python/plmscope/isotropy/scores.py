@@ -1,6 +1,6 @@
 """IsoScore, IsoScore*, effective dimensions and mean pairwise cosine of embeddings.
 
-Formulas (DESIGN.md): with C the covariance of the N points (mean-centred, / (N - 1)) and
+Formulas (docs/geometry.md): with C the covariance of the N points (mean-centred, / (N - 1)) and
 lambda its eigenvalues, the participation ratio is PR = (sum lambda)^2 / sum lambda^2 =
 tr(C)^2 / ||C||_F^2, IsoScore = (PR - 1) / (d - 1), and the paper's effective dimensions are
 ceil(IsoScore (d - 1) + 1) = ceil(PR). The mean pairwise cosine of unit vectors u_i over
@@ -8,7 +8,7 @@ i != j is (||sum u_i||^2 - N) / (N (N - 1)). Every function takes an (N, d) arra
 iterable of (n, d) chunks, so embeddings on disk stream through in O(d^2) memory.
 
 Where it runs: chunks on a GPU (torch CUDA tensors, CuPy arrays) are summed there by the CUDA
-kernels (plmscope._similarity_gpu) into float64 sums on that GPU; only the d x d and d sums
+kernels (plmscope.isotropy.gpu) into float64 sums on that GPU; only the d x d and d sums
 come to the host, where the scores are computed. ``device=`` overrides the choice as in
 plmscope.fourier (see plmscope._device).
 """
@@ -102,8 +102,10 @@ def _score_from_moments(trace: float, frob2: float, n_points: int, dim: int,
         )
     if not (trace > 0.0 and frob2 > 0.0) or not math.isfinite(trace / math.sqrt(frob2)):
         raise ValueError(
-            f"the {n_points} embeddings are all identical (total variance {trace:g}): IsoScore "
-            "is undefined for constant data; check that the model produced distinct embeddings"
+            f"the {n_points} embeddings show no variance (total variance {trace:g}): they are "
+            "all identical, or float32 values so small (below ~1e-19) that their squares "
+            "underflow; IsoScore is undefined for constant data: check that the model produced "
+            "distinct embeddings, or pass tiny ones scaled up or as float64"
         )
     pr = trace * trace / frob2
     pr = min(max(pr, 1.0), float(dim))  # rounding can step a hair outside [1, d]

@@ -23,6 +23,7 @@ from itertools import combinations
 
 import numpy as np
 
+from .._checks import check_int
 from ..fourier import SparseFourier
 
 
@@ -40,8 +41,7 @@ def reference_effects(transform: SparseFourier, max_order: int = 2):
 
     if not isinstance(transform, SparseFourier):
         raise ValueError(f"transform must be a SparseFourier, got {type(transform).__name__}")
-    if isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 1:
-        raise ValueError(f"max_order must be an integer >= 1, got max_order={max_order!r}")
+    max_order = check_int("max_order", max_order, 1)
     q, n = transform.q, transform.n
     max_order = min(int(max_order), n)
     freqs = transform.frequencies.astype(np.int64)
@@ -62,7 +62,9 @@ def reference_effects(transform: SparseFourier, max_order: int = 2):
         phases = np.ones((members.size, grid.shape[0]), dtype=np.complex128)
         for j in range(size):
             phases *= omega ** ((k[:, j, None] * grid[None, :, j]) % q) - 1.0
-        beta = (values[members] @ phases).real
+        # a plain numpy sum, not a BLAS product: BLAS splits the sum by its thread count,
+        # and the effects (mutations.csv) must not change in the last bit with OMP_NUM_THREADS
+        beta = np.sum(values[members][:, None] * phases, axis=0).real
         orders.append(np.full(grid.shape[0], size))
         sites.extend([tuple(i + 1 for i in subset)] * grid.shape[0])
         states.extend(tuple(int(v) for v in row) for row in grid)

@@ -1,6 +1,6 @@
 """The landscape metrics of the interaction paper (arXiv 2405.06645), from a full transform.
 
-For scores f on all q^n variants (flat order of DESIGN.md) and their q-ary Fourier transform F:
+For scores f on all q^n variants (flat order of docs/conventions.md) and their q-ary Fourier transform F:
 
 * threshold t = std(|F[k]|, k != 0) / 5 (population standard deviation over every nonzero k);
 * sparsity = #{k : 1 <= order(k) <= 5, |F[k]| > t} / #{k : 1 <= order(k) <= 5}
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fourier import qary_fft
-from ..fourier.fft import check_q, qary_log
+from .._checks import check_q, qary_log
 
 MAX_ORDER = 5        # the paper counts orders 1..5
 THRESHOLD_DIVISOR = 5.0
@@ -69,7 +69,7 @@ def spectrum_metrics(values, q: int) -> SpectrumMetrics:
     Parameters
     ----------
     values : array_like, shape (q**n,)
-        Real scores of every variant in the flat order of DESIGN.md (index = sum x_i q^(n-1-i)).
+        Real scores of every variant in the flat order of docs/conventions.md (index = sum x_i q^(n-1-i)).
     q : int
         States per site (2 in the paper; any q >= 2).
 
@@ -97,7 +97,11 @@ def spectrum_metrics(values, q: int) -> SpectrumMetrics:
     top = min(MAX_ORDER, n)
     if np.ptp(arr) == 0:  # exact: a constant has no nonzero coefficient, only rounding noise
         return SpectrumMetrics(q, n, 0.0, float("nan"), np.zeros(n + 1), 0.0, 0, num_candidates)
-    F = qary_fft(arr, q)
+    # Scale-invariant: the metrics are computed on the scores divided by a power of two near
+    # their largest magnitude (exact, so ordinary scores give bit-identical results), where
+    # neither |F|^2 overflows (scores ~1e200) nor the spread underflows (~1e-300).
+    scale = float(np.ldexp(1.0, int(np.frexp(np.max(np.abs(arr)))[1])))
+    F = qary_fft(arr / scale, q)
     mag = np.abs(F)
     threshold = float(mag[1:].std()) / THRESHOLD_DIVISOR
     num_above = int(np.count_nonzero(mag[low] > threshold))
@@ -105,6 +109,8 @@ def spectrum_metrics(values, q: int) -> SpectrumMetrics:
     variance[0] = 0.0
     v = variance[1:top + 1]
     total = float(v.sum())
-    ruggedness = float(np.dot(np.arange(1, top + 1), v) / total) if total > 0 else float("nan")
-    return SpectrumMetrics(q, n, num_above / num_candidates, ruggedness, variance, threshold,
-                           num_above, num_candidates)
+    ruggedness = float(np.sum(np.arange(1, top + 1) * v) / total) if total > 0 else float("nan")
+    with np.errstate(over="ignore"):  # variances of scores ~1e200 do not fit a float64
+        variance = variance * scale * scale
+    return SpectrumMetrics(q, n, num_above / num_candidates, ruggedness, variance,
+                           threshold * scale, num_above, num_candidates)

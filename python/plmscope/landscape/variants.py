@@ -1,4 +1,4 @@
-"""The q-ary encoding of variants over n sites of a wild-type protein (DESIGN.md).
+"""The q-ary encoding of variants over n sites of a wild-type protein (docs/conventions.md).
 
 A variant is a vector x in Z_q^n. x_i = 0 keeps the wild-type residue at site i; x_i = v >= 1
 puts the v-th substitute there. With q = 20 the substitutes of a site are the alphabet

@@ -1,24 +1,20 @@
 """Batches for forward passes: grouped by length, shrunk on out-of-memory, with progress."""
 from __future__ import annotations
 
-import numbers
 from typing import Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._checks import check_int
 from .model import ProteinModel, oom_errors
 
 DEFAULT_BATCH_SIZE = 64
 
 
 def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1 (sequences per forward pass), "
-                         f"got {batch_size!r}")
-    return int(batch_size)
+    return check_int("batch_size", batch_size, 1, " (sequences per forward pass)")
 
 
 def length_groups(lengths, batch_size: int) -> list[np.ndarray]:

@@ -100,10 +100,18 @@ class ScoreCache:
         # check_same_thread=False only so close() may end every thread's connection; each
         # connection is still used by the one thread that opened it
         conn = sqlite3.connect(str(self.path), timeout=120.0, check_same_thread=False)
-        conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
+        try:
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise ValueError(f"score cache {self.path} cannot be used ({exc}); if it is "
+                             "damaged, delete it (the scores it held are computed again), or "
+                             "choose another folder") from None
         with self._lock:
             self._conns[threading.get_ident()] = conn
         return conn

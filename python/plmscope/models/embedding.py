@@ -3,13 +3,15 @@ in memory or streamed from FASTA to resumable ``.npz`` shards."""
 from __future__ import annotations
 
 import json
-import numbers
-import os
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._checks import check_int
+from ..folders import atomic_target, damage_reason, read_json
 from .batching import DEFAULT_BATCH_SIZE, check_batch_size, length_groups, run_batches
 from .model import ProteinModel
 
@@ -96,10 +98,36 @@ def _write_shard(path: Path, ids, sequences, vectors, pooling: str) -> None:
         arrays["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     else:
         arrays["embeddings"] = vectors
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_target(path) as fh:  # a shard is either complete or absent
         np.savez(fh, **arrays)
-    os.replace(tmp, path)  # a shard is either complete or absent
+
+
+def read_shard(path: Path, pooling: str, embed_dim: int | None = None,
+               rerun: str = "the same command") -> tuple[list[str], object]:
+    """(ids, embeddings) of one shard: an (n, D) array, or a list of (L_i, D) arrays for
+    per-residue pooling. ValueError naming the file when it is damaged (unreadable, cut
+    short, or arrays that do not fit together)."""
+    try:
+        # our own handle: numpy leaves its file open when a damaged zip fails to parse
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as d:
+            ids = [str(i) for i in d["ids"]]
+            emb = d["embeddings"]
+            offsets = d["offsets"] if pooling == "per_residue" else None
+    except FileNotFoundError:
+        raise ValueError(f"embedding shard {path} is missing; run {rerun} again to embed its "
+                         "records") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"embedding shard {path} is damaged ({damage_reason(exc)}); run "
+                         f"{rerun} again to embed its records anew") from None
+    rows = int(offsets[-1]) if offsets is not None and offsets.size else len(ids)
+    if emb.ndim != 2 or emb.shape[0] != rows or (embed_dim is not None and emb.size
+                                                 and emb.shape[1] != embed_dim) \
+            or (offsets is not None and offsets.shape != (len(ids) + 1,)):
+        raise ValueError(f"embedding shard {path} is damaged (embeddings of shape {emb.shape} "
+                         f"for {len(ids)} records); run {rerun} again to embed its records anew")
+    if offsets is not None:
+        return ids, [emb[offsets[i]:offsets[i + 1]] for i in range(len(ids))]
+    return ids, emb
 
 
 def _records(handle, fasta):
@@ -128,10 +156,7 @@ def embed_fasta(model: ProteinModel, fasta, out_dir, layer: int = -1, pooling: s
     """
     _check_pooling(pooling)
     layer = model.check_layer(layer)
-    if isinstance(shard_size, bool) or not isinstance(shard_size, numbers.Integral) \
-            or shard_size < 1:
-        raise ValueError(f"shard_size must be an integer >= 1 (records per shard), "
-                         f"got {shard_size!r}")
+    shard_size = check_int("shard_size", shard_size, 1, " (records per shard)")
     fasta = Path(fasta).expanduser()
     if not fasta.is_file():
         raise ValueError(f"fasta={fasta} is not a file")
@@ -141,7 +166,7 @@ def embed_fasta(model: ProteinModel, fasta, out_dir, layer: int = -1, pooling: s
     settings = {"format": _FORMAT, "model": model.name, "layer": layer, "pooling": pooling,
                 "shard_size": int(shard_size), "embed_dim": model.embed_dim}
     if manifest_path.exists():
-        old = json.loads(manifest_path.read_text())
+        old = read_json(manifest_path, "manifest of an embedding folder")
         differ = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
         if differ:
             raise ValueError(
@@ -158,13 +183,17 @@ def embed_fasta(model: ProteinModel, fasta, out_dir, layer: int = -1, pooling: s
     def flush() -> None:
         path = _shard_path(out_dir, shard)
         if path.exists():
-            with np.load(path, allow_pickle=False) as done:
-                if list(done["ids"]) != ids:
+            try:
+                done_ids = read_shard(path, pooling)[0]
+            except ValueError as exc:  # damaged (e.g. cut short): embedded again
+                warnings.warn(f"{exc}; embedding its {len(ids)} records again", stacklevel=2)
+                path.unlink()
+            else:
+                if done_ids != ids:
                     raise ValueError(
-                        f"{path} holds other records than shard {shard} of {fasta} (was the FASTA "
-                        "changed?); use a new out_dir"
-                    )
-            return
+                        f"{path} holds other records than shard {shard} of {fasta} (was the "
+                        "FASTA changed?); use a new out_dir")
+                return
         _check_sequences(model, seqs, names=ids)
         vectors = embed(model, seqs, layer, pooling, batch_size, progress)
         _write_shard(path, ids, seqs, vectors, pooling)
@@ -194,20 +223,19 @@ def read_embeddings(out_dir):
     manifest_path = out_dir / "manifest.json"
     if not manifest_path.exists():
         raise ValueError(f"{out_dir} has no manifest.json; it was not written by embed_fasta")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_json(manifest_path, "manifest of an embedding folder")
     if not manifest.get("complete"):
         raise ValueError(f"{out_dir} is incomplete; run embed_fasta again to finish it")
     ids: list[str] = []
     parts: list = []
     for k in range(manifest["shards"]):
-        with np.load(_shard_path(out_dir, k), allow_pickle=False) as d:
-            ids.extend(str(i) for i in d["ids"])
-            emb = d["embeddings"]
-            if manifest["pooling"] == "per_residue":
-                off = d["offsets"]
-                parts.extend(emb[off[i]:off[i + 1]] for i in range(len(off) - 1))
-            else:
-                parts.append(emb)
+        shard_ids, emb = read_shard(_shard_path(out_dir, k), manifest["pooling"],
+                                    manifest["embed_dim"], rerun="embed_fasta")
+        ids.extend(shard_ids)
+        if manifest["pooling"] == "per_residue":
+            parts.extend(emb)
+        else:
+            parts.append(emb)
     if manifest["pooling"] == "per_residue":
         return ids, parts
     D = manifest["embed_dim"]

@@ -102,20 +102,13 @@ def content_digest(files) -> str:
 
 
 # -- fair-esm -------------------------------------------------------------------------------
-def _published_name(path: Path) -> bool:
-    """Whether a file is named like one of Meta's published fair-esm checkpoints."""
-    stem = path.stem.removesuffix("-contact-regression")
-    model = known_model(stem)
-    return model is not None and model.fair_esm_name == stem
-
-
 def _read_checkpoint(path: Path) -> dict:
     """torch.load with weights_only, allowing the argparse.Namespace that fair-esm's
     checkpoints store their config in.
 
-    A file named like a published checkpoint (``esm2_t33_650M_UR50D.pt``) that needs more
-    than that is loaded the way fair-esm itself loads its downloads (weights_only=False);
-    any other file is refused rather than unpickled.
+    Every file is read this way, whatever its name: a file named like a published checkpoint
+    (``esm2_t33_650M_UR50D.pt``) or its ``-contact-regression.pt`` is as untrusted as any
+    other, and unpickling anything more than tensors and a Namespace can run arbitrary code.
     """
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
@@ -123,13 +116,13 @@ def _read_checkpoint(path: Path) -> dict:
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Unsupported global" in text:
-            if _published_name(path):
-                return torch.load(str(path), map_location="cpu", weights_only=False)
             found = text[text.index("Unsupported global"):].split(" was not")[0]
             raise ValueError(
                 f"{path} holds Python objects other than tensors and an argparse.Namespace "
-                f"({found}), which plmscope does not unpickle (torch.load weights_only=True); "
-                "a fair-esm ESM2 checkpoint holds only tensors and its Namespace config"
+                f"({found}), which plmscope does not unpickle (torch.load weights_only=True) "
+                "because unpickling them can run arbitrary code; a fair-esm ESM2 checkpoint "
+                "holds only tensors and its Namespace config: re-save the file with "
+                "torch.save({'model': state_dict, 'cfg': plain_dict}) from code you trust"
             ) from exc
         raise ValueError(f"{path} is not a readable torch checkpoint (unpickling failed)") from exc
     except (RuntimeError, EOFError, OSError) as exc:

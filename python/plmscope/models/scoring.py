@@ -1,4 +1,4 @@
-"""Variant scores from a masked language model (DESIGN.md, "Scores").
+"""Variant scores from a masked language model (docs/conventions.md, "Model scores").
 
 All three scores are sums of log-probabilities, log_softmax over the whole vocabulary:
 

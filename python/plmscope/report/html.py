@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..folders import atomic_target
+
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
        max-width: 1100px; color: #222; line-height: 1.4; padding: 0 1em; }
@@ -71,7 +73,6 @@ def write_html(path: str | os.PathLike, title: str, sections: list[Section]) -> 
                 + "</div>")
     parts.append("</body></html>")
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_target(path, "wb") as fh:
+        fh.write("\n".join(parts).encode("utf-8"))
     return path

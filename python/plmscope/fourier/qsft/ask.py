@@ -59,10 +59,10 @@ def ask_batches(oracle: Callable, variants: np.ndarray, batch_size: int,
         for i in sorted(qs.answered()):
             if i >= num_batches:
                 continue
-            vals = qs.load(i)
             lo, hi = i * batch_size, min(m, (i + 1) * batch_size)
-            if vals.shape != (hi - lo,):
-                continue  # a damaged file: ask again
+            vals = qs.load(i, hi - lo)
+            if vals is None:
+                continue  # a damaged file (removed, named in a warning): ask again
             answers[lo:hi] = vals
             done.add(i)
     tasks = [(i, variants[i * batch_size:(i + 1) * batch_size])

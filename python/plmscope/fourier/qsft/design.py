@@ -1,7 +1,7 @@
 """The q-SFT query design: subsampling matrices, delays and the query points they imply.
 
-Subsampling matrices M_c in Z_q^{n x b} are drawn with iid uniform entries and redrawn until
-M_c^T maps Z_q^n *onto* Z_q^b. For prime q that is full rank over GF(q); for composite q
+Subsampling matrices M_c in Z_q^{n x b} are built so that M_c^T maps Z_q^n *onto* Z_q^b
+(never by drawing and rejecting: see :func:`subsampling_matrices`). For prime q that is full rank over GF(q); for composite q
 (q = 20) "invertible" is not a field notion, and the right condition is that M_c mod p has
 rank b over GF(p) for every prime p dividing q. Onto-ness makes the hash k -> M_c^T k split
 Z_q^n into q^b bins of exactly q^(n-b) frequencies each. Each row of M_c is also required
@@ -70,19 +70,77 @@ def rows_are_units(matrix: np.ndarray, q: int) -> bool:
     return all(np.all(np.any(m % p != 0, axis=1)) for p in prime_factors(q))
 
 
-def subsampling_matrices(rng: np.random.Generator, q: int, n: int, b: int, count: int,
-                         max_tries: int = 1000) -> np.ndarray:
-    """(count, n, b) uint8 matrices, each onto Z_q^b with unit rows (see module notes)."""
+def subsampling_matrices(rng: np.random.Generator, q: int, n: int, b: int,
+                         count: int) -> np.ndarray:
+    """(count, n, b) uint8 matrices, each onto Z_q^b with unit rows (see module notes),
+    built directly, so every draw succeeds: b random rows hold a matrix invertible modulo
+    q, and every other row is drawn uniformly among the rows that are nonzero modulo each
+    prime of q. The same generator state gives the same matrices."""
+    if not 1 <= b <= n:
+        raise ValueError(f"need 1 <= b <= n, got n={n}, b={b}")
     out = np.empty((count, n, b), dtype=np.uint8)
     for c in range(count):
-        for _ in range(max_tries):
-            m = rng.integers(0, q, size=(n, b))
-            if rows_are_units(m, q) and is_onto(m, q):
-                out[c] = m
-                break
-        else:  # only reachable for n == b with tiny q by extreme bad luck
-            raise RuntimeError(f"no onto {n}x{b} matrix over Z_{q} in {max_tries} draws")
+        m = _unit_rows(rng, q, n, b)
+        m[rng.choice(n, size=b, replace=False)] = _invertible(rng, q, b)
+        out[c] = m
     return out
+
+
+def _prime_powers(q: int) -> list[tuple[int, int]]:
+    """[(p, p^e)] over the primes p dividing q, with p^e the largest power dividing q."""
+    out = []
+    for p in prime_factors(q):
+        pe = p
+        while q % (pe * p) == 0:
+            pe *= p
+        out.append((p, pe))
+    return out
+
+
+def _crt(parts: list[np.ndarray], q: int) -> np.ndarray:
+    """The integer array modulo q with the given residues modulo q's prime powers (in
+    :func:`_prime_powers` order)."""
+    out = np.zeros_like(parts[0])
+    for (_, pe), part in zip(_prime_powers(q), parts):
+        rest = q // pe
+        out = (out + part * rest * pow(rest, -1, pe)) % q
+    return out
+
+
+def _lift(rng: np.random.Generator, residues: np.ndarray, p: int, pe: int) -> np.ndarray:
+    """A uniform value modulo p^e with the given residues modulo p."""
+    return residues + p * rng.integers(0, pe // p, size=residues.shape)
+
+
+def _nonzero_rows(rng: np.random.Generator, p: int, count: int, b: int) -> np.ndarray:
+    """(count, b) rows uniform over the nonzero vectors of GF(p)^b: the first nonzero entry
+    sits at position j with probability (p - 1) p^(b-1-j) / (p^b - 1), is uniform in
+    1..p-1, and the entries after it are uniform."""
+    weights = (p - 1) * float(p) ** np.arange(b - 1, -1, -1)
+    first = rng.choice(b, size=count, p=weights / weights.sum())
+    rows = rng.integers(0, p, size=(count, b))
+    rows[np.arange(b)[None, :] < first[:, None]] = 0
+    rows[np.arange(count), first] = rng.integers(1, p, size=count)
+    return rows
+
+
+def _unit_rows(rng: np.random.Generator, q: int, count: int, b: int) -> np.ndarray:
+    """(count, b) int64 rows uniform among those nonzero modulo every prime of q."""
+    return _crt([_lift(rng, _nonzero_rows(rng, p, count, b), p, pe)
+                 for p, pe in _prime_powers(q)], q)
+
+
+def _invertible(rng: np.random.Generator, q: int, b: int) -> np.ndarray:
+    """A random (b, b) int64 matrix invertible modulo q: modulo each prime p of q, a row
+    permutation of L U with L unit lower triangular and U upper triangular with a nonzero
+    diagonal (invertible by construction), lifted to p^e and combined by the CRT."""
+    parts = []
+    for p, pe in _prime_powers(q):
+        lower = np.tril(rng.integers(0, p, size=(b, b)), -1) + np.eye(b, dtype=np.int64)
+        upper = np.triu(rng.integers(0, p, size=(b, b)), 1) + np.diag(rng.integers(1, p, size=b))
+        mod_p = (lower @ upper % p)[rng.permutation(b)]
+        parts.append(_lift(rng, mod_p, p, pe))
+    return _crt(parts, q)
 
 
 def delay_rows(rng: np.random.Generator, q: int, n: int, kind: str, num_repeat: int) -> np.ndarray:
@@ -103,12 +161,15 @@ def subsample_grid(q: int, b: int) -> np.ndarray:
 
 def query_points(matrices: np.ndarray, delays: np.ndarray, q: int, with_codes: bool = False,
                  nthreads: int = 0):
-    """(C, P, q^b, n) uint8 points x = M_c l + d_p (mod q), computed by the C++ core; with
-    ``with_codes`` also their flat int64 indices (see :func:`variant_codes`)."""
+    """((C, P, q^b, n) uint8 points x = M_c l + d_p (mod q), their flat int64 indices or
+    None), computed by the C++ core; the indices (see :func:`variant_codes`) only with
+    ``with_codes``, which needs :func:`codes_fit`."""
+    if with_codes and not codes_fit(q, matrices.shape[1]):
+        raise ValueError(f"q^n = {q}^{matrices.shape[1]} does not fit in int64: no flat codes")
     points, codes = _core.qsft_query_points(
         np.ascontiguousarray(matrices, dtype=np.uint8), np.ascontiguousarray(delays, dtype=np.uint8),
         q, with_codes, nthreads)
-    return (points, codes) if with_codes else points
+    return points, (codes if with_codes else None)
 
 
 def unique_variants(points: np.ndarray, codes: np.ndarray | None, q: int, nthreads: int = 0):
@@ -132,7 +193,8 @@ def variant_codes(points: np.ndarray, q: int) -> np.ndarray:
 
 
 def codes_fit(q: int, n: int) -> bool:
-    return n * np.log2(q) < 62.5
+    """Whether q^n, and so every flat index of Z_q^n, fits in int64 (exact integers)."""
+    return int(q) ** int(n) < 2**63
 
 
 def decode_codes(codes: np.ndarray, q: int, n: int) -> np.ndarray:

@@ -12,7 +12,8 @@ from scipy import special
 
 from ... import _core
 from ..._memory import require_memory
-from ..fft import check_nthreads, check_q, qary_fft
+from ..._checks import check_int as _check_int, check_nthreads, check_q
+from ..fft import qary_fft
 from ..sparse import SparseFourier
 from . import design
 from .refine import bin_energy, complete_low_orders, conjugate_closure, refit, symmetrize
@@ -43,12 +44,6 @@ class QueryPlan:
                 f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
                 f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
                 f"oracle calls after de-duplication; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {name}={value!r}")
-    return int(value)
 
 
 def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
@@ -93,6 +88,9 @@ class Recovery:
     residual_energy: float           # sum |U|^2 left in the bins at the end
     plan: QueryPlan = None
     config: dict = field(default_factory=dict)
+    decoder: str = "peel"            # the decoder that produced `transform`
+    stages: np.ndarray = None        # per coefficient: the decoding stage that produced it
+    fit: object = None               # the regression Fit (decoder "regress"), else None
 
     def summary(self) -> dict:
         return {
@@ -101,7 +99,9 @@ class Recovery:
             "noise_threshold": self.noise_threshold, "bins_left": self.bins_left,
             "residual_energy": self.residual_energy,
             "singletons_per_round": list(map(int, self.singletons_per_round)),
-            "timings": dict(self.timings), **{f"config_{k}": v for k, v in self.config.items()},
+            "timings": dict(self.timings), "decoder": self.decoder,
+            "cv_r2": None if self.fit is None else self.fit.cv_r2,
+            **{f"config_{k}": v for k, v in self.config.items()},
         }
 
 
@@ -120,6 +120,11 @@ def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[floa
     """
     P = bins.shape[-1]
     power = bin_energy(bins) / P
+    if not np.isfinite(power).all():
+        raise ValueError(
+            "the oracle's scores are too large in magnitude for q-SFT in float64: their bin "
+            "energies (squared sums of scores) overflow, so no coefficient could be told from "
+            "noise; rescale the scores (e.g. divide them by a power of ten) and recover again")
     floor = 1e-20 * float(power.mean()) + 1e-300
     if isinstance(noise_sd, str):
         if noise_sd != "auto":
@@ -139,7 +144,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
             delays: str = "nso", num_repeat: int = 1, noise_sd="auto", refine: bool = True,
             seed: int = 0, store=None, nthreads: int = 0, batch_size: int = 10_000,
             executor=None, progress: bool | None = None, max_rounds: int = 100,
-            false_alarm: float = 0.1) -> Recovery:
+            false_alarm: float = 0.1, decoder: str = "auto") -> Recovery:
     """Recover the large Fourier coefficients of ``oracle`` on Z_q^n with q-SFT.
 
     Parameters
@@ -170,6 +175,13 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
         ``on_result`` and go to the same store.
     false_alarm : float
         Expected number of empty bins, over all groups, mistaken for a coefficient.
+    decoder : {"auto", "regress", "peel"}
+        "peel": the q-SFT peeling decoder alone (with ``refine``), as in the paper.
+        "regress": a cross-validated sparse regression (:func:`plmscope.fourier.fit`) over
+        every answer of the design, with all order <= 2 terms and the peeled frequencies as
+        candidates, so high-order terms that peeling finds are kept. "auto" (default) is
+        "regress": at equal queries it predicts better on every landscape benchmarked
+        (bench/bench_efficiency.py).
     """
     if not callable(oracle):
         raise ValueError(f"oracle must be callable (variants -> scores), got {type(oracle).__name__}")
@@ -179,6 +191,9 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     batch_size = _check_int("batch_size", batch_size, 1)
     if not 0 < false_alarm:
         raise ValueError(f"false_alarm must be > 0, got {false_alarm!r}")
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got decoder={decoder!r}")
+    decoder = "regress" if decoder == "auto" else decoder
     if the_plan.num_bins > 2**40:
         raise ValueError(f"q^b = {q}^{b} = {the_plan.num_bins:.3g} bins per subsample is too many; "
                          "choose a smaller b")
@@ -221,7 +236,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     timings["decode"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if refine:
+    if refine and decoder == "peel":
         for _ in range(3):
             freqs, values = conjugate_closure(freqs, values, q)
             values = values + refit(bins, freqs, matrices, delay_rows, q)
@@ -239,28 +254,54 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     timings["refine"] = time.perf_counter() - t0
 
     freqs, values = _merge(freqs, values, np.zeros((1, n), np.uint8), np.array([mean], complex))
+    transform = SparseFourier(freqs, values, q)
+    stages = np.array(["peel"] * len(transform), dtype=object)
+    stages[-1] = "mean"
+    the_fit = None
+    if decoder == "regress":
+        from ..regress import fit
+
+        t0 = time.perf_counter()
+        the_fit = fit(unique, answers, q, frequencies=freqs[np.any(freqs != 0, axis=1)],
+                      seed=seed, nthreads=nthreads)
+        timings["regress"] = time.perf_counter() - t0
+        transform = the_fit.transform
+        stages = regress_stages(transform, freqs)
     config = {"q": q, "n": n, "b": b, "num_subsample": num_subsample, "delays": delays,
               "num_repeat": num_repeat, "seed": seed, "refine": bool(refine),
-              "noise_sd": noise_sd if isinstance(noise_sd, str) else float(noise_sd)}
+              "noise_sd": noise_sd if isinstance(noise_sd, str) else float(noise_sd),
+              "decoder": decoder}
     return Recovery(
-        transform=SparseFourier(freqs, values, q), num_queries=int(unique.shape[0]),
+        transform=transform, num_queries=int(unique.shape[0]),
         num_samples=the_plan.num_samples, timings=timings, noise_sd=sd,
         noise_threshold=float(zeroton), singletons_per_round=rounds,
         bins_left=int(result["bins_left"]), residual_energy=float(result["residual_energy"]),
-        plan=the_plan, config=config,
+        plan=the_plan, config=config, decoder=decoder, stages=stages, fit=the_fit,
     )
+
+
+DECODERS = ("auto", "regress", "peel")
+
+
+def regress_stages(transform: SparseFourier, peeled: np.ndarray) -> np.ndarray:
+    """Stage of each regression coefficient: "regress+peel" where peeling found it too."""
+    seen = {row.tobytes() for row in np.asarray(peeled, np.uint8)}
+    return np.array(["mean" if not row.any() else
+                     "regress+peel" if row.tobytes() in seen else "regress"
+                     for row in transform.frequencies], dtype=object)
 
 
 def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None = None):
     """(matrices, delays, distinct variants in asking order, inverse index of every point)."""
     q, n, b = the_plan.q, the_plan.n, the_plan.b
+    seed = _check_int("seed", seed, 0)  # numpy's own error would not name it
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     matrices = design.subsampling_matrices(rng, q, n, b, the_plan.num_subsample)
     delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
     points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
     t1 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes if codes.size else None, q, nthreads)
+    unique, inverse = design.unique_variants(points, codes, q, nthreads)
     if timings is not None:
         timings["design"] = t1 - t0
         timings["dedup"] = time.perf_counter() - t1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _device
+from .. import _core, _device
 
 
 def _vector(name, arr, d, ref):

@@ -1,0 +1,447 @@
+"""Sparse regression on the q-ary Fourier basis from any set of scored variants.
+
+``fit(variants, scores, q)`` chooses the large Fourier coefficients of a real function on
+Z_q^n from M (variant, score) pairs: random variants, a q-SFT design, or a measured library.
+It is a Lasso on complex Fourier coefficients (docs/qsft.md): the modulus |F[k]| is
+penalised, so every real effect costs the same whatever its phase, and the fit stays real.
+
+Candidates are grouped by the sites they touch: a site-set block holds every frequency
+supported exactly on its sites, all order-1 and order-2 blocks to start with; higher orders
+are added only above supported lower-order site sets (hierarchically), or as single
+frequencies given by the caller (e.g. those a peeling decoder found). The penalty is chosen
+by K-fold cross-validation on the data themselves; the cross-validated R^2 is reported,
+never a test-set number. The solver is plmscope's C++ block coordinate descent
+(``_core.fourier_lasso_path``): it works on per-cell sums, so 10^7 answers x 16,436
+order <= 2 terms fit without an M x K design matrix.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _core
+from .fft import check_nthreads, check_q
+from .sparse import SparseFourier, as_variants
+
+# A site-set block is tabulated over q^s cells; larger ones are asked for as frequencies.
+_MAX_BLOCK_CELLS = 1 << 16
+# All orders are tried together when they hold at most this many coefficients.
+_MAX_FULL = 1 << 14
+
+
+@dataclass
+class Fit:
+    """Result of :func:`fit`: the transform and what was chosen, and why."""
+
+    transform: SparseFourier
+    cv_r2: float                     # cross-validated R^2 at the chosen penalty
+    lam: float                       # chosen penalty (the loss is mean squared error / 2)
+    lambdas: np.ndarray              # the path that was cross-validated
+    cv_r2_path: np.ndarray           # cross-validated R^2 along it (nan: path stopped early)
+    folds: int
+    num_answers: int                 # scored rows given
+    num_variants: int                # distinct variants (duplicates averaged)
+    duplicates: int                  # rows that repeated an earlier variant
+    candidates_by_order: dict        # order -> candidate coefficients in the chosen model
+    support_by_order: dict           # order -> nonzero coefficients (k and -k both counted)
+    rounds: list                     # one dict per hierarchical round (order, candidates, cv_r2)
+    timings: dict
+    config: dict = field(default_factory=dict)
+
+    def predict(self, x, nthreads: int = 0) -> np.ndarray:
+        return self.transform.evaluate(x, nthreads=nthreads)
+
+    def summary(self) -> dict:
+        """JSON-able account of the fit."""
+        return {
+            "num_coefficients": len(self.transform), "cv_r2": self.cv_r2,
+            "lambda": self.lam, "folds": self.folds, "num_answers": self.num_answers,
+            "num_variants": self.num_variants, "duplicates": self.duplicates,
+            "candidates_by_order": {str(k): int(v) for k, v in self.candidates_by_order.items()},
+            "support_by_order": {str(k): int(v) for k, v in self.support_by_order.items()},
+            "rounds": self.rounds, "timings": dict(self.timings),
+            "cv_r2_path": [None if not math.isfinite(v) else float(v) for v in self.cv_r2_path],
+            "lambdas": [float(v) for v in self.lambdas], **{f"config_{k}": v for k, v in
+                                                              self.config.items()},
+        }
+
+
+# -- candidate blocks ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Block:
+    sites: tuple                     # site set (empty: the intercept) ...
+    freq: tuple | None = None        # ... or one frequency k (then sites holds its support)
+
+    def cells(self, q: int) -> int:
+        return q if self.freq is not None else q ** len(self.sites)
+
+    def coefficients(self, q: int) -> int:
+        if self.freq is not None:
+            return 1 if q == 2 else 2
+        return (q - 1) ** len(self.sites)
+
+    def spec(self, q: int, n: int, weight: float):
+        if self.freq is not None:
+            mask = np.zeros(q, np.uint8)
+            mask[[1, q - 1]] = 1
+            return (None, np.asarray(self.freq, np.uint8), mask, weight)
+        s = len(self.sites)
+        if s == 0:
+            return ([], None, np.ones(1, np.uint8), 0.0)
+        grid = np.indices((q,) * s).reshape(s, -1)
+        mask = np.all(grid != 0, axis=0).astype(np.uint8)
+        return (list(self.sites), None, mask, weight)
+
+    def frequencies(self, q: int, n: int, cell_freqs: np.ndarray) -> np.ndarray:
+        """Frequencies k in Z_q^n of cell frequencies (flat indices into the block's grid)."""
+        out = np.zeros((cell_freqs.size, n), np.uint8)
+        if self.freq is not None:
+            k = np.asarray(self.freq, np.int64)
+            return ((cell_freqs[:, None] * k[None, :]) % q).astype(np.uint8)
+        s = len(self.sites)
+        digits = np.array(np.unravel_index(cell_freqs, (q,) * s)).T if s else np.zeros((cell_freqs.size, 0))
+        out[:, list(self.sites)] = digits
+        return out
+
+
+def _site_blocks(n: int, order: int, q: int):
+    return [b for c in itertools.combinations(range(n), order) for b in _blocks_on(tuple(c), q, n)]
+
+
+def _blocks_on(sites: tuple, q: int, n: int) -> list:
+    """The candidates supported exactly on `sites`: one table over the q^s cells, or, where
+    that table would be mostly empty frequencies (q = 2 at high order: 1 coefficient, 2^s
+    cells), one block per conjugate pair, each over q cells."""
+    s = len(sites)
+    cells, coefficients = q ** s, (q - 1) ** s
+    if cells <= max(64, 4 * coefficients):
+        return [_Block(sites)]
+    pure = np.array(list(itertools.product(range(1, q), repeat=s)), np.int64)
+    out, seen = [], set()
+    for digits in pure:
+        neg = tuple(int(v) for v in (-digits) % q)
+        key = min(tuple(int(v) for v in digits), neg)
+        if key in seen:
+            continue
+        seen.add(key)
+        full = dict(zip(sites, key))
+        out.append(_Block(sites, tuple(full.get(i, 0) for i in range(n))))
+    return out
+
+
+def _frequency_blocks(extra, q: int, n: int, covered: set) -> list:
+    """One block per conjugate pair {k, -k} of the extra frequencies not already covered."""
+    out, seen = [], set()
+    for k in np.asarray(extra, np.int64).reshape(-1, n):
+        support = tuple(int(i) for i in np.flatnonzero(k))
+        if not support or support in covered:
+            continue
+        key = min(tuple(k), tuple((-k) % q))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(_Block(support, tuple(int(v) for v in key)))
+    return out
+
+
+def _grow(blocks_supported: list, order: int, n: int, q: int) -> list:
+    """Site sets of size `order` all of whose (order - 1)-subsets are supported."""
+    supported = set(blocks_supported)
+    if not supported:
+        return []
+    candidates = set()
+    for S in supported:
+        for extra in range(n):
+            if extra in S:
+                continue
+            T = tuple(sorted(S + (extra,)))
+            if T in candidates:
+                continue
+            if all(tuple(sub) in supported for sub in itertools.combinations(T, order - 1)):
+                candidates.add(T)
+    return [b for T in sorted(candidates) for b in _blocks_on(T, q, n)]
+
+
+# -- validation ------------------------------------------------------------------------------
+
+def _check_int(name, value, low, high=None):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low \
+            or (high is not None and value > high):
+        bound = f">= {low}" + (f" and <= {high}" if high is not None else "")
+        raise ValueError(f"{name} must be an integer {bound}, got {name}={value!r}")
+    return int(value)
+
+
+def _prepare(variants, scores, q, weights):
+    if isinstance(variants, np.ndarray) and variants.ndim == 2:
+        n = variants.shape[1]
+    else:
+        variants = np.asarray(variants)
+        if variants.ndim != 2:
+            raise ValueError(f"variants must be a 2-D (M, n) array, got shape {variants.shape}")
+        n = variants.shape[1]
+    x = as_variants(variants, q, n, "variants")
+    y = np.asarray(scores, dtype=np.float64).reshape(-1) if np.ndim(scores) else None
+    if y is None or y.shape[0] != x.shape[0]:
+        raise ValueError(f"scores must have one value per variant: {x.shape[0]} variants, "
+                         f"got {np.size(scores)} scores")
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise ValueError(f"scores[{bad[0]}] = {y[bad[0]]} is not finite ({bad.size} non-finite "
+                         "scores): drop or re-score those variants")
+    if weights is None:
+        w = np.ones_like(y)
+    else:
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if w.shape != y.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("weights must be finite, >= 0 and one per variant")
+    if n == 0 or x.shape[0] == 0:
+        raise ValueError(f"need at least one site and one scored variant, got variants of "
+                         f"shape {x.shape}")
+    uniq, inverse, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    wsum = np.bincount(inverse, weights=w, minlength=uniq.shape[0])
+    ysum = np.bincount(inverse, weights=w * y, minlength=uniq.shape[0])
+    keep = wsum > 0
+    yu = np.divide(ysum, wsum, out=np.zeros_like(ysum), where=keep)
+    duplicates = int(x.shape[0] - uniq.shape[0])
+    return (np.ascontiguousarray(uniq[keep]), yu[keep], wsum[keep], n, duplicates)
+
+
+# -- the fit ---------------------------------------------------------------------------------
+
+def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=None,
+        folds: int = 5, seed: int = 0, nthreads: int = 0, weights=None,
+        num_lambdas: int = 40, lambda_ratio: float | None = None,
+        max_coefficients: int = 2_000_000, tol: float = 1e-6) -> Fit:
+    """Sparse q-ary Fourier transform of a function from scored variants.
+
+    Parameters
+    ----------
+    variants : (M, n) integers in [0, q)
+        Variants in plmscope's encoding (docs/conventions.md).
+    scores : (M,) finite floats
+        Their scores. Repeated variants are averaged (weighted by count), and counted in
+        ``Fit.duplicates``.
+    q : int
+        Alphabet size.
+    max_order : int or None
+        Highest interaction order considered (None: grow hierarchically as far as the
+        cross-validated R^2 improves). Orders 1 and 2 are always candidates where they fit in
+        ``max_coefficients``; an order above 2 is added only for site sets whose every
+        subset one order lower is in the model.
+    frequencies : (K, n) integers or None
+        Extra candidate frequencies of any order (with their mirrors), e.g. a peeling
+        decoder's support: kept if the data support them.
+    folds : int
+        Cross-validation folds (>= 2) for choosing the penalty; the reported ``cv_r2`` is
+        the pooled out-of-fold R^2 at the chosen penalty.
+    seed : int
+        Seeds the fold assignment: the same data and seed give the same fit.
+    nthreads : int
+        Threads (0 = all cores): folds run side by side, the final fit splits samples.
+    weights : (M,) floats >= 0 or None
+        Per-variant weights of the squared error (e.g. inverse measurement variances).
+    num_lambdas, lambda_ratio : path of penalties from the smallest that keeps every term
+        out, down to lambda_ratio times it (default 1e-4 with more answers than candidates,
+        else 1e-2).
+    """
+    t_start = time.perf_counter()
+    q = check_q(q)
+    if q > 256:
+        raise ValueError(f"q must be <= 256 (sites are stored as bytes), got q={q}")
+    nthreads = check_nthreads(nthreads)
+    folds = _check_int("folds", folds, 2)
+    num_lambdas = _check_int("num_lambdas", num_lambdas, 1)
+    seed = _check_int("seed", seed, 0)
+    x, y, w, n, duplicates = _prepare(variants, scores, q, weights)
+    if max_order is not None:
+        max_order = _check_int("max_order", max_order, 0)
+        if max_order > n:
+            raise ValueError(f"max_order={max_order} is larger than the number of sites n={n}")
+    top = n if max_order is None else max_order
+    M = x.shape[0]
+    if M < 2 * folds:
+        raise ValueError(f"{M} distinct scored variants are too few for {folds}-fold "
+                         f"cross-validation: need at least {2 * folds} (or lower folds=)")
+    if lambda_ratio is not None and not (0 < lambda_ratio < 1):
+        raise ValueError(f"lambda_ratio must be in (0, 1), got {lambda_ratio!r}")
+    timings = {}
+
+    blocks = [_Block(())]
+    budget = max_coefficients
+    for order in (1, 2):
+        if order > top:
+            break
+        new = _site_blocks(n, order, q)
+        size = sum(b.coefficients(q) for b in new)
+        if size > budget or (new and new[0].cells(q) > _MAX_BLOCK_CELLS):
+            if order == 1:
+                raise ValueError(f"the {size:,} order-1 candidates exceed max_coefficients="
+                                 f"{max_coefficients:,}")
+            break
+        blocks += new
+        budget -= size
+    covered = {b.sites for b in blocks}
+    extra = []
+    if frequencies is not None:
+        extra_f = as_variants(frequencies, q, n, "frequencies")
+        if max_order is not None:
+            extra_f = extra_f[np.count_nonzero(extra_f, axis=1) <= max_order]
+        extra = _frequency_blocks(extra_f, q, n, covered)
+
+    rng = np.random.default_rng(seed)
+    fold_of = rng.permutation(M) % folds
+    state = dict(x=x, y=y, w=w, q=q, n=n, folds=folds, fold_of=fold_of, nthreads=nthreads,
+                 num_lambdas=num_lambdas, lambda_ratio=lambda_ratio, tol=tol)
+
+    t0 = time.perf_counter()
+    best = _cross_validate(blocks + extra, state)
+    rounds = [{"order": max(len(b.sites) for b in blocks), "candidates": best["candidates"],
+               "cv_r2": best["cv_r2"]}]
+    order = rounds[0]["order"]
+    while order < top:
+        order += 1
+        supported = [blk.sites for blk in best["supported_blocks"] if len(blk.sites) == order - 1]
+        new = [b for b in _grow(supported, order, n, q) if b.sites not in covered]
+        if not new or new[0].cells(q) > _MAX_BLOCK_CELLS:
+            break
+        size = sum(b.coefficients(q) for b in new)
+        if size > min(budget, 4 * M):
+            # more terms than four per answer: the data cannot choose among them
+            rounds.append({"order": order, "candidates": size, "cv_r2": None,
+                           "skipped": f"{size:,} candidates exceed the budget of "
+                                      f"{min(budget, 4 * M):,}"})
+            break
+        budget -= size
+        blocks = blocks + new
+        covered |= {b.sites for b in new}
+        extra = [e for e in extra if e.sites not in covered]
+        trial = _cross_validate(blocks + extra, state)
+        rounds.append({"order": order, "candidates": trial["candidates"],
+                       "cv_r2": trial["cv_r2"]})
+        if not trial["cv_r2"] > best["cv_r2"]:
+            break
+        best = trial
+    # Every site set up to `top` at once, where that is small: real landscapes can carry
+    # high-order terms whose lower-order subsets are weak, which the hierarchy never reaches.
+    everything = sum(math.comb(n, s) * (q - 1) ** s for s in range(1, top + 1))
+    largest = max(len(b.sites) for b in blocks)
+    if largest < top and everything <= min(max_coefficients, _MAX_FULL, 4 * M):
+        full = [b for s in range(top + 1) for b in ([_Block(())] if s == 0 else _site_blocks(n, s, q))]
+        rest = [e for e in extra if len(e.sites) > top]
+        trial = _cross_validate(full + rest, state)
+        rounds.append({"order": top, "candidates": trial["candidates"], "cv_r2": trial["cv_r2"],
+                       "all_orders": True})
+        if trial["cv_r2"] > best["cv_r2"]:
+            best = trial
+    timings["cross_validation"] = time.perf_counter() - t0 - best["final_fit"]
+    timings["final_fit"] = best["final_fit"]
+
+    chosen = best["blocks"]
+    transform = _transform(chosen, best["coefficients"], q, n)
+    timings["total"] = time.perf_counter() - t_start
+
+    orders = transform.orders()
+    support = {int(o): int(np.sum(orders == o)) for o in np.unique(orders) if o > 0}
+    cand = {}
+    for b in chosen:
+        o = len(b.sites)
+        if o:
+            cand[o] = cand.get(o, 0) + b.coefficients(q)
+    return Fit(
+        transform=transform, cv_r2=float(best["cv_r2"]), lam=float(best["lambdas"][best["index"]]),
+        lambdas=best["lambdas"], cv_r2_path=best["cv_r2_path"], folds=folds,
+        num_answers=int(np.asarray(scores).size), num_variants=M, duplicates=duplicates,
+        candidates_by_order=dict(sorted(cand.items())), support_by_order=support,
+        rounds=rounds, timings=timings,
+        config={"q": q, "n": n, "max_order": max_order, "folds": folds, "seed": seed,
+                "num_lambdas": num_lambdas, "extra_frequencies": len(extra)},
+    )
+
+
+def _path(blocks, state, x, y, w, lambdas, xv, nthreads, max_active=-1):
+    q, n = state["q"], state["n"]
+    specs = [b.spec(q, n, 1.0) for b in blocks]
+    return _core.fourier_lasso_path(x, y, w, q, specs, np.ascontiguousarray(lambdas, np.float64),
+                                    xv, tol=state["tol"], max_active=max_active,
+                                    nthreads=nthreads)
+
+
+def _cross_validate(blocks, state) -> dict:
+    """Lasso path over `blocks`, K-fold cross-validated; the best point and its support."""
+    x, y, w, q, n = state["x"], state["y"], state["w"], state["q"], state["n"]
+    K, fold_of, nthreads = state["folds"], state["fold_of"], state["nthreads"]
+    candidates = sum(b.coefficients(q) for b in blocks if b.sites)
+    lmax = _path(blocks, state, x, y, w, np.zeros(0), np.zeros((0, n), np.uint8),
+                 nthreads)["lambda_max"]
+    ratio = state["lambda_ratio"] or (1e-4 if x.shape[0] > candidates else 1e-2)
+    L = state["num_lambdas"]
+    lambdas = lmax * np.logspace(0, math.log10(ratio), L) if lmax > 0 else np.zeros(1)
+
+    workers = max(1, min(K, nthreads or _cores()))
+    inner = max(1, (nthreads or _cores()) // workers)
+
+    def one_fold(k):
+        train, test = fold_of != k, fold_of == k
+        res = _path(blocks, state, np.ascontiguousarray(x[train]), y[train], w[train], lambdas,
+                    np.ascontiguousarray(x[test]), inner, max_active=int(train.sum()))
+        err = np.full(len(lambdas), np.inf)
+        pred = res["predictions"]
+        err[: pred.shape[0]] = ((pred - y[test][None, :]) ** 2) @ w[test]
+        return err
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        sse = np.sum(list(pool.map(one_fold, range(K))), axis=0)
+    mean = np.average(y, weights=w)
+    sst = float(np.sum(w * (y - mean) ** 2))
+    r2 = 1 - sse / sst if sst > 0 else np.where(np.isfinite(sse), 1.0, -np.inf)
+    r2 = np.where(np.isfinite(r2), r2, np.nan)
+    index = int(np.nanargmax(r2)) if np.any(np.isfinite(r2)) else 0
+    # the fit at the chosen penalty on all data (also drives hierarchical growth)
+    t0 = time.perf_counter()
+    res = _path(blocks, state, x, y, w, lambdas[: index + 1], np.zeros((0, n), np.uint8), nthreads)
+    coef = res["coefficients"][-1]
+    supported, offset = [], 0
+    for b in blocks:
+        c = b.cells(q)
+        if np.any(coef[offset: offset + c] != 0):
+            supported.append(b)
+        offset += c
+    return {"blocks": blocks, "lambdas": lambdas, "cv_r2_path": r2, "index": index,
+            "cv_r2": float(r2[index]) if np.isfinite(r2[index]) else -math.inf,
+            "candidates": candidates, "supported_blocks": supported, "coefficients": coef,
+            "final_fit": time.perf_counter() - t0}
+
+
+def _transform(blocks, coef, q, n) -> SparseFourier:
+    freqs, vals, offset = [], [], 0
+    for b in blocks:
+        c = b.cells(q)
+        part = coef[offset: offset + c]
+        nz = np.flatnonzero(part)
+        if nz.size:
+            freqs.append(b.frequencies(q, n, nz))
+            vals.append(part[nz])
+        offset += c
+    if not freqs:
+        return SparseFourier(np.zeros((1, n), np.uint8), np.zeros(1, complex), q)
+    # a frequency that is its own mirror appears twice in its block (cell frequencies 1 and
+    # q - 1 both map to it): its coefficients add
+    freqs, inverse = np.unique(np.vstack(freqs), axis=0, return_inverse=True)
+    values = np.zeros(freqs.shape[0], complex)
+    np.add.at(values, inverse.reshape(-1), np.concatenate(vals))
+    return SparseFourier(freqs, values, q)
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
