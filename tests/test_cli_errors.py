@@ -83,3 +83,34 @@ def test_model_needs_fasta_and_substitutions(tmp_path, capsys, one):
     assert rc == 2 and "--substitutions has 1 entries for 2 sites" in err
     rc, _, err = model_run(tmp_path, capsys, one, "--sites", "3,4", "--q", 21)
     assert rc == 2 and "--q 21" in err
+
+
+def test_every_subcommand_and_option_is_described():
+    """`plmscope X --help` says what X does and what each of its options means."""
+    import argparse
+
+    from plmscope.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"transform", "embed", "isotropy", "align-corr", "landscape"} <= set(sub.choices)
+    for name, command in sub.choices.items():
+        assert command.description and len(command.description) > 40, name
+        bare = [a.option_strings or a.dest for a in command._actions
+                if not isinstance(a, argparse._HelpAction) and not a.help]
+        assert not bare, f"{name}: options without help: {bare}"
+
+
+def test_python_dash_m_plmscope():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import plmscope
+
+    env = {**__import__("os").environ,
+           "PYTHONPATH": str(Path(plmscope.__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "plmscope", "transform", "--help"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: plmscope transform" in proc.stdout and "Fourier" in proc.stdout

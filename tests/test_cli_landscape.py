@@ -157,6 +157,13 @@ def test_plane_of_score_files_in_two_folders(tmp_path, capsys):
     image_is_picture(out.read_bytes())
     rc, text, err = cli(capsys, "plane", *files, "--color-by", "folder", "--out", out)
     assert rc == 0 and "authors-brandes" in text and "authors-meier" in text
+    assert "one colour" not in text
+    # the published files share one label: the command says so and how to tell them apart
+    rc, text, err = cli(capsys, "plane", *files, "--out", out)
+    assert rc == 0 and "share the label 'Empirical sites'" in text and "--color-by" in text
+    rc, text, err = cli(capsys, "plane", *files, "--color-by", "file", "--out", out)
+    assert rc == 0 and pd.read_csv(out.with_suffix(".csv"))["group"].nunique() \
+        == len({f.stem for f in files})  # one colour per site set (file name)
     rc, _, err = cli(capsys, "plane", tmp_path / "data", "--out", out)
     assert rc == 2 and "without landscape.npz" in err
     rc, _, err = cli(capsys, "plane", files[0], "--out", tmp_path / "plane.pdf")

@@ -1,6 +1,7 @@
 """`plmscope interactions` and `plmscope landscape` with a real model class: a tiny random
 ESM2 saved as a fair-esm checkpoint (the format of the published weights)."""
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,12 @@ def test_interactions_with_a_tiny_esm2(tmp_path, capsys, ckpt, fasta):
     rc, text, err = cli(capsys, *args)
     assert rc == 0, err
     assert "q-SFT plan: 160 queries" in text
+    # the time, from a short measured batch, before the queries start
+    est = re.search(r"time estimate: ~(\d+):(\d\d) for up to 260 queries at ([\d,]+) "
+                    r"variants/s \(measured here on ([\d,]+) variants", text)
+    assert est and int(est.group(4).replace(",", "")) >= 8, text
+    assert "plmscope plan --measure" in text
+    assert text.index("time estimate") < text.index("R^2")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["oracle"]["kind"] == "model" and summary["oracle"]["scorer"] == "pllr"
     assert summary["oracle"]["sites"] == [3, 10, 24] and summary["q"] == 20
@@ -78,6 +85,8 @@ def test_interactions_q2_budget_refused_before_loading(tmp_path, capsys, ckpt, f
                         "--model", ckpt, "--q", 2, "--substitutions", "AWCL", "--b", 3,
                         "--confirm-above", 10, "--out", tmp_path / "r")
     assert rc == 2 and "pass --yes" in err
+    assert "plmscope plan --measure MODEL --fasta WT.fasta --q 2 --n 4 --b 3" in err
+    assert not (tmp_path / "r").exists()
     rc, text, err = cli(capsys, "interactions", "--fasta", fasta, "--sites", "3,10",
                         "--model", ckpt, "--q", 2, "--substitutions", "YW", "--out", tmp_path / "r")
     assert rc == 2 and "wild-type residue 'Y'" in err
@@ -90,6 +99,8 @@ def test_landscape_enumerates_a_tiny_esm2(tmp_path, capsys, ckpt, fasta):
                         "--repeats", 3, "--device", "cpu", "--label", "tiny", "--out", out,
                         "--no-progress")
     assert rc == 0, err
+    assert re.search(r"time estimate: ~\d+:\d\d for up to 48 queries at [\d,]+ variants/s",
+                     text), text
     with np.load(out / "landscape.npz") as d:
         scores, subs = d["scores"], list(d["substitutions"])
         assert scores.shape == (3, 16) and list(d["positions_1based"]) == [3, 10, 24, 30]
@@ -104,7 +115,11 @@ def test_landscape_enumerates_a_tiny_esm2(tmp_path, capsys, ckpt, fasta):
         np.testing.assert_allclose(scores[r], want, rtol=1e-6, atol=1e-6)
     metrics = pd.read_csv(out / "metrics.csv")
     assert len(metrics) == 3 and metrics["ruggedness"].between(1, 4).all()
-    check_report(out / "report.html", {"energy_by_order.png"})
+    page = check_report(out / "report.html", {"energy_by_order.png"})
+    text = " ".join(page.text)
+    # the summary says what was enumerated in words, not as a (cut) JSON dict
+    assert "model esm2_tiny.pt (masked_marginal), gb1 sites 3,10,24,30, q = 2" in text
+    assert '"kind"' not in text and '"wildtype"' not in text
     rc, _, err = cli(capsys, "landscape", "--fasta", fasta, "--sites", "3,10,24,30,41",
                      "--model", ckpt, "--q", 20, "--out", tmp_path / "big")
     assert rc == 2 and "1 x 20^5 = 3,200,000 scores, above --max-variants 1,048,576" in err
@@ -148,3 +163,18 @@ def test_api_run_folder_knows_the_model_oracle(tmp_path, ckpt):
     with pytest.raises(ValueError, match="oracle.scorer: stored \"wt_marginal\" vs now \"pllr\""):
         run_interactions(Oracle(model, landscape, "pllr"), 20, 3, 2, num_subsample=2,
                          num_repeat=1, test=50, out=out, progress=False)
+
+
+def test_measured_rate_and_estimate():
+    import time
+
+    from plmscope.commands.plan import estimate_line, measured_rate
+
+    def slow(x):  # 0.1 ms per variant
+        time.sleep(1e-4 * len(x))
+        return np.zeros(len(x))
+
+    rate, timed = measured_rate(slow, 20, 3, budget_s=0.3, most=4096)
+    assert 1500 < rate <= 10_000 and timed >= 8
+    line = estimate_line(3_600_000, 1000.0, 64)
+    assert line.startswith("time estimate: ~1:00:00 for up to 3,600,000 queries at 1,000 ")

@@ -11,6 +11,7 @@ from plmscope.cli import main
 from plmscope.alignment import align_pairs, correlation_tables, sample_proteins
 from plmscope.isotropy import ResidueIsotropy, summarize
 from plmscope.models import embed, load, save_random_model
+from report_check import check_report
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -58,6 +59,18 @@ def test_embed_command_writes_resumable_shards(setup, capsys):
     with np.load(shards[0]) as z:
         expected = embed(load(esm_path), seqs[:8])
         np.testing.assert_allclose(z["embeddings"], expected, rtol=1e-5, atol=1e-5)
+        assert set(z.files) == {"ids", "lengths", "embeddings"}  # the README's format
+        assert list(z["lengths"]) == [len(s) for s in seqs[:8]]
+    # read back as the README shows: ids in FASTA order, one (N, d) float32 array
+    import json
+
+    from plmscope.models import read_embeddings
+
+    ids, X = read_embeddings(out)
+    assert X.shape == (48, 32) and X.dtype == np.float32 and len(ids) == 48
+    assert ids[0] == "wt0" and ids[1] == "wt0_m0"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"layer", "pooling", "embed_dim", "records", "shards", "complete"} <= set(manifest)
 
 
 def test_isotropy_command_compares_models_and_residues(setup):
@@ -84,9 +97,11 @@ def test_isotropy_command_compares_models_and_residues(setup):
         got = pd.read_csv(out / f"per_residue_{name}.csv").set_index("residues")
         assert got.loc["all", "n_points"] == sum(map(len, seqs))
         np.testing.assert_allclose(got["isoscore"], want["isoscore"], atol=1e-6)
-    for f in ("isotropy.png", "per_residue_isoscore.png", "report.md"):
+    for f in ("isotropy.png", "per_residue_isoscore.png", "report.html"):
         assert (out / f).stat().st_size > 0
-    report = (out / "report.md").read_text()
+    assert not (out / "report.md").exists()  # one report kind for every command
+    page = check_report(out / "report.html", {"isotropy.png", "per_residue_isoscore.png"})
+    report = " ".join(page.text)
     assert "esm2_tiny" in report and "bert_tiny" in report and "isotropic_baseline" in report
     # A rerun resumes from the shards: nothing is embedded again.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("embeddings/*/*/shard-*.npz")}
@@ -131,7 +146,11 @@ def test_align_corr_command(setup, capsys):
         for f in ("pearson.csv", "identity_bins.csv", "cosine_vs_identity.png",
                   "sqdist_vs_identity.png"):
             assert (out / name / f).stat().st_size > 0
-    assert "PAM250" in (out / "report.md").read_text()
+    page = check_report(out / "report.html", {"esm2_tiny/cosine_vs_identity.png",
+                                              "bert_tiny/sqdist_vs_identity.png"})
+    assert "PAM250" in " ".join(page.text) and not (out / "report.md").exists()
+    # the 20-column comparison table is wider than the window: it scrolls in its own box
+    assert any(box["scrolls"] for box in page.layout["boxes"])
     # Resume: a lost checkpoint is recomputed, the others are reused.
     chunks = sorted((out / "alignments").glob("chunk-*.npz"))
     stamps = [p.stat().st_mtime_ns for p in chunks]

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from conftest import shared_path
 from plmscope.cli import main
 from plmscope.fourier import SparseFourier, SurrogateOracle, random_real_transform
 from plmscope.models.cache import ScoreCache
+from planted import gb1_like_surrogate
 
 BASE = ("--b", 2, "--subsamples", 3, "--repeats", 1, "--test", 50, "--batch-size", 40,
         "--no-progress")
@@ -67,7 +67,8 @@ def test_bad_score_files(tmp_path, capsys):
 
 
 def test_wrong_q_for_a_file_without_q(tmp_path, capsys):
-    path = shared_path("gb1-q20-n10", "randomcoils.npz")
+    path = tmp_path / "gb1.npz"
+    gb1_like_surrogate(path)  # the published format: no q stored
     one_line_error(*cli(capsys, "landscape", "--oracle", f"surrogate:{path}", "--q", 21,
                         "--out", tmp_path / "x")[::2], "made with q=20", "--q 20")
     with pytest.raises(ValueError, match="made with q=20"):

@@ -30,7 +30,7 @@ from . import folders
 from .fourier import SparseFourier, SurrogateOracle, qsft
 from .fourier.qsft import design
 from .fourier.qsft.store import design_digest
-from .report.tables import SiteLabels
+from .report.tables import SiteLabels, num_effects, top_mutations
 
 RUN_FORMAT = "plmscope.run/1"
 SUMMARY_FORMAT = "plmscope.interactions/1"
@@ -94,6 +94,21 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         if self.stored_config() is None:
             _write_json(self.path / "run.json", self.config)
+
+    @contextlib.contextmanager
+    def created(self):
+        """create(), then the block; if the block raises (e.g. the model cannot be loaded),
+        the run.json it wrote goes again, so the next attempt, with other arguments too (a
+        local checkpoint), is not refused as another configuration. The folders themselves
+        are folders.claim's: it removes the empty ones a failed command leaves."""
+        new_config = self.stored_config() is None
+        self.create()
+        try:
+            yield self
+        except BaseException:
+            if new_config:
+                (self.path / "run.json").unlink(missing_ok=True)
+            raise
 
     def is_finished(self) -> bool:
         return self.summary_file.exists() and self.stored_config() == self.config
@@ -433,6 +448,9 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
             "num_queries": recovery.num_queries, "num_samples": recovery.num_samples,
             "fraction_of_all_variants": recovery.num_queries / float(q) ** n,
             "num_coefficients": len(transform),
+            "num_effects": num_effects(transform),
+            "has_mean": bool((transform.orders() == 0).any()),
+            "top_mutations": top_mutations(transform, labels),
             "noise_sd_estimate": recovery.noise_sd, "noise_threshold": recovery.noise_threshold,
             "bins_left": recovery.bins_left, "residual_energy": recovery.residual_energy,
             "singletons_per_round": [int(v) for v in recovery.singletons_per_round],
@@ -453,7 +471,9 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         if folder is not None:
             transform.save(folder.path / "transform.npz")
             np.savez(folder.path / "test.npz", x=test_x, y=test_y, yhat=test_yhat)
-            summary["timings"]["total"] = time.perf_counter() - t_start  # the report shows this
+            # the total before the report: the one number the report, summary.json and the
+            # console all show (the report's own time is timings.report)
+            summary["timings"]["total"] = time.perf_counter() - t_start
             if report:
                 from .report.interactions import write_interactions_report
 
@@ -462,7 +482,6 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                                                          test_y, test_yhat, reference_order, truth,
                                                          view)
                 summary["timings"]["report"] = time.perf_counter() - t0
-            summary["timings"]["total"] = time.perf_counter() - t_start
             summary["files"] = run_files(folder.path)
             _write_json(folder.summary_file, summary)
         else:

@@ -127,21 +127,39 @@ def claim(path: str | os.PathLike, command: str, flag: str = "--out"):
     body runs: the one call every folder-writing command makes first."""
     check_owner(path, command, flag)
     created = not Path(path).exists()
+    had_lock = (Path(path) / LOCK).exists()
     path = prepare(path, flag)
     with locked(path, flag):
         if _only_hidden(path):  # a folder of unknown files is left unmarked
             write_text(path / MARKER, json.dumps({"command": command}) + "\n")
         try:
             yield path
+        except BaseException:
+            # a failed start (a model that cannot be loaded) leaves no empty subfolders that
+            # would look like work begun; folders holding files (finished work) stay
+            prune_empty(path)
+            raise
         finally:
             # a command that stopped before writing anything (e.g. on a bad argument) leaves
-            # no claim behind, so the folder stays free for any command
+            # the folder as it found it (gone if it made it), free for any command
             if _only_hidden(path):
                 with contextlib.suppress(OSError):
                     (path / MARKER).unlink()
-                    if created:
+                    if not had_lock:
                         (path / LOCK).unlink()
+                    if created:
                         path.rmdir()
+
+
+def prune_empty(path: str | os.PathLike) -> None:
+    """Remove the empty folders under `path`, deepest first (`path` itself stays)."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    for sub in sorted((p for p in path.rglob("*") if p.is_dir() and not p.is_symlink()),
+                      key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty: it holds results
+            sub.rmdir()
 
 
 def _only_hidden(path: Path) -> bool:

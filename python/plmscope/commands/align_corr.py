@@ -5,7 +5,7 @@ Roy & Rahman). For every pair: global PAM250 alignment score and identity (paras
 to Biopython), and per model the cosine similarity and squared Euclidean distance of the
 mean-pooled embeddings. Writes per model the Pearson and Spearman correlation matrices, the
 identity-binned correlations (low versus high identity), hexbin plots, the pair table
-(npz), and across models a comparison table (models.csv) and report.md.
+(npz), and across models a comparison table (models.csv) and report.html.
 
 Resumable: the sampled records go to sample.fasta, alignments to alignments/chunk-*.npz
 (written atomically, one per --chunk-pairs pairs), embeddings to shards; a rerun with the
@@ -28,7 +28,6 @@ from ..folders import read_json
 
 from .embed import add_model_arguments, check_fasta, embed_into, iter_shards, model_slug, \
     read_fasta
-from .isotropy import markdown_table
 
 
 def _edges(text: str) -> tuple[float, ...]:
@@ -44,7 +43,14 @@ def _edges(text: str) -> tuple[float, ...]:
 
 def register(sub) -> None:
     p = sub.add_parser("align-corr", help="correlate embedding distances with PAM250 "
-                                          "alignment similarity over sampled protein pairs")
+                                          "alignment similarity over sampled protein pairs",
+                       description="Sample --fraction of the proteins of a FASTA file (seeded), "
+                                   "align every pair among them (global, PAM250, gap open -10, "
+                                   "extend -0.5) and correlate each model's embedding cosine "
+                                   "similarity and squared distance with the alignment score "
+                                   "and identity (Pearson, Spearman, per identity bin). Writes "
+                                   "models.csv, per-model tables, hexbin plots and report.html "
+                                   "into --out; rerunning resumes.")
     p.add_argument("--fasta", required=True, help="protein sequences (FASTA)")
     add_model_arguments(p, several=True)
     p.add_argument("--fraction", type=float, required=True,
@@ -184,6 +190,7 @@ def _run(args: argparse.Namespace, fasta: Path, out: Path) -> int:
     from ..alignment import correlation_tables, hexbin_plots, identity_bins
     from ..alignment.study import DEFAULT_EDGES
     from ..isotropy import pair_similarity
+    from ..report import Section, write_html
 
     ids, seqs = read_fasta(fasta)
     proteins, pairs, sample_fasta = sample(out, ids, seqs, args.fraction, args.seed)
@@ -219,25 +226,23 @@ def _run(args: argparse.Namespace, fasta: Path, out: Path) -> int:
         bins.to_csv(mdir / "identity_bins.csv", index=False)
         plots = hexbin_plots(frame, mdir, prefix="") if len(frame) else []
         rows.append(model_row(slug, frame, tables, args.split))
-        sections += [f"## {slug}", "", "Pearson:", "",
-                     markdown_table(tables["pearson"].reset_index(names="")), "",
-                     "Spearman:", "", markdown_table(tables["spearman"].reset_index(names="")),
-                     "", "By identity bin:", "", markdown_table(bins), ""]
-        sections += [f"![{p.stem}]({slug}/{p.name})" for p in plots] + [""]
+        sections.append(Section(
+            slug, tables=[("Pearson", tables["pearson"].reset_index(names="")),
+                          ("Spearman", tables["spearman"].reset_index(names="")),
+                          ("By identity bin (identity_bins.csv)", bins)],
+            figures=[(p, f"{slug}: {p.stem.replace('_', ' ')}") for p in plots]))
         print(f"{name}: Spearman(cosine, identity) = "
               f"{tables['spearman'].loc['cosine', 'identity']:.3f} over {len(frame):,} pairs")
     comparison = pd.DataFrame(rows)
     comparison.to_csv(out / "models.csv", index=False)
-    lines = [
-        "# Embedding distance vs alignment similarity", "",
-        (f"FASTA `{fasta}`: {len(proteins)} of {len(seqs)} proteins sampled (fraction "
-         f"{args.fraction}, seed {args.seed}), all {len(pairs):,} pairs among them. Global "
-         f"alignment, PAM250, gap open -10, extend -0.5 (backend: {aln['backend']}); "
-         "identity = identical columns / alignment columns. Embeddings: mean over residues, "
-         f"layer {args.layer}."), "",
-        f"Models compared (low/high: identity below/above {args.split}):", "",
-        markdown_table(comparison), "",
-    ] + sections
-    (out / "report.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out / 'models.csv'} and {out / 'report.md'}")
+    overview = Section("Models compared", paragraphs=[
+        f"FASTA {fasta}: {len(proteins)} of {len(seqs)} proteins sampled (fraction "
+        f"{args.fraction}, seed {args.seed}), all {len(pairs):,} pairs among them. Global "
+        f"alignment, PAM250, gap open -10, extend -0.5 (backend: {aln['backend']}); identity = "
+        "identical columns / alignment columns. Embeddings: mean over residues, layer "
+        f"{args.layer}. low/high: identity below/above {args.split}."],
+        tables=[("models.csv", comparison)])
+    report = write_html(out / "report.html", "Embedding distance vs alignment similarity",
+                        [overview] + sections)
+    print(f"wrote {out / 'models.csv'} and {report}")
     return 0

@@ -32,7 +32,7 @@ def register(sub) -> None:
         description=NOTE + " Runs the whole interactions pipeline on it and writes the report.")
     p.add_argument("--out", default="plmscope-demo", help="run folder (default plmscope-demo)")
     p.add_argument("--seed", type=seed, default=0, help="seeds the planted truth and the design")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out} holds this finished demo; nothing recomputed.")
     table = truth_table(result.transform, truth, labels)
     shown = table.head(12).copy()
-    print("\nPlanted vs recovered interactions (largest first; k and -k counted once):")
+    print("\nFor experts: planted vs recovered interactions as Fourier coefficients (sites, "
+          "frequency k; largest first; k and -k counted once). The summary below names the "
+          "strongest mutations in residue letters.")
     print(shown[["order", "sites", "frequency", "true", "recovered", "abs_error", "status"]]
           .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if len(table) > len(shown):

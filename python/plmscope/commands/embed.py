@@ -122,7 +122,15 @@ def check_fasta(path) -> Path:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("embed", help="embed a FASTA file into resumable .npz shards")
+    p = sub.add_parser(
+        "embed", help="embed a FASTA file into resumable .npz shards",
+        description="Embed every protein of a FASTA file with a model and write the "
+                    "embeddings to --out: shard-000000.npz, shard-000001.npz, ... (each with "
+                    "arrays ids, lengths, embeddings (records x d, float32) and, for "
+                    "--pooling per_residue, offsets: record i is rows offsets[i]:offsets[i+1]) "
+                    "and manifest.json (model, layer, pooling, d, records, shards). Read them "
+                    "back with plmscope.models.read_embeddings(OUT). Rerunning resumes: "
+                    "finished shards are kept.")
     p.add_argument("--fasta", required=True, help="protein sequences (FASTA)")
     add_model_arguments(p, several=False)
     p.add_argument("--pooling", choices=POOLINGS, default="mean",

@@ -135,7 +135,9 @@ def add_qsft_args(p) -> None:
     g.add_argument("--b", type=int, default=4, help="q^b bins per subsample (default 4)")
     g.add_argument("--subsamples", type=int, default=2, help="subsampling groups C (default 2)")
     g.add_argument("--repeats", type=int, default=2, help="NSO delay repeats (default 2)")
-    g.add_argument("--delays", default="nso", choices=("nso", "identity"))
+    g.add_argument("--delays", default="nso", choices=("nso", "identity"),
+                   help="delay set: nso (noise-robust random offsets; default) or identity "
+                        "(0 and e_1..e_n, for noiseless oracles)")
     g.add_argument("--decoder", default="auto", choices=("auto", "regress", "peel"),
                    help="regress: cross-validated sparse regression over every answer, with the "
                         "peeled terms as candidates; peel: the paper's peeling decoder alone; "
@@ -200,8 +202,10 @@ def check_positive(args, *names) -> None:
 class Source:
     """What the command explains: the oracle to build, its identity and the site labels."""
 
-    def __init__(self, q, n, labels, info, build, extra_tests=None, title=None, wildtype=None):
+    def __init__(self, q, n, labels, info, build, extra_tests=None, title=None, wildtype=None,
+                 measure=False):
         self.q, self.n, self.labels, self.info = q, n, labels, info
+        self.measure = measure             # time a short batch first (a model: slow to ask)
         self.build = build                 # () -> oracle (loads the model if any)
         self.extra_tests = extra_tests or {}
         self.title = title
@@ -317,7 +321,7 @@ def model_source(args, out: Path, on_ray: bool = False) -> Source:
 
     title = f"Interactions of {Path(args.model).name} ({args.scorer}) over {landscape.n} sites of {rid}"
     return Source(q, landscape.n, SiteLabels.of(landscape), info, build, None, title,
-                  landscape.wildtype)
+                  landscape.wildtype, measure=True)
 
 
 def ray_executor(args):
@@ -387,7 +391,10 @@ def confirm(the_plan, args) -> None:
         answer = input(f"{text}. Run it? [y/N] ").strip().lower()
         if answer in ("y", "yes"):
             return
-    raise ValueError(f"{text}; pass --yes to run it (or lower --b / --subsamples / --repeats)")
+    raise ValueError(f"{text}; pass --yes to run it (or lower --b / --subsamples / --repeats). "
+                     "How long it would take: plmscope plan --measure MODEL --fasta WT.fasta "
+                     f"--q {the_plan.q} --n {the_plan.n} --b {the_plan.b} --subsamples "
+                     f"{the_plan.num_subsample} --repeats {the_plan.num_repeat}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -425,10 +432,16 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
     require_memory(the_plan.memory_bytes, f"q-SFT with b={args.b} ({the_plan.num_samples:,} queries)")
-    folder.create()  # before the oracle, whose score cache lives in the folder
-    oracle = source.build()
-    view = resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
+    # the folder before the oracle, whose score cache lives there; a failed load undoes it
+    with folder.created():
+        oracle = source.build()
+        view = resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
     try:
+        if source.measure and executor is None:  # with --ray the model lives on the actors
+            from .plan import estimate_line, measured_rate
+
+            rate, timed = measured_rate(oracle, source.q, source.n, seed=args.seed)
+            print(estimate_line(the_plan.num_samples + args.test, rate, timed))
         # the q-SFT queries and the held-out set on the same actors: one model load each
         with executor if executor is not None else contextlib.nullcontext():
             result = run_interactions(

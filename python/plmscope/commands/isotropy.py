@@ -6,7 +6,7 @@ embeddings overall and per amino-acid type. Embeddings are written to resumable 
 the run folder and streamed through float64 accumulators, so a rerun picks up where it
 stopped and memory stays O(d^2) per group. Writes isotropy.csv (one row per model and
 embedding kind: the models-comparison table), per_residue_<model>.csv, isotropy.png,
-per_residue_isoscore.png and report.md.
+per_residue_isoscore.png and report.html.
 """
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ from .embed import add_model_arguments, check_fasta, embed_into, iter_shards, mo
 
 def register(sub) -> None:
     p = sub.add_parser("isotropy", help="IsoScore, effective dimensions and mean cosine of "
-                                        "model embeddings of a FASTA file")
+                                        "model embeddings of a FASTA file",
+                       description="How much of its embedding space each model uses on the "
+                                   "proteins of a FASTA file: IsoScore, participation ratio, "
+                                   "effective dimensions and mean pairwise cosine of the "
+                                   "mean-pooled embeddings (and, with --per-residue, of the "
+                                   "per-residue ones, overall and per amino acid). Writes "
+                                   "isotropy.csv, per-residue tables, figures and report.html "
+                                   "into --out; rerunning resumes.")
     p.add_argument("--fasta", required=True, help="protein sequences (FASTA)")
     add_model_arguments(p, several=True)
     p.add_argument("--per-residue", action="store_true",
@@ -33,20 +40,6 @@ def register(sub) -> None:
                         "with the same folder resumes")
     p.add_argument("--threads", type=int, default=0, help="threads for the kernels (0 = all)")
     p.set_defaults(func=run)
-
-
-def markdown_table(frame, floatfmt: str = ".4g") -> str:
-    """A pipe table (no tabulate dependency)."""
-    def cell(v):
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else format(float(v), floatfmt)
-        return str(v)
-
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
 
 
 def _progress(total: int, desc: str):
@@ -164,20 +157,25 @@ def _run(args: argparse.Namespace, fasta: Path, out: Path) -> int:
     summary = pd.DataFrame(rows)
     summary.to_csv(out / "isotropy.csv", index=False)
     plots = _plots(out, summary, residues)
-    lines = [
-        "# Embedding isotropy", "",
-        (f"FASTA: `{fasta}` ({len(seqs)} proteins, {sum(map(len, seqs))} residues); layer "
-         f"{args.layer}."), "",
-        ("IsoScore = (PR - 1)/(d - 1) with PR = tr(C)^2/||C||_F^2 (1 = isotropic, 0 = one "
-         "direction); effective dimensions = ceil(PR). `isotropic_baseline` is what isotropic "
-         "Gaussian points with the same N and d would score (about 1/(1 + d/N)): compare "
-         "against it, not against 1, when N is not much larger than d."), "",
-        markdown_table(summary), "",
+    from ..report import Section, write_html
+
+    captions = {"isotropy.png": "IsoScore of each model's embeddings (N: points)",
+                "per_residue_isoscore.png": "IsoScore of the per-residue embeddings of each "
+                                            "amino-acid type"}
+    sections = [
+        Section("Models", paragraphs=[
+            f"FASTA: {fasta} ({len(seqs)} proteins, {sum(map(len, seqs))} residues); layer "
+            f"{args.layer}.",
+            "IsoScore = (PR - 1)/(d - 1) with PR = tr(C)^2/||C||_F^2 (1 = isotropic, 0 = one "
+            "direction); effective dimensions = ceil(PR). isotropic_baseline is what isotropic "
+            "Gaussian points with the same N and d would score (about 1/(1 + d/N)): compare "
+            "against it, not against 1, when N is not much larger than d."],
+            tables=[("isotropy.csv", summary)],
+            figures=[(p, captions.get(p.name, p.name)) for p in plots]),
     ]
     for model, table in residues.items():
-        lines += [f"## Per-residue embeddings: {model}", "",
-                  markdown_table(table.drop(columns=["dim"])), ""]
-    lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in plots]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out / 'isotropy.csv'}, {len(plots)} figure(s) and {out / 'report.md'}")
+        sections.append(Section(f"Per-residue embeddings: {model}", tables=[
+            (f"per_residue_{model}.csv", table.drop(columns=["dim"]))]))
+    report = write_html(out / "report.html", "Embedding isotropy", sections)
+    print(f"wrote {out / 'isotropy.csv'}, {len(plots)} figure(s) and {report}")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
 
@@ -34,19 +33,21 @@ def register(sub) -> None:
     p.add_argument("--repeats", type=int, default=1,
                    help="landscapes with a fresh random choice of substitutes per site "
                         "(q < 20, model only; the paper: q = 2, 19 repeats)")
-    p.add_argument("--scorer", default="pllr", choices=SCORERS)
-    p.add_argument("--backend")
-    p.add_argument("--device")
-    p.add_argument("--dtype")
-    p.add_argument("--model-batch-size", type=int, default=None)
+    p.add_argument("--scorer", default="pllr", choices=SCORERS, help="model score (default pllr)")
+    p.add_argument("--backend", help="model backend (fair-esm or transformers; default: automatic)")
+    p.add_argument("--device", help="model device (cpu, cuda, cuda:1; default: automatic)")
+    p.add_argument("--dtype", help="model precision (float32, bfloat16, float16)")
+    p.add_argument("--model-batch-size", type=int, default=None,
+                   help="sequences per forward pass (default: the models layer's)")
     p.add_argument("--surrogate-noise", default="0", help="noise sd of the surrogate's answers")
-    p.add_argument("--surrogate-seed", type=seed, default=0)
+    p.add_argument("--surrogate-seed", type=seed, default=0, help="seed of the surrogate's noise")
     p.add_argument("--seed", type=seed, default=0, help="seeds the random substitutes")
     p.add_argument("--label", help="label of these landscapes in `plmscope plane`")
     p.add_argument("--max-variants", type=int, default=MAX_VARIANTS,
                    help=f"refuse enumerations above this many scores (default {MAX_VARIANTS:,})")
-    p.add_argument("--batch-size", type=int, default=10_000)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--batch-size", type=int, default=10_000,
+                   help="variants per oracle call and per checkpoint (default 10000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", help="folder for landscape.npz, metrics.csv, figures and report.html "
                                  "(required when enumerating)")
     add_ray_arguments(p)
@@ -103,6 +104,15 @@ def random_substitutions(rng, wildtype: str, sites, q: int) -> list[str]:
         pool = ALPHABET.replace(wildtype[s - 1], "")
         out.append("".join(rng.choice(list(pool), size=q - 1, replace=False)))
     return out
+
+
+def source_text(info: dict) -> str:
+    """What was enumerated, in words (the run configuration holds the details)."""
+    if info["kind"] == "surrogate":
+        return f"surrogate {Path(info['path']).name}, noise sd {info['noise_sd']:.3g}"
+    sites = ",".join(str(s) for s in info["sites"])
+    return (f"model {Path(str(info['model']).split('#')[0]).name} ({info['scorer']}), "
+            f"{info['record']} sites {sites}, q = {info['q']}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -246,11 +256,22 @@ def run_enumeration(args) -> int:
         print("\n".join(summary_lines(folder.load_summary())))
         print(f"report: {out / 'report.html'}")
         return 0
-    folder.create()
+    model = None
+    with folder.created():  # a model that cannot be loaded leaves no run behind
+        if args.model and executor is None:  # with --ray the actors load it, not this process
+            from ..models import load
+
+            model = load(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
     print(f"scoring every variant: {len(rows)} landscape(s) x {q}^{n} = {total:,} queries")
+    if model is not None:  # a model is slow to ask: time a short batch, say how long
+        from ..models import Oracle
+        from .plan import estimate_line, measured_rate
+
+        rate, timed = measured_rate(Oracle(model, Landscape(wildtype, sites, q, rows[0]),
+                                           args.scorer, progress=False), q, n, seed=args.seed)
+        print(estimate_line(total, rate, timed))
     grid = np.indices((q,) * n).reshape(n, -1).T.astype(np.uint8)  # flat order of docs/conventions.md
     scores = np.empty((len(rows), q**n))
-    model = None
     try:
         # one set of actors for all rows: each loads the model once for every landscape
         with executor if executor is not None else contextlib.nullcontext():
@@ -260,11 +281,8 @@ def run_enumeration(args) -> int:
                 elif executor is not None:  # the actors load the model, not this process
                     oracle = ray_model_oracle(args, Landscape(wildtype, sites, q, subs))
                 else:
-                    from ..models import Oracle, load
+                    from ..models import Oracle
 
-                    if model is None:
-                        model = load(args.model, backend=args.backend, device=args.device,
-                                     dtype=args.dtype)
                     kwargs = {} if args.model_batch_size is None \
                         else {"batch_size": args.model_batch_size}
                     oracle = Oracle(model, Landscape(wildtype, sites, q, subs),
@@ -284,7 +302,7 @@ def run_enumeration(args) -> int:
         return 130
     metrics = [spectrum_metrics(row, q) for row in scores]
     summary = landscape_summary(metrics, f"{label}: full landscape(s) of {q}^{n} variants",
-                                json.dumps(info)[:200], None)
+                                source_text(info), None)
     save_landscape(out, scores, q, label, fields, summary)
     write_landscape_report(out, metrics, summary)
     print("\n".join(summary_lines(summary)))

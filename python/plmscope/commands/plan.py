@@ -30,7 +30,8 @@ def register(sub) -> None:
     g.add_argument("--n", type=int, required=True, help="number of sites")
     g.add_argument("--b", type=int, default=4, help="q^b bins per subsample (default 4)")
     g.add_argument("--subsamples", type=int, default=2, help="subsampling groups C (default 2)")
-    g.add_argument("--delays", default="nso", choices=("nso", "identity"))
+    g.add_argument("--delays", default="nso", choices=("nso", "identity"),
+                   help="delay set: nso (default) or identity")
     g.add_argument("--repeats", type=int, default=2, help="NSO delay repeats (default 2)")
     g.add_argument("--seed", type=seed, default=0, help="design seed (the distinct-variant count)")
     g.add_argument("--batch-size", type=int, default=10_000,
@@ -49,7 +50,8 @@ def register(sub) -> None:
     m.add_argument("--fasta", help="FASTA file with the wild-type sequence (for --measure)")
     m.add_argument("--record", help="record id when the FASTA has several (default: the first)")
     m.add_argument("--sites", help="1-based residue numbers (default: n sites spread evenly)")
-    m.add_argument("--scorer", default="pllr", choices=("pllr", "masked_marginal", "wt_marginal"))
+    m.add_argument("--scorer", default="pllr", choices=("pllr", "masked_marginal", "wt_marginal"),
+                   help="model score to time (default pllr)")
     m.add_argument("--backend", help="fair-esm or transformers (default: automatic)")
     m.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     m.add_argument("--dtype", help="float32, bfloat16, float16 (default: the models layer's)")
@@ -157,6 +159,32 @@ def measure_throughput(args, n: int) -> tuple[float, float, str]:
     what = (f"{model.name} ({model.backend}, {model.precision}) on {model.device}, {args.scorer}, "
             f"{rid} length {len(wildtype)}, median of {len(times)} trials of {m:,} variants")
     return rate, load_s, what
+
+
+def measured_rate(oracle, q: int, n: int, budget_s: float = 2.0, most: int = 1024,
+                  seed: int = 0) -> tuple[float, int]:
+    """(variants/s, variants timed) of `oracle` here, from a short measured batch: one small
+    untimed call (model warm-up, the wild-type pass), then batches of random variants
+    doubling from 8 until `budget_s` seconds or `most` variants are spent."""
+    rng = np.random.default_rng([seed, 0x7173])
+    oracle(rng.integers(0, q, size=(2, n)).astype(np.uint8))
+    done, spent, size = 0, 0.0, 8
+    while spent < budget_s and done < most:
+        variants = rng.integers(0, q, size=(size, n)).astype(np.uint8)
+        t0 = time.perf_counter()
+        oracle(variants)
+        spent += time.perf_counter() - t0
+        done += size
+        size = min(2 * size, most - done) or 1
+    return (done / spent if spent > 0 else float("inf")), done
+
+
+def estimate_line(queries: int, rate: float, timed: int) -> str:
+    """'time estimate: ~1:23 for ...': the run's oracle time at a measured rate."""
+    seconds = queries / rate if np.isfinite(rate) else 0.0
+    return (f"time estimate: ~{format_duration(seconds)} for up to {queries:,} queries at "
+            f"{rate:,.0f} variants/s (measured here on {timed:,} variants; decoding adds "
+            "little). For more trials and GPU counts: plmscope plan --measure MODEL")
 
 
 def run(args: argparse.Namespace) -> int:

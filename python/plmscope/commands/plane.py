@@ -24,7 +24,7 @@ def register(sub) -> None:
                         "or file name")
     p.add_argument("--out", default="plane.png", help="figure path (default plane.png); the "
                                                       "points go to the same name with .csv")
-    p.add_argument("--title", default="Sparsity-ruggedness plane")
+    p.add_argument("--title", default="Sparsity-ruggedness plane", help="figure title")
     p.set_defaults(func=run)
 
 
@@ -82,5 +82,10 @@ def run(args: argparse.Namespace) -> int:
         landscapes=("row", "size"), sparsity=("sparsity", "mean"), ruggedness=("ruggedness", "mean"))
     print(f"{len(points)} landscapes from {len(args.runs)} input(s), coloured by {args.color_by}:")
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    if points["group"].nunique() == 1 and points["file"].nunique() > 1:
+        others = ", ".join(c for c in COLOR_BY if c != args.color_by)
+        print(f"note: all {points['file'].nunique()} inputs share the {args.color_by} "
+              f"{points['group'].iloc[0]!r}, so the figure has one colour; --color-by one of "
+              f"{others} tells them apart (file: one colour per input)")
     print(f"figure: {out}\npoints: {out.with_suffix('.csv')}")
     return 0

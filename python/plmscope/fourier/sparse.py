@@ -133,13 +133,14 @@ class SparseFourier:
         """pandas DataFrame, one row per coefficient.
 
         Columns: ``order``, ``sites`` (tuple of the nonzero sites, as ``site_labels`` when
-        given, else 0-based indices), ``states`` (tuple of their q-ary values), ``value``
+        given, e.g. residue numbers, else 1-based site numbers 1..n, the convention of the
+        command line and the reports), ``states`` (tuple of their q-ary values), ``value``
         (complex), ``real``, ``imag``, ``magnitude``.
         """
         import pandas as pd
 
         if site_labels is None:
-            site_labels = list(range(self.n))
+            site_labels = list(range(1, self.n + 1))
         if len(site_labels) != self.n:
             raise ValueError(f"site_labels has {len(site_labels)} labels for n={self.n} sites")
         labels = list(site_labels)

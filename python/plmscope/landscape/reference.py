@@ -30,7 +30,9 @@ from ..fourier import SparseFourier
 def reference_effects(transform: SparseFourier, max_order: int = 2):
     """Every nonzero-able effect beta_S(a) with 1 <= |S| <= max_order, as a DataFrame.
 
-    Columns: ``order``, ``sites`` (tuple of 0-based site indices, increasing), ``states``
+    Columns: ``order``, ``sites`` (tuple of 1-based site numbers 1..n, increasing: the
+    convention of the command line and the reports; site i is column i - 1 of a variant),
+    ``states``
     (tuple of the mutant states a_i >= 1 at those sites), ``effect`` (float). Rows come site
     set by site set; within a set, states in flat order. Cost: for each site set S inside a
     support, (number of k containing S) x (q - 1)^|S|.
@@ -64,7 +66,7 @@ def reference_effects(transform: SparseFourier, max_order: int = 2):
         # and the effects (mutations.csv) must not change in the last bit with OMP_NUM_THREADS
         beta = np.sum(values[members][:, None] * phases, axis=0).real
         orders.append(np.full(grid.shape[0], size))
-        sites.extend([subset] * grid.shape[0])
+        sites.extend([tuple(i + 1 for i in subset)] * grid.shape[0])
         states.extend(tuple(int(v) for v in row) for row in grid)
         effects.append(beta)
     if not orders:

@@ -6,7 +6,9 @@ import contextlib
 import hashlib
 import os
 import pickle
+import socket
 import urllib.error
+import urllib.parse
 import warnings
 from pathlib import Path
 
@@ -45,6 +47,33 @@ def offline() -> bool:
         return bool(constants.HF_HUB_OFFLINE)
     except (ImportError, AttributeError):
         return False
+
+
+_PROBE_TIMEOUT_S = 3.0
+
+
+def reachable(url: str, timeout: float = _PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the host of `url` opens within `timeout` seconds.
+
+    Asked before any download: without a network the hub clients retry for ~30 s before
+    failing, while a refused or unresolvable host answers this at once."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def hub_endpoint() -> str:
+    """The Hugging Face endpoint transformers downloads from (HF_ENDPOINT honoured)."""
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.ENDPOINT)
+    except (ImportError, AttributeError):
+        return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
 
 
 def _unavailable(name: str, reason: str) -> ModelUnavailableError:
@@ -131,6 +160,9 @@ def _fair_esm_hub_file(name: str) -> Path:
     if offline():
         raise _unavailable(name, f"it is not in the torch hub cache ({path}) and HF_HUB_OFFLINE "
                                  "is set, so it was not downloaded")
+    if not reachable(_FAIR_ESM_URL):
+        raise _unavailable(name, f"it is not in the torch hub cache ({path}) and "
+                                 f"{_FAIR_ESM_URL} cannot be reached from here (no network?)")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     try:
         for fname in (f"{name}.pt", f"{name}-contact-regression.pt"):
@@ -218,10 +250,17 @@ def _load_transformers(src: str, *, name, source, device, dtype, display: str) -
     import transformers
 
     local_only = offline()
+    why_local = "HF_HUB_OFFLINE is set and it is not in the Hugging Face cache"
+    if not local_only and not Path(src).is_dir() and not reachable(hub_endpoint()):
+        # no network: read the cache only, so a cached model still loads and any other
+        # fails at once instead of after the hub client's retries
+        local_only = True
+        why_local = (f"it is not in the Hugging Face cache and {hub_endpoint()} cannot be "
+                     "reached from here (no network?)")
     try:
         config = transformers.AutoConfig.from_pretrained(src, local_files_only=local_only)
     except OSError as exc:
-        why = "HF_HUB_OFFLINE is set and it is not in the Hugging Face cache" if local_only else \
+        why = why_local if local_only else \
             f"the Hugging Face hub could not provide it ({str(exc).splitlines()[0]})"
         raise _unavailable(display, why) from exc
     family = config.model_type

@@ -7,12 +7,53 @@ import numpy as np
 
 from ..fourier import SparseFourier
 from .html import Section, write_html
-from .plots import (plot_energy_by_order, plot_pairwise_heatmap, plot_test_fit,
-                    plot_top_interactions)
-from .tables import (SiteLabels, ViewSpec, interaction_table, mutation_table, truth_table,
-                     view_table, weights_table, write_table)
+from .plots import (plot_energy_by_order, plot_pairwise_heatmap, plot_single_mutants,
+                    plot_test_fit, plot_top_interactions)
+from .tables import (SiteLabels, ViewSpec, effect_table, interaction_table, mutation_table,
+                     single_mutant_grid, truth_table, view_table, weights_table, write_table)
 
 TOP = 20
+PEEL_ROUND_CAP = 100  # recover()'s default max_rounds: a peel that long was cut short
+
+
+def peel_warning(summary: dict) -> str | None:
+    """A warning when peeling ran to the round cap: it was still finding coefficients when
+    stopped (typically a few per round: the noise is too high for this b to decode)."""
+    rounds = summary.get("singletons_per_round") or []
+    if len(rounds) < PEEL_ROUND_CAP:
+        return None
+    last = rounds[-10:]
+    return (f"peeling ran {len(rounds)} rounds, reaching the {PEEL_ROUND_CAP}-round cap while "
+            f"still finding {min(last)}-{max(last)} coefficients per round; the recovery is "
+            "probably incomplete (noise too high for this design): try a larger --b or more "
+            "--repeats, or set --noise")
+
+
+def coefficients_line(summary: dict) -> str:
+    """'24 interactions (49 Fourier coefficients: the mean + 24 conjugate pairs k, -k)': why
+    the coefficient count is about twice the number of interactions."""
+    K = summary["num_coefficients"]
+    effects = summary.get("num_effects")
+    if effects is None:
+        return f"{K:,} Fourier coefficients"
+    mean = 1 if summary.get("has_mean", True) else 0
+    pairs = K - mean - effects
+    if pairs <= 0:
+        return f"{effects:,} interactions ({K:,} Fourier coefficients incl. the mean)"
+    return (f"{effects:,} interactions ({K:,} Fourier coefficients: the mean + each "
+            "interaction's conjugate pair k, -k)")
+
+
+def mutations_lines(summary: dict) -> list[str]:
+    """The strongest single mutants and pair epistasis, in residue letters (D40A, D40A:G38W),
+    as summary.json's top_mutations holds them."""
+    top = summary.get("top_mutations") or {}
+    out = []
+    for key, what in (("single", "single mutants"), ("pair", "pair epistasis")):
+        items = top.get(key) or []
+        if items:
+            out.append(f"  {what + ':':<14} " + ", ".join(f"{m} {e:+.3g}" for m, e in items))
+    return out
 
 
 def _oracle_line(info: dict) -> str:
@@ -46,9 +87,11 @@ def summary_lines(summary: dict) -> list[str]:
         f"{qs['num_repeat']}, seed {qs['seed']}",
         f"  queries:       {summary['num_queries']:,} distinct ({summary['num_samples']:,} design "
         f"points; {summary['fraction_of_all_variants']:.3g} of all {q}^{n} variants)",
-        f"  found:         {summary['num_coefficients']:,} Fourier coefficients; noise sd "
-        f"{summary['noise_sd_estimate']:.3g}, bin threshold {summary['noise_threshold']:.3g}",
+        f"  found:         {coefficients_line(summary)}",
+        f"  noise:         sd {summary['noise_sd_estimate']:.3g}, bin threshold "
+        f"{summary['noise_threshold']:.3g}",
     ]
+    lines += mutations_lines(summary)
     test = summary["test"]
     if test["r2"] is not None:
         lines.append(f"  R^2:           {test['r2']:.4f} on {test['size']:,} held-out random variants "
@@ -83,6 +126,9 @@ def summary_lines(summary: dict) -> list[str]:
     t = summary["timings"]
     lines.append(f"  time:          {t.get('total', sum(v for v in t.values())):.1f} s "
                  f"(oracle {t.get('oracle', 0):.1f} s, decode {t.get('decode', 0):.2f} s)")
+    warning = peel_warning(summary)
+    if warning:
+        lines.append(f"  WARNING: {warning}")
     return lines
 
 
@@ -95,21 +141,28 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
     """Write interactions.csv/.parquet, mutations.csv/.parquet, the figures and report.html
     into folder (with `view`, also effects_<view>.csv/.parquet and its section); returns the
     paths written. Reports of other runs than q-SFT (a regression fit) pass their own
-    summary `lines`, `extra_sections` (placed before the Files section) and `files_note`."""
+    summary `lines`, `extra_sections` (placed before the Files section) and `files_note`.
+
+    The page leads with what a protein scientist reads (mutations in residue letters, site
+    pairs) and keeps the Fourier view (frequencies k) in its own section for experts."""
     folder = Path(folder)
-    q, n = transform.q, transform.n
+    q = transform.q
     interactions = interaction_table(transform, labels)
     mutations = mutation_table(transform, labels, reference_order)
+    effects = effect_table(transform, labels)
     files = write_table(interactions, folder, "interactions")
     files += write_table(mutations, folder, "mutations")
     title = summary["title"]
+    grid, names = single_mutant_grid(transform, labels)
+    singles_png = plot_single_mutants(grid, names, labels, folder / "single_mutants.png",
+                                      "single mutants: score change vs wild type")
     energy_png = plot_energy_by_order(transform.energy_by_order(), folder / "energy_by_order.png",
                                       f"{title}: variance by interaction order")
     heatmap_png = plot_pairwise_heatmap(transform, labels, folder / "pairwise_heatmap.png",
                                         "pairwise interactions between sites")
     top_png = plot_top_interactions(interactions, mutations, q, folder / "top_interactions.png",
                                     title, top=TOP)
-    files += [energy_png, heatmap_png, top_png]
+    files += [singles_png, energy_png, heatmap_png, top_png]
     figures_fit = []
     if test_y is not None and len(test_y) >= 2 and summary["test"]["r2"] is not None:
         fit_png = plot_test_fit(test_y, test_yhat, summary["test"]["r2"], folder / "test_fit.png",
@@ -120,33 +173,57 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
 
     facts = [(line.split(":", 1)[0].strip(), line.split(":", 1)[1].strip())
              for line in (lines or summary_lines(summary))[1:]
-             if ":" in line and not line.strip().startswith("NOTE")]
+             if ":" in line and not line.strip().startswith(("NOTE", "WARNING"))]
     facts.append(("versions", ", ".join(f"{k} {v}" for k, v in summary["versions"].items())))
-    shown_cols = ["rank", "order", "sites", "wildtype", "frequency", "mutant", "real", "imag",
-                  "magnitude"]
-    fourier_top = interactions[interactions["order"] > 0].head(TOP)[
-        [c for c in shown_cols if labels.residues is not None or c not in ("wildtype", "mutant")]]
-    mutation_top = mutations.head(TOP)
+    warning = peel_warning(summary)
+    singles = mutations[mutations["order"] == 1].head(TOP)
+    combos = mutations[mutations["order"] >= 2].head(TOP)
+    mutation_cols = ["rank", "order", "mutations", "effect"]
+    where = "residue letters and numbers" if labels.residues is not None else \
+        "site number and state (give --fasta and --sites to name the residues)"
     sections = [
-        Section("Summary", facts=facts, note=summary.get("note")),
-        Section("Variance by interaction order",
-                paragraphs=["Share of the score variance carried by the recovered Fourier "
-                            "coefficients of each order (1 = single-site effects, 2 = pairwise "
-                            "interactions, ...)."],
-                figures=[(energy_png, "energy_by_order.png")]),
-        Section("Pairwise interactions",
-                paragraphs=["Energy of the order-2 Fourier coefficients of each site pair, as a "
-                            "share of the variance."],
-                figures=[(heatmap_png, "pairwise_heatmap.png")]),
-        Section("Largest interactions",
-                paragraphs=["Left: the largest Fourier coefficients (a frequency k and its "
-                            "mirror -k carry conjugate values; one of each pair is shown). "
-                            "Right: the largest effects of concrete mutant combinations beyond "
-                            "their single and lower-order effects, relative to the wild type."],
+        Section("Summary", facts=facts, note=summary.get("note"),
+                warnings=[f"Warning: {warning}"] if warning else [],
+                paragraphs=[f"Sites are 1-based residue numbers; mutations are written in "
+                            f"{where}, e.g. D40A: D at residue 40 replaced by A. An "
+                            "interaction is an effect of the scores that depends on a set of "
+                            "sites together; the Fourier view counts each one twice (a "
+                            "coefficient k and its conjugate mirror -k), hence about twice as "
+                            "many Fourier coefficients as interactions."]),
+        Section("Single mutants",
+                paragraphs=["Score change of every single mutant relative to the wild type, "
+                            "computed exactly from the recovered transform (red: the model "
+                            "scores it higher, blue: lower; a dot marks the wild-type residue)."],
+                figures=[(singles_png, "single_mutants.png")],
+                tables=[(f"Top {TOP} single mutants (all in mutations.csv)",
+                         singles[mutation_cols])]),
+        Section("Interactions between mutations",
+                paragraphs=["Epistasis of concrete mutant combinations: the score change of a "
+                            "double (or higher) mutant beyond the sum of its single-mutant "
+                            "effects, relative to the wild type. Right panel of the figure: the "
+                            "same; left panel: the largest interactions by site set."],
                 figures=[(top_png, "top_interactions.png")],
-                tables=[(f"Top {TOP} Fourier coefficients (all in interactions.csv)", fourier_top),
-                        (f"Top {TOP} mutation effects, orders 1..{reference_order} "
-                         "(all in mutations.csv)", mutation_top)]),
+                tables=[(f"Top {TOP} mutant combinations, orders 2..{reference_order} (all in "
+                         "mutations.csv)", combos[mutation_cols])]),
+        Section("Pairwise interactions",
+                paragraphs=["Share of the score variance carried by the pairwise (order-2) "
+                            "interactions of each site pair. The colour scale runs from 0 to "
+                            "the largest pair, or to 1% when every pair is smaller, so "
+                            "negligible pairs stay dark."],
+                figures=[(heatmap_png, "pairwise_heatmap.png")]),
+        Section("Variance by interaction order",
+                paragraphs=["Share of the score variance carried by the recovered interactions "
+                            "of each order (1 = single-site effects, 2 = pairwise interactions, "
+                            "...)."],
+                figures=[(energy_png, "energy_by_order.png")]),
+        Section("For experts: the Fourier coefficients",
+                paragraphs=["One row per interaction (a frequency k and its mirror -k carry "
+                            "conjugate values and are one real effect), largest first. "
+                            "frequency: the nonzero entries k_i of one of the pair; magnitude: "
+                            "|F[k]|; variance_pct: the share of the score variance the "
+                            "interaction carries. interactions.csv lists every coefficient, "
+                            "both of each pair and the mean."],
+                tables=[(f"Top {TOP} interactions as Fourier coefficients", effects.head(TOP))]),
     ]
     if view is not None:
         section, written = view_section(folder, transform, labels, view, reference_order, title)

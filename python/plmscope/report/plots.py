@@ -31,33 +31,51 @@ def _save(fig, path) -> Path:
     return path
 
 
+def _wrapped(title: str, width: int) -> str:
+    """The title broken into lines of at most `width` characters, so a long run title is
+    shown whole instead of clipped at the figure's edge."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width)) or title
+
+
 def plot_energy_by_order(energy: np.ndarray, path: str | os.PathLike, title: str,
                          spread: np.ndarray | None = None) -> Path:
     """Bars: share of the variance (sum |F[k]|^2, k != 0) carried by each order 1..n.
 
     energy: (n + 1,) energy per order (entry 0, the mean, is ignored); spread: optional
-    (2, n) lower/upper shares drawn as error bars (e.g. the range over repeats).
+    (2, n) lower/upper shares drawn as error bars (e.g. the range over repeats). Each bar's
+    percentage sits above the top of its error bar, clear of it.
     """
+    return _save(energy_figure(energy, title, spread), path)
+
+
+def energy_figure(energy: np.ndarray, title: str, spread: np.ndarray | None = None):
+    """The figure of :func:`plot_energy_by_order`, unsaved."""
     energy = np.asarray(energy, dtype=np.float64)
     orders = np.arange(1, energy.shape[0])
     total = energy[1:].sum()
     share = energy[1:] / total if total > 0 else np.zeros(orders.shape)
-    fig = _figure(6.4, 3.6)
+    fig = _figure(6.4, 3.8)
     ax = fig.add_subplot()
     yerr = None
+    top = 100 * share
     if spread is not None:
-        yerr = np.abs(np.asarray(spread) - share[None, :])
-    ax.bar(orders, 100 * share, color="#3b75af", yerr=None if yerr is None else 100 * yerr,
-           capsize=3)
-    for o, s in zip(orders, share):
+        spread = np.asarray(spread, dtype=np.float64)
+        yerr = 100 * np.abs(spread - share[None, :])
+        top = np.maximum(top, 100 * spread[1])
+    ax.bar(orders, 100 * share, color="#3b75af", yerr=yerr, capsize=3)
+    ymax = max(5.0, float(top.max()) * 1.18 if top.size else 5.0)
+    for o, s, t in zip(orders, share, top):
         if s > 0.0005:
-            ax.text(o, 100 * s, f"{100 * s:.1f}%", ha="center", va="bottom", fontsize=8)
+            ax.text(o, t + 0.015 * ymax, f"{100 * s:.1f}%", ha="center", va="bottom",
+                    fontsize=7 if len(orders) > 8 else 8)
     ax.set_xticks(orders)
     ax.set_xlabel("interaction order (number of sites)")
     ax.set_ylabel("share of variance (%)")
-    ax.set_title(title, fontsize=10)
-    ax.set_ylim(0, max(5.0, 100 * float(share.max()) * 1.15 if share.size else 5.0))
-    return _save(fig, path)
+    ax.set_title(_wrapped(title, 70), fontsize=10)
+    ax.set_ylim(0, ymax)
+    return fig
 
 
 def pairwise_energy(transform: SparseFourier) -> np.ndarray:
@@ -73,32 +91,85 @@ def pairwise_energy(transform: SparseFourier) -> np.ndarray:
     return out
 
 
+HEATMAP_FLOOR_PCT = 1.0  # the pairwise colour scale reaches at least this share of variance
+
+
 def plot_pairwise_heatmap(transform: SparseFourier, labels: SiteLabels,
                           path: str | os.PathLike, title: str) -> Path:
     """Heatmap over site pairs of the pairwise (order-2) interaction energy, as a share of
-    the total variance."""
+    the total variance. The scale runs from 0 to the largest pair or HEATMAP_FLOOR_PCT,
+    whichever is larger, so pairs carrying a negligible share never look saturated."""
+    return _save(pairwise_figure(transform, labels, title), path)
+
+
+def pairwise_figure(transform: SparseFourier, labels: SiteLabels, title: str):
+    """The figure of :func:`plot_pairwise_heatmap`, unsaved."""
     energy = pairwise_energy(transform)
     total = float(transform.energy_by_order()[1:].sum())
     share = 100 * energy / total if total > 0 else energy
     n = transform.n
     names = [labels.site(i) for i in range(n)]
     size = 2.2 + 0.45 * n
-    fig = _figure(size + 1.2, size)
+    fig = _figure(size + 1.6, size)
     ax = fig.add_subplot()
     shown = np.where(np.eye(n, dtype=bool), np.nan, share)
-    im = ax.imshow(shown, cmap="viridis", vmin=0)
+    largest = float(np.nanmax(shown)) if n > 1 else 0.0
+    vmax = max(largest, HEATMAP_FLOOR_PCT)
+    im = ax.imshow(shown, cmap="viridis", vmin=0, vmax=vmax)
     ax.set_xticks(range(n), names, rotation=90, fontsize=8)
     ax.set_yticks(range(n), names, fontsize=8)
     if n <= 14:
-        top = float(np.nanmax(shown)) if n > 1 else 0.0
         for i in range(n):
             for j in range(n):
                 if i != j and share[i, j] >= 0.05:
                     ax.text(j, i, f"{share[i, j]:.1f}", ha="center", va="center", fontsize=7,
-                            color="black" if share[i, j] > 0.6 * top else "white")
-    fig.colorbar(im, ax=ax, label="pairwise interaction (% of variance)", shrink=0.8)
-    ax.set_title(title, fontsize=10)
+                            color="black" if share[i, j] > 0.6 * vmax else "white")
+    floor = " (scale floor)" if largest < HEATMAP_FLOOR_PCT else ""
+    fig.colorbar(im, ax=ax, label=f"% of score variance, 0 to {vmax:.2g}{floor}", shrink=0.8)
+    ax.set_title(_wrapped(title, 45), fontsize=10)
+    return fig
+
+
+def plot_single_mutants(grid: np.ndarray, names: list, labels: SiteLabels,
+                        path: str | os.PathLike, title: str) -> Path:
+    """Sites x amino acids: the score change of each single mutant relative to the wild
+    type (red: higher score, blue: lower; a dot marks the wild-type residue). Columns are
+    the 20 amino acids when the residues are known, else the states 1..q-1."""
+    from ..landscape import ALPHABET
+
+    n, q = grid.shape
+    known = labels.residues is not None
+    cols = list(ALPHABET) if known else [str(v) for v in range(1, q)]
+    shown = np.full((n, len(cols)), np.nan)
+    wt_col = []
+    for i in range(n):
+        for v in range(1, q):
+            c = cols.index(names[i][v]) if known else v - 1
+            shown[i, c] = grid[i, v]
+        wt_col.append(cols.index(names[i][0]) if known and names[i][0] in cols else None)
+    lim = float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0
+    lim = lim if lim > 0 else 1.0
+    width = max(5.0, 2.6 + 0.3 * len(cols))
+    fig = _figure(width, max(2.8, 1.6 + 0.32 * n))
+    ax = fig.add_subplot()
+    cmap = _cmap("RdBu_r")
+    cmap.set_bad("#eeeeee")
+    im = ax.imshow(shown, cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
+    for i, c in enumerate(wt_col):
+        if c is not None:
+            ax.plot(c, i, marker="o", ms=3, color="black")
+    ax.set_xticks(range(len(cols)), cols, fontsize=8)
+    ax.set_yticks(range(n), [labels.site(i) for i in range(n)], fontsize=8)
+    ax.set_xlabel("substituted residue" if known else "state")
+    fig.colorbar(im, ax=ax, label="score change vs wild type", shrink=0.9)
+    ax.set_title(_wrapped(title, int(7 * width)), fontsize=10)
     return _save(fig, path)
+
+
+def _cmap(name: str):
+    import matplotlib
+
+    return matplotlib.colormaps[name].copy()
 
 
 def _mirror_free(frame, q: int):
@@ -132,19 +203,19 @@ def plot_top_interactions(interactions, mutations, q: int, path: str | os.PathLi
     fourier = _mirror_free(interactions[interactions["order"] > 0], q).head(top)
     epistasis = mutations[mutations["order"] >= 2].head(top)
     rows = max(len(fourier), len(epistasis), 1)
-    fig = _figure(12.0, 1.2 + 0.28 * rows)
+    fig = _figure(12.0, 1.4 + 0.28 * rows)
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     labels1 = []
     for wt, sites, freq in zip(fourier["wildtype"], fourier["sites"], fourier["frequency"]):
         named = sites.split(",")
         if wt:
             named = [w + s for w, s in zip(wt.split(","), named)]
-        labels1.append(f"{','.join(named)}  k=({freq})")
+        labels1.append(f"{' x '.join(named)}  (k {freq})")
     y1 = np.arange(len(fourier))[::-1]
     ax1.barh(y1, fourier["magnitude"], color=[_colour(o) for o in fourier["order"]])
     ax1.set_yticks(y1, labels1, fontsize=7)
     ax1.set_xlabel("|F[k]|")
-    ax1.set_title("largest Fourier interactions", fontsize=10)
+    ax1.set_title("largest interactions by site (Fourier k for experts)", fontsize=10)
     y2 = np.arange(len(epistasis))[::-1]
     ax2.barh(y2, epistasis["effect"], color=[_colour(o) for o in epistasis["order"]])
     ax2.axvline(0, color="black", lw=0.6)
@@ -157,7 +228,7 @@ def plot_top_interactions(interactions, mutations, q: int, path: str | os.PathLi
     present = sorted(set(fourier["order"]) | set(epistasis["order"]))
     fig.legend(handles=[Patch(color=_colour(o), label=f"order {o}") for o in present],
                loc="lower center", ncol=max(1, len(present)), fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(_wrapped(title, 110), fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     path = Path(path)
     fig.savefig(path, format="png", dpi=_DPI)

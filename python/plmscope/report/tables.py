@@ -109,6 +109,83 @@ def interaction_table(transform: SparseFourier, labels: SiteLabels):
     return frame
 
 
+def conjugate_pairs(transform: SparseFourier) -> tuple[np.ndarray, np.ndarray]:
+    """(index, weight) of one coefficient per real effect of order >= 1: for real scores
+    F[-k] = conj F[k], so k and its mirror -k (mod q) are one effect, 2 Re(F[k] w^<k,x>).
+    index picks the lexicographically smaller of k and -k, so the choice does not depend on
+    rounding of the two magnitudes; weight is 2 for a pair and 1 when k = -k (every q = 2
+    frequency), the number of coefficients the effect stands for."""
+    freqs = transform.frequencies
+    q = transform.q
+    pos = {row.tobytes(): i for i, row in enumerate(freqs)}
+    keep, weight = [], []
+    for i, k in enumerate(freqs):
+        if not k.any():
+            continue
+        mirror = ((q - k.astype(np.int64)) % q).astype(np.uint8)
+        key, mkey = k.tobytes(), mirror.tobytes()
+        if key == mkey:
+            keep.append(i)
+            weight.append(1)
+        elif key < mkey or mkey not in pos:
+            keep.append(i)
+            weight.append(2)
+    return np.array(keep, dtype=np.int64), np.array(weight, dtype=np.int64)
+
+
+def num_effects(transform: SparseFourier) -> int:
+    """Real effects (conjugate pairs k, -k counted once) of order >= 1 in a transform."""
+    return int(conjugate_pairs(transform)[0].size)
+
+
+def effect_table(transform: SparseFourier, labels: SiteLabels):
+    """The interactions as real effects: one row per conjugate pair k, -k (order >= 1),
+    largest first, ``rank`` from 1.
+
+    Columns: ``rank``, ``order``, ``sites`` ('D40,G38' when the wild type is known, else
+    the residue numbers), ``frequency`` (the nonzero k_i of one of the pair, for experts),
+    ``magnitude`` (|F[k]|; the effect swings by 2|F[k]| over the variants for a pair),
+    ``variance_pct`` (share of the score variance the effect carries: 2|F[k]|^2 for a pair,
+    |F[k]|^2 when k = -k, over sum |F[k]|^2 for k != 0).
+    """
+    import pandas as pd
+
+    if labels.n != transform.n:
+        raise ValueError(f"labels name {labels.n} sites but the transform has n={transform.n}")
+    idx, weight = conjugate_pairs(transform)
+    values = transform.values[idx]
+    power = np.abs(transform.values) ** 2
+    total = float(power[transform.orders() > 0].sum())
+    order = np.argsort(-np.abs(values), kind="stable")
+    idx, weight, values = idx[order], weight[order], values[order]
+    rows = {"rank": np.arange(1, idx.size + 1, dtype=np.int64),
+            "order": transform.orders()[idx].astype(np.int64), "sites": [], "frequency": []}
+    for k in transform.frequencies[idx]:
+        nz = np.flatnonzero(k)
+        rows["sites"].append(",".join(labels.site(i) for i in nz))
+        rows["frequency"].append(_join(int(k[i]) for i in nz))
+    rows["magnitude"] = np.abs(values)
+    rows["variance_pct"] = (100 * weight * np.abs(values) ** 2 / total if total > 0
+                            else np.zeros(idx.size))
+    return pd.DataFrame(rows)
+
+
+def single_mutant_grid(transform: SparseFourier, labels: SiteLabels):
+    """Score change of every single mutant relative to the wild type, exact from the
+    transform: (n, q) float array (column v = state v; column 0, the wild type, is 0) and the
+    residue of each cell (``labels.residues[i][v]``, or the state number when unknown)."""
+    q, n = transform.q, transform.n
+    x = np.zeros((1 + n * (q - 1), n), dtype=np.uint8)
+    for i in range(n):
+        x[1 + i * (q - 1):1 + (i + 1) * (q - 1), i] = np.arange(1, q)
+    y = transform.evaluate(x)
+    grid = np.zeros((n, q))
+    grid[:, 1:] = (y[1:] - y[0]).reshape(n, q - 1)
+    names = [[labels.residues[i][v] if labels.residues is not None else str(v)
+              for v in range(q)] for i in range(n)]
+    return grid, names
+
+
 def mutation_table(transform: SparseFourier, labels: SiteLabels, max_order: int = 2):
     """The wild-type-reference view: one row per mutation effect (see
     :mod:`plmscope.landscape.reference`) of order 1..max_order, largest |effect| first.
@@ -126,7 +203,8 @@ def mutation_table(transform: SparseFourier, labels: SiteLabels, max_order: int 
     rows = {"rank": np.arange(1, len(effects) + 1, dtype=np.int64),
             "order": effects["order"].to_numpy(np.int64),
             "mutations": [], "sites": [], "wildtype": [], "mutant": []}
-    for sites, states in zip(effects["sites"], effects["states"]):
+    for numbers, states in zip(effects["sites"], effects["states"]):
+        sites = [s - 1 for s in numbers]  # reference_effects counts sites from 1
         rows["mutations"].append(":".join(labels.mutation(i, v) for i, v in zip(sites, states)))
         rows["sites"].append(_join(labels.numbers[i] for i in sites))
         if labels.residues is None:
@@ -138,6 +216,16 @@ def mutation_table(transform: SparseFourier, labels: SiteLabels, max_order: int 
     rows["effect"] = effects["effect"].to_numpy(np.float64)
     rows["magnitude"] = np.abs(rows["effect"])
     return pd.DataFrame(rows)
+
+
+def top_mutations(transform: SparseFourier, labels: SiteLabels, count: int = 3) -> dict:
+    """The `count` largest single-mutant effects and pair epistases vs the wild type, as
+    [[name, effect], ...] ('D40A', 'D40A:G38W'), for summary.json and the console."""
+    table = mutation_table(transform, labels, 2)
+    return {key: [[m, float(e)] for m, e in
+                  zip(*(table[table["order"] == order].head(count)[c] for c in
+                        ("mutations", "effect")))]
+            for key, order in (("single", 1), ("pair", 2))}
 
 
 def write_table(frame, folder: str | os.PathLike, stem: str) -> list[Path]:
