@@ -312,7 +312,9 @@ def interactions_config(oracle_info: dict, q: int, n: int, b: int, num_subsample
     return {"kind": "interactions", "oracle": oracle_info, "q": q, "n": n, "b": b,
             "num_subsample": num_subsample, "num_repeat": num_repeat, "delays": delays,
             "noise_sd": noise_sd, "seed": seed, "test": test, "batch_size": batch_size,
-            "sites": labels.to_dict(), "decoder": qsft.resolve_decoder(decoder)}
+            "sites": labels.to_dict(),
+            "decoder": qsft.resolve_decoder(decoder, qsft.plan(q, n, b, num_subsample, delays,
+                                                               num_repeat).num_samples)}
 
 
 def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample: int = 2,

@@ -54,7 +54,7 @@ def test_paper_configuration_on_published_gb1_surrogate():
     residual = data["test_y"] - published.evaluate(data["test_x"])
     oracle = SurrogateOracle(published, float(residual.std()), seed=0)
     res = qsft.recover(oracle, 20, 10, 4, num_subsample=2, delays="nso", num_repeat=2,
-                       seed=0, batch_size=1_000_000)
+                       seed=0, batch_size=1_000_000, decoder="peel")
     assert res.num_samples == 7_040_000
     r2 = r_squared(data["test_y"], res.transform.evaluate(data["test_x"]))
     assert r2 >= 0.70, r2
@@ -65,7 +65,8 @@ def surrogate_run(tmp_path, capsys, *qsft_args):
     path = gb1_transform()
     out = tmp_path / "gb1"
     rc, text, err = cli(capsys, "interactions", "--oracle", f"surrogate:{path}", "--q", 20,
-                        "--surrogate-noise", "residual", *qsft_args, "--out", out,
+                        "--surrogate-noise", "residual", "--decoder", "peel", *qsft_args,
+                        "--out", out,
                         "--no-progress", "--yes")
     assert rc == 0, err
     summary = json.loads((out / "summary.json").read_text())
@@ -102,7 +103,8 @@ def test_peel_cap_warning_on_the_issue_case(tmp_path, capsys):
     rc = main(["interactions", "--oracle", f"surrogate:{gb1_transform()}", "--q", "20",
                "--fasta", str(data_file("wildtypes.fasta")), "--record", "1",
                "--sites", "12,15,6,47,40,9,37,50,21,38", "--surrogate-noise", "residual",
-               "--b", "3", "--test", "1000", "--no-progress", "--out", str(out)])
+               "--b", "3", "--test", "1000", "--decoder", "peel", "--no-progress",
+               "--out", str(out)])
     text = capsys.readouterr().out
     assert rc == 0
     assert "WARNING: peeling ran" in text and "100-round cap" in text

@@ -141,7 +141,7 @@ def add_qsft_args(p) -> None:
     g.add_argument("--decoder", default="auto", choices=("auto", "regress", "peel"),
                    help="regress: cross-validated sparse regression over every answer, with the "
                         "peeled terms as candidates; peel: the paper's peeling decoder alone; "
-                        "auto (default): regress")
+                        "auto (default): regress up to 1,000,000 design points, peel above")
     g.add_argument("--noise", default="auto",
                    help="per-query noise sd the decoder assumes, or 'auto' (estimated; default)")
     g.add_argument("--seed", type=seed, default=0, help="seeds the design and the held-out draw")

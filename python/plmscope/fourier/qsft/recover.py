@@ -180,8 +180,8 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
         "regress": a cross-validated sparse regression (:func:`plmscope.fourier.fit`) over
         every answer of the design, with all order <= 2 terms and the peeled frequencies as
         candidates, so high-order terms that peeling finds are kept. "auto" (default) is
-        "regress": at equal queries it predicts better on every landscape benchmarked
-        (bench/bench_efficiency.py).
+        "regress" up to AUTO_REGRESS_MAX_SAMPLES design points, where it predicts better at
+        equal queries (bench/bench_efficiency.py), and "peel" above.
     """
     if not callable(oracle):
         raise ValueError(f"oracle must be callable (variants -> scores), got {type(oracle).__name__}")
@@ -191,7 +191,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     batch_size = _check_int("batch_size", batch_size, 1)
     if not 0 < false_alarm:
         raise ValueError(f"false_alarm must be > 0, got {false_alarm!r}")
-    decoder = resolve_decoder(decoder)
+    decoder = resolve_decoder(decoder, the_plan.num_samples)
     if the_plan.num_bins > 2**40:
         raise ValueError(f"q^b = {q}^{b} = {the_plan.num_bins:.3g} bins per subsample is too many; "
                          "choose a smaller b")
@@ -281,11 +281,19 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
 DECODERS = ("auto", "regress", "peel")
 
 
-def resolve_decoder(decoder: str) -> str:
-    """The decoder that `decoder` names ("auto" is "regress", see :func:`recover`)."""
+# "auto" regresses up to this many design points: below it the regression decoder predicts
+# better at equal queries (bench/bench_efficiency.py); above it peeling has resolved what a
+# design of that size can resolve, and the fit would cost minutes more.
+AUTO_REGRESS_MAX_SAMPLES = 1_000_000
+
+
+def resolve_decoder(decoder: str, num_samples: int = 0) -> str:
+    """The decoder that `decoder` names for a design of `num_samples` points."""
     if decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {DECODERS}, got decoder={decoder!r}")
-    return "regress" if decoder == "auto" else decoder
+    if decoder == "auto":
+        return "regress" if num_samples <= AUTO_REGRESS_MAX_SAMPLES else "peel"
+    return decoder
 
 
 def regress_stages(transform: SparseFourier, peeled: np.ndarray) -> np.ndarray:
