@@ -50,7 +50,7 @@ def test_reference_effects_still_exact():
     for row in table.itertuples(index=False):
         if row.order != 2:
             continue
-        (i, j), (a, b) = row.sites, row.states
+        (i, j), (a, b) = (s - 1 for s in row.sites), row.states  # sites count from 1
         xa, xb, xab = wt.copy(), wt.copy(), wt.copy()
         xa[i] = xab[i] = a
         xb[j] = xab[j] = b

@@ -107,6 +107,7 @@ def effect_terms(run: Run, sites, max_order: int):
     rows = {"order": [], "sites": [], "mutant": [], "effect": []}
     for order, idx, states, value in zip(effects["order"], effects["sites"], effects["states"],
                                          effects["effect"]):
+        idx = tuple(i - 1 for i in idx)  # reference_effects numbers sites from 1
         if not set(idx) <= keep:
             continue
         pairs = sorted(zip((run.numbers[i] for i in idx), idx, states))
