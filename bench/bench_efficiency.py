@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import itertools
 import os
 import sys
 import time
@@ -245,7 +246,7 @@ def case_gb1(args, sizes, budgets):
     timer = Timer(args.max_seconds)
     rows = []
     for b in budgets:
-        for dec in ("peel", "auto"):
+        for dec in args.decoders:
             rec, dt = timer.run(dec, lambda: qsft.recover(
                 oracle, q, n, b, C, DELAYS, REPEATS, seed=0, decoder=dec, nthreads=args.threads,
                 progress=False))
@@ -297,28 +298,30 @@ def case_planted(args):
     from plmscope.commands import demo
     from plmscope.fourier import random_real_transform
 
-    q, n, b = demo.Q, len(demo.SITES), 3
+    q, n = demo.Q, len(demo.SITES)
     truths = {"demo (orders 1-3)": demo.planted_transform(0)}
     rng = np.random.default_rng([0, 0xDE70])
     truths["demo + order 4"] = random_real_transform(q, n, {**demo.PLANTED, 4: (2, 0.4)},
                                                      demo.MEAN, rng)
     test = np.random.default_rng([args.seed, 4]).integers(0, q, (10_000, n)).astype(np.uint8)
-    m = len(qsft.query_variants(q, n, b, C, DELAYS, REPEATS, seed=0))
     rows = []
     timer = Timer(args.max_seconds)
     for name, truth in truths.items():
         oracle = SurrogateOracle(truth, demo.NOISE_SD, seed=0)
-        planted = {pair_key(k, q): int(np.count_nonzero(k)) for k in truth.freqs if k.any()}
-        for dec in ("peel", "auto"):
+        planted = {pair_key(k, q): int(np.count_nonzero(k)) for k in truth.frequencies if k.any()}
+        for b, dec in itertools.product(args.planted_budgets, args.decoders):
+            m = len(qsft.query_variants(q, n, b, C, DELAYS, REPEATS, seed=0))
             rec, dt = timer.run(dec, lambda: qsft.recover(
                 oracle, q, n, b, C, DELAYS, REPEATS, seed=0, decoder=dec, nthreads=args.threads,
                 progress=False))
             if rec is None:
-                rows.append({"landscape": name, "method": dec, "R^2": "skipped"})
+                rows.append({"landscape": name, "method": dec, "b": b, "queries": m,
+                             "R^2": "skipped"})
                 continue
             tr = rec.transform
-            found = {pair_key(k, q) for k, v in zip(tr.freqs, tr.values) if k.any() and v != 0}
-            row = {"landscape": name, "method": dec, "queries": m,
+            found = {pair_key(k, q) for k, v in zip(tr.frequencies, tr.values)
+                     if k.any() and v != 0}
+            row = {"landscape": name, "method": dec, "b": b, "queries": m,
                    "found": f"{len(found & set(planted))}/{len(planted)}",
                    "extra terms": len(found - set(planted)),
                    "R^2": r2(truth.evaluate(test), tr.evaluate(test)), "seconds": dt}
@@ -326,11 +329,11 @@ def case_planted(args):
                 want = {k for k, o in planted.items() if o == order}
                 row[f"order {order}"] = f"{len(found & want)}/{len(want)}"
             rows.append(row)
-            print(f"  {name} {dec}: {dt:.1f} s", flush=True)
-    print(f"\n(c) planted landscapes, q={q} n={n}, b={b} C={C} ({m} queries), noise sd "
-          f"{demo.NOISE_SD}; found = planted pairs (k, -k) in the support; R^2 against the "
-          "noiseless truth on 10,000 random variants")
-    print_table(rows, ["landscape", "method", "queries", "found", "order 1", "order 2",
+            print(f"  {name} {dec} b={b}: {dt:.1f} s", flush=True)
+    print(f"\n(c) planted landscapes, q={q} n={n}, C={C}, noise sd {demo.NOISE_SD} (the demo "
+          "runs b=3); found = planted pairs (k, -k) in the support; R^2 against the noiseless "
+          "truth on 10,000 random variants")
+    print_table(rows, ["landscape", "method", "b", "queries", "found", "order 1", "order 2",
                        "order 3", "order 4", "extra terms", "R^2", "seconds"])
     return rows
 
@@ -425,10 +428,20 @@ def main(argv=None) -> int:
     p.add_argument("--sklearn-speed-size", type=int, default=100_000)
     p.add_argument("--max-seconds", type=float, default=300.0,
                    help="a method whose one call takes longer is not run again in that case")
+    p.add_argument("--decoders", default="peel,auto",
+                   help="recover decoders run in cases gb1 and planted (comma list)")
+    p.add_argument("--planted-budgets", default=None,
+                   help="b values for case planted (default 2,3; --quick: 2)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", default="bench_efficiency.png")
     args = p.parse_args(argv)
+    args.decoders = args.decoders.split(",")
+    args.planted_budgets = [int(v) for v in
+                            (args.planted_budgets or ("2" if args.quick else "2,3")).split(",")]
+    bad = set(args.decoders) - {"peel", "auto", "regress"}
+    if bad:
+        p.error(f"--decoders: unknown {sorted(bad)}; choose from peel,auto,regress")
     cases = set((args.cases or ("q2,gb1,planted" if args.quick else "q2,gb1,planted,speed"))
                 .split(","))
     unknown = cases - {"q2", "gb1", "planted", "speed"}
