@@ -101,6 +101,37 @@ def flat_index(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.int64) << (n - 1 - np.arange(n))).sum(axis=1)
 
 
+def equal_r2_table(results, queries, budgets) -> list:
+    """For each peel budget, the queries at which another method's
+    median first reaches peel's median there (linear between the measured budgets; "<=m"
+    when the smallest budget already does, "none" when the largest does not)."""
+    def reach(meth, target):
+        pts = [(queries[b], float(np.median(results[meth][b]))) for b in budgets
+               if results[meth][b]]
+        for i, (m, v) in enumerate(pts):
+            if v >= target:
+                if i == 0:
+                    return -m, f"<={m}"
+                m0, v0 = pts[i - 1]
+                at = m0 + (target - v0) / (v - v0) * (m - m0)
+                return at, f"{at:.0f}"
+        return None, "none"  # at < 0: an upper bound, -at queries
+
+    eq = []
+    for b in budgets:
+        if not results["peel"][b]:
+            continue
+        target = float(np.median(results["peel"][b]))
+        row = {"peel b": b, "peel queries": queries[b], "peel median": target}
+        for meth in ("auto", "fit", "ewht"):
+            at, text = reach(meth, target)
+            row[f"{meth} queries"] = text
+            row[f"{meth} / peel"] = ("-" if at is None else at / queries[b] if at > 0
+                                     else f"<={-at / queries[b]:.3g}")
+        eq.append(row)
+    return eq
+
+
 def case_q2(args, files, budgets):
     from ewht.cs import run_cs_experiment
 
@@ -160,19 +191,10 @@ def case_q2(args, files, budgets):
     cols = ["b", "queries"] + [f"{m} {s}" for m in results for s in ("med", "p10")]
     print_table(rows, cols)
 
-    # queries at equal R^2: the smallest budget where a method's median reaches peel's at
-    # the largest budget
-    top = budgets[-1]
-    target = np.median(results["peel"][top]) if results["peel"][top] else float("nan")
-    eq = []
-    for meth in ("auto", "fit", "ewht"):
-        hit = [b for b in budgets if results[meth][b] and np.median(results[meth][b]) >= target]
-        eq.append({"method": meth, "peel median at b=%d" % top: float(target),
-                   "first b reaching it": hit[0] if hit else "none",
-                   "queries": queries[hit[0]] if hit else "-",
-                   "fraction of peel's": queries[hit[0]] / queries[top] if hit else "-"})
-    print(f"\nqueries at equal R^2 (peel's median at b={top}, {queries[top]} queries):")
-    print_table(eq, list(eq[0]))
+    eq = equal_r2_table(results, queries, budgets)
+    if eq:
+        print("\nqueries at equal R^2 (median reaching peel's median; linear between budgets):")
+        print_table(eq, list(eq[0]))
     trow = [{"method": m, "calls": len(t), "median s": float(np.median(t)) if t else "-",
              "max s": float(np.max(t)) if t else "-"} for m, t in times.items()]
     print("\ntimes per call:")
