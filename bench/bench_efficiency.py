@@ -435,8 +435,10 @@ def plot(path, q2, gb1):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="a subset: 2 q=2 files, GB1 at 20,000 random answers and b=2, no "
-                        "speed case (about 15 minutes on 2 busy cores)")
+                   help="a subset: 2 q=2 files (6 landscapes), GB1 at 20,000 random answers "
+                        "and b=2, planted at b=2, no speed case (about 25 minutes on 2 cores "
+                        "at load 7: fit and recover(auto) take 10-30 s per q=2 landscape and "
+                        "4-5 minutes per q=20 fit)")
     p.add_argument("--cases", default=None, help="comma list of q2,gb1,planted,speed "
                    "(default all; --quick: q2,gb1,planted)")
     p.add_argument("--files", type=int, default=None, help="use the first N q=2 files")
