@@ -1,12 +1,10 @@
 """The paper's published GB1 transform (q = 20, n = 10, 228 coefficients) and its 10,000
 held-out ESM2 scores: its R^2, and q-SFT recovering it from a surrogate at the paper's scale."""
 import json
-import re
 
 import numpy as np
 import pytest
 
-from conftest import data_file
 from plmscope.cli import main
 from plmscope.fourier import SparseFourier, SurrogateOracle, qsft
 from published import gb1_transform
@@ -95,19 +93,3 @@ def test_paper_surrogate_paper_configuration(tmp_path, capsys):
     assert summary["num_samples"] == 7_040_000
     assert r2 > 0.70
 
-
-def test_peel_cap_warning_on_the_issue_case(tmp_path, capsys):
-    """b = 3 on the GB1 surrogate at its residual noise (sd 7.9): peeling runs to the cap; the
-    console and the report say so. Named residues from the FASTA, not '12(16)'."""
-    out = tmp_path / "run"
-    rc = main(["interactions", "--oracle", f"surrogate:{gb1_transform()}", "--q", "20",
-               "--fasta", str(data_file("wildtypes.fasta")), "--record", "1",
-               "--sites", "12,15,6,47,40,9,37,50,21,38", "--surrogate-noise", "residual",
-               "--b", "3", "--test", "1000", "--decoder", "peel", "--no-progress",
-               "--out", str(out)])
-    text = capsys.readouterr().out
-    assert rc == 0
-    assert "WARNING: peeling ran" in text and "100-round cap" in text
-    page = check_report(out / "report.html", {"single_mutants.png"})
-    assert any(t.startswith("Warning: peeling ran") for t in page.text)
-    assert re.search(r"single mutants: [A-Z]\d+[A-Z] ", text) and "(16)" not in text
