@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 def summary_lines(summary: dict) -> list[str]:
     """A person-readable summary of a fit's summary.json (what the CLI prints)."""
-    from ..report.interactions import _sites_line
+    from ..report.interactions import _sites_line, view_and_energy_lines
 
     t, f = summary["table"], summary["fit"]
     cv = summary["cv_r2"]
@@ -58,15 +58,7 @@ def summary_lines(summary: dict) -> list[str]:
                                      f"{cv:.4f} ({f.get('folds', '?')}-fold cross-validation)"),
              f"  fit R^2:       {summary['in_sample_r2']:.4f} on the table's variants "
              "(in-sample)"]
-    if summary.get("view"):
-        lines.append(f"  view:          {summary['view']['name']} "
-                     f"({summary['view']['weights']}); effects_{summary['view']['name']}.csv")
-    energy = np.asarray(summary["energy_by_order"])
-    total = energy[1:].sum()
-    if total > 0:
-        share = energy[1:] / total
-        shown = " ".join(f"{j}:{100 * s:.1f}%" for j, s in enumerate(share, start=1) if s >= 0.0005)
-        lines.append(f"  variance by order: {shown}")
+    lines += view_and_energy_lines(summary)
     lines.append(f"  time:          {summary['timings']['total']:.1f} s "
                  f"(fit {summary['timings']['fit']:.1f} s)")
     return lines

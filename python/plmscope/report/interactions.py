@@ -73,6 +73,21 @@ def _sites_line(summary: dict) -> str:
     return ", ".join(labels.site(i) for i in range(labels.n))
 
 
+def view_and_energy_lines(summary: dict) -> list[str]:
+    """The view's table and the variance by order, as the summary lines show them."""
+    lines = []
+    if summary.get("view"):
+        lines.append(f"  view:          {summary['view']['name']} "
+                     f"({summary['view']['weights']}); effects_{summary['view']['name']}.csv")
+    energy = np.asarray(summary["energy_by_order"])
+    total = energy[1:].sum()
+    if total > 0:
+        share = energy[1:] / total
+        shown = " ".join(f"{j}:{100 * s:.1f}%" for j, s in enumerate(share, start=1) if s >= 0.0005)
+        lines.append(f"  variance by order: {shown}")
+    return lines
+
+
 def summary_lines(summary: dict) -> list[str]:
     """A person-readable summary of summary.json (what the CLI prints)."""
     q, n = summary["q"], summary["n"]
@@ -114,15 +129,7 @@ def summary_lines(summary: dict) -> list[str]:
     for name, res in summary.get("extra_tests", {}).items():
         r2 = "undefined" if res["r2"] is None else f"{res['r2']:.4f}"
         lines.append(f"  R^2 ({name}): {r2} on {res['size']:,} variants")
-    if summary.get("view"):
-        lines.append(f"  view:          {summary['view']['name']} "
-                     f"({summary['view']['weights']}); effects_{summary['view']['name']}.csv")
-    energy = np.asarray(summary["energy_by_order"])
-    total = energy[1:].sum()
-    if total > 0:
-        share = energy[1:] / total
-        shown = " ".join(f"{j}:{100 * s:.1f}%" for j, s in enumerate(share, start=1) if s >= 0.0005)
-        lines.append(f"  variance by order: {shown}")
+    lines += view_and_energy_lines(summary)
     t = summary["timings"]
     lines.append(f"  time:          {t.get('total', sum(v for v in t.values())):.1f} s "
                  f"(oracle {t.get('oracle', 0):.1f} s, decode {t.get('decode', 0):.2f} s)")
