@@ -214,3 +214,20 @@ def test_recover_regress_uses_every_answer_and_keeps_peeled_terms():
     assert auto.fit is not None and auto.fit.cv_r2 > 0.99
     with pytest.raises(ValueError, match="decoder must be one of"):
         recover(oracle, q, n, 2, decoder="lasso")
+
+
+def test_interactions_summary_says_which_decoder(tmp_path):
+    from plmscope.experiment import run_interactions
+    from plmscope.fourier import SurrogateOracle
+    from plmscope.report.interactions import summary_lines
+
+    rng = np.random.default_rng(4)
+    truth = random_real_transform(3, 5, {1: (3, 1.0), 2: (2, 0.5)}, 0.2, rng)
+    res = run_interactions(SurrogateOracle(truth, 0.01), 3, 5, 2, num_subsample=2, num_repeat=1,
+                           test=50, progress=False, report=False)
+    assert res.summary["qsft"]["decoder"] == "regress"
+    assert res.summary["fit"]["cv_r2"] > 0.99 and "lambdas" not in res.summary["fit"]
+    assert any("regression over every answer" in line for line in summary_lines(res.summary))
+    peel = run_interactions(SurrogateOracle(truth, 0.01), 3, 5, 2, num_subsample=2,
+                            num_repeat=1, test=50, progress=False, report=False, decoder="peel")
+    assert peel.summary["qsft"]["decoder"] == "peel" and peel.summary["fit"] is None

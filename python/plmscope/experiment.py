@@ -444,7 +444,11 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
             "title": title or f"Interactions over {n} sites (q = {q})",
             "oracle": info, "q": q, "n": n, "sites": labels.to_dict(),
             "qsft": {"b": b, "num_subsample": num_subsample, "num_repeat": num_repeat,
-                     "delays": delays, "noise_sd": noise_sd, "seed": seed, "batch_size": batch_size},
+                     "delays": delays, "noise_sd": noise_sd, "seed": seed, "batch_size": batch_size,
+                     "decoder": recovery.decoder},
+            "fit": None if recovery.fit is None else {
+                k: v for k, v in recovery.fit.summary().items()
+                if k not in ("lambdas", "cv_r2_path")},
             "plan": {"num_samples": the_plan.num_samples, "num_bins": the_plan.num_bins,
                      "num_delays": the_plan.num_delays, "memory_bytes": the_plan.memory_bytes},
             "num_queries": recovery.num_queries, "num_samples": recovery.num_samples,

@@ -132,7 +132,13 @@ def summary_lines(summary: dict) -> list[str]:
     lines += view_and_energy_lines(summary)
     t = summary["timings"]
     lines.append(f"  time:          {t.get('total', sum(v for v in t.values())):.1f} s "
-                 f"(oracle {t.get('oracle', 0):.1f} s, decode {t.get('decode', 0):.2f} s)")
+                 f"(oracle {t.get('oracle', 0):.1f} s, decode {t.get('decode', 0):.2f} s"
+                 + (f", regression {t['regress']:.1f} s)" if "regress" in t else ")"))
+    fit = summary.get("fit")
+    if fit:
+        lines.append(f"  decoder:       regression over every answer ({fit['folds']}-fold CV R^2 "
+                     f"{fit['cv_r2']:.4f}; terms below {fit['noise_floor']:.2g} are within "
+                     "noise)")
     warning = peel_warning(summary)
     if warning:
         lines.append(f"  WARNING: {warning}")
