@@ -448,7 +448,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                      "decoder": recovery.decoder},
             "fit": None if recovery.fit is None else {
                 k: v for k, v in recovery.fit.summary().items()
-                if k not in ("lambdas", "cv_r2_path")},
+                if k not in ("lambdas", "cv_r2_path", "timings")},  # its time: timings.regress
             "plan": {"num_samples": the_plan.num_samples, "num_bins": the_plan.num_bins,
                      "num_delays": the_plan.num_delays, "memory_bytes": the_plan.memory_bytes},
             "num_queries": recovery.num_queries, "num_samples": recovery.num_samples,
