@@ -7,11 +7,9 @@ import time
 
 import pytest
 
-from plmscope.cli import main
-from plmscope.models import save_random_model
 from plmscope.models import loading
-
-GB1 = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
+# the tiny checkpoint, the GB1 FASTA and the CLI runner of the model command tests
+from test_cli_model import GB1, cli, ckpt, fasta  # noqa: F401
 MISSING = "plmscope-tests/no-such-model"  # hub-like: never in any cache
 
 
@@ -35,25 +33,6 @@ def no_network(monkeypatch, tmp_path):
     monkeypatch.setattr(loading, "_FAIR_ESM_URL", dead + "/fair-esm")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return dead
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return save_random_model("esm", tmp_path_factory.mktemp("ckpt") / "esm2_tiny.pt",
-                             backend="fair-esm", seed=11)
-
-
-@pytest.fixture
-def fasta(tmp_path):
-    path = tmp_path / "gb1.fasta"
-    path.write_text(f">gb1\n{GB1}\n")
-    return path
-
-
-def cli(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_probe_answers_at_once():
