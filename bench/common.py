@@ -40,3 +40,50 @@ def machine_line(threads: int) -> str:
     policy = os.environ.get("OMP_WAIT_POLICY", "default")
     return (f"cores: {os.cpu_count()}  threads: {threads or 'all'}  load: {load:.2f}  "
             f"OMP_WAIT_POLICY: {policy}")
+
+
+class pinned_threads:
+    """Run a benchmark side with exactly `threads` threads in every pool a peer might use.
+
+    `with pinned_threads(1): ...` caps OpenMP/OpenBLAS/MKL (threadpoolctl), torch's intra-op
+    pool and scipy.fft's workers for the block, and restores them after; 0 means all cores.
+    Our own kernels take `nthreads` explicitly: pass `pinned.threads` (the resolved count) so
+    plmscope and its peer run with the same number. Every bench times every side inside one,
+    so none can compare a 2-thread plmscope with a 1-thread peer by accident."""
+
+    def __init__(self, threads: int):
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"threads must be an integer >= 0 (0 = all cores), got {threads!r}")
+        self.threads = threads or (os.cpu_count() or 1)
+
+    def __enter__(self):
+        from contextlib import ExitStack
+        self._stack = ExitStack()
+        try:
+            from threadpoolctl import threadpool_limits
+            self._stack.enter_context(threadpool_limits(limits=self.threads))
+        except ImportError:  # threadpoolctl comes with scikit-learn (dev extra)
+            raise RuntimeError("pinned_threads needs threadpoolctl: pip install '.[dev]'")
+        try:
+            import scipy.fft
+            self._stack.enter_context(scipy.fft.set_workers(self.threads))
+        except ImportError:
+            pass
+        try:
+            import torch
+            before = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            self._stack.callback(torch.set_num_threads, before)
+        except ImportError:
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        self._stack.close()
+        return False
+
+
+def thread_counts(arg: int) -> list[int]:
+    """The thread counts a bench reports: 1 and all cores (or only `arg` when given)."""
+    cores = os.cpu_count() or 1
+    return [arg] if arg else sorted({1, cores})
