@@ -59,6 +59,10 @@ class pinned_threads:
     def __enter__(self):
         from contextlib import ExitStack
         self._stack = ExitStack()
+        try:  # load scipy's own OpenBLAS first, or threadpoolctl cannot see (and cap) it
+            import scipy.linalg  # noqa: F401
+        except ImportError:
+            pass
         try:
             from threadpoolctl import threadpool_limits
             self._stack.enter_context(threadpool_limits(limits=self.threads))
