@@ -232,7 +232,7 @@ py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object
                             const py::sequence& blocks, CArray<double> lambdas,
                             CArray<std::uint8_t> xv, py::object yv, py::object wv, double tol,
                             int max_sweeps, int max_inner, std::int64_t max_active,
-                            int patience, int nthreads) {
+                            int patience, int nthreads, py::object start) {
   PLMSCOPE_CHECK(x.ndim() == 2, "x must be 2-D (M, n), got ndim=" << x.ndim());
   PLMSCOPE_CHECK(xv.ndim() == 2 && xv.shape(1) == x.shape(1),
                  "xv must be 2-D (Mv, n) with the n=" << x.shape(1) << " of x");
@@ -267,6 +267,15 @@ py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object
   const auto cells = static_cast<py::ssize_t>(plmscope::lasso_cells(spec, q));
   std::vector<std::complex<double>> coef(static_cast<std::size_t>(L) * cells);
   std::vector<double> pred(static_cast<std::size_t>(L) * Mv);
+  CArray<std::complex<double>> start_arr;
+  const std::complex<double>* startp = nullptr;
+  if (!start.is_none()) {
+    start_arr = start.cast<CArray<std::complex<double>>>();
+    PLMSCOPE_CHECK(start_arr.ndim() == 1 && start_arr.shape(0) == cells,
+                   "start must hold one path point's " << cells << " coefficients, got shape ("
+                                                       << start_arr.shape(0) << ",)");
+    startp = start_arr.data();
+  }
   plmscope::LassoOptions opt;
   opt.tol = tol;
   opt.max_sweeps = max_sweeps;
@@ -278,7 +287,8 @@ py::dict fourier_lasso_path(CArray<std::uint8_t> x, CArray<double> y, py::object
   {
     py::gil_scoped_release release;
     r = plmscope::fourier_lasso_path(x.data(), M, n, q, y.data(), wp, spec, lambdas.data(), L,
-                                     xv.data(), Mv, yvp, wvp, coef.data(), pred.data(), opt);
+                                     xv.data(), Mv, yvp, wvp, coef.data(), pred.data(), opt,
+                                     startp);
   }
   const auto done = static_cast<py::ssize_t>(r.lambdas_done);
   py::array_t<std::complex<double>> coef_out({done, cells});
@@ -514,9 +524,10 @@ PYBIND11_MODULE(_core, m) {
         py::arg("lambdas").noconvert(), py::arg("xv").noconvert(), py::arg("yv") = py::none(),
         py::arg("wv") = py::none(), py::arg("tol") = 1e-6, py::arg("max_sweeps") = 500,
         py::arg("max_inner") = 50, py::arg("max_active") = -1, py::arg("patience") = 4,
-        py::arg("nthreads") = 1,
+        py::arg("nthreads") = 1, py::arg("start") = py::none(),
         "Lasso path on the q-ary Fourier basis over blocks (sites, frequency, mask, weight): "
-        "dict of lambda_max, coefficients (L, cells), predictions at xv (L, Mv), sweeps, active.");
+        "dict of lambda_max, coefficients (L, cells), predictions at xv (L, Mv), sweeps, active. "
+        "start: coefficients (cells,) to warm-start from (lambda_max is then NaN).");
 
   // ---- similarity kernels ----
   m.def("covariance_accumulate", &covariance_accumulate, py::arg("x").noconvert(),

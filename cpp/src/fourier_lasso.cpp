@@ -95,12 +95,38 @@ class Solver {
     while (sweeps < opt_.max_sweeps) {
       ++sweeps;
       if (sweep(lambda, false) <= tol_) break;
+      bool converged = false;
       while (sweeps < opt_.max_sweeps) {
         ++sweeps;
-        if (sweep(lambda, true) <= tol_) break;
+        if (sweep(lambda, true) <= tol_) {
+          // an active sweep that skipped no block was a full one: no need to repeat it
+          converged = skipped_ == 0;
+          break;
+        }
       }
+      if (converged) break;
     }
     return sweeps;
+  }
+
+  // Starts from coefficients `start` (one path point's layout): F is masked and made
+  // conjugate-symmetric, and the residual follows.
+  void warm_start(const cd* start) {
+    std::vector<double> g;
+    for (auto& b : blocks_) {
+      for (std::int64_t j = 0; j < b.cells; ++j) b.F[j] = b.mask[j] ? start[j] : cd(0, 0);
+      start += b.cells;
+      symmetrize(b, b.F);
+      b.nonzero = std::any_of(b.F.begin(), b.F.end(), [](const cd& v) { return v != cd(0, 0); });
+      if (!b.nonzero || b.inv_lipschitz == 0) {
+        std::fill(b.F.begin(), b.F.end(), cd(0, 0));
+        b.nonzero = false;
+        continue;
+      }
+      synthesize(b, b.F, g);
+      subtract(b, g);
+      b.g = g;
+    }
   }
 
   std::int64_t active() const {
@@ -246,14 +272,55 @@ class Solver {
     return c;
   }
 
+  // Cells of samples [lo, hi) into out: the passes are bound by this arithmetic where the
+  // data sit in cache, so the common site-set sizes get loops of their own.
+  void cells_into(const Block& b, std::int64_t lo, std::int64_t hi, std::uint32_t* out) const {
+    const std::int64_t len = hi - lo;
+    const auto col = [&](int site) { return xt_.data() + static_cast<std::size_t>(site) * M_ + lo; };
+    const std::uint32_t q = static_cast<std::uint32_t>(q_);
+    if (!b.is_freq && b.s == 0) {
+      std::fill(out, out + len, 0u);
+    } else if (!b.is_freq && b.s == 1) {
+      const std::uint8_t* a = col(b.sites[0]);
+      for (std::int64_t m = 0; m < len; ++m) out[m] = a[m];
+    } else if (!b.is_freq && b.s == 2) {
+      const std::uint8_t *a = col(b.sites[0]), *c = col(b.sites[1]);
+      for (std::int64_t m = 0; m < len; ++m) out[m] = a[m] * q + c[m];
+    } else if (!b.is_freq && b.s == 3) {
+      const std::uint8_t *a = col(b.sites[0]), *c = col(b.sites[1]), *e = col(b.sites[2]);
+      for (std::int64_t m = 0; m < len; ++m) out[m] = (a[m] * q + c[m]) * q + e[m];
+    } else {
+      for (std::int64_t m = 0; m < len; ++m) out[m] = static_cast<std::uint32_t>(cell(b, lo + m));
+    }
+  }
+
+  // Runs f(lo, hi, cells of b) over [lo, hi) in chunks that stay in L1.
+  template <class F>
+  void chunked(const Block& b, std::int64_t lo, std::int64_t hi, F&& f) const {
+    constexpr std::int64_t kChunk = 2048;
+    std::uint32_t buf[kChunk];
+    for (std::int64_t a = lo; a < hi; a += kChunk) {
+      const std::int64_t e = std::min(hi, a + kChunk);
+      cells_into(b, a, e, buf);
+      f(a, e, buf);
+    }
+  }
+
   // out[c] = sum over samples in cell c of w_m * v_m (v = nullptr: of w_m).
   void accumulate(const Block& b, const double* v, std::vector<double>& out) const {
     out.assign(b.cells, 0.0);
     auto run = [&](std::int64_t lo, std::int64_t hi, double* h) {
-      for (std::int64_t m = lo; m < hi; ++m) {
-        const double wm = w_ ? w_[m] : 1.0;
-        h[cell(b, m)] += v ? wm * v[m] : wm;
-      }
+      chunked(b, lo, hi, [&](std::int64_t a, std::int64_t e, const std::uint32_t* c) {
+        const std::int64_t len = e - a;
+        if (!w_ && v) {
+          for (std::int64_t m = 0; m < len; ++m) h[c[m]] += v[a + m];
+        } else {
+          for (std::int64_t m = 0; m < len; ++m) {
+            const double wm = w_ ? w_[a + m] : 1.0;
+            h[c[m]] += v ? wm * v[a + m] : wm;
+          }
+        }
+      });
     };
     if (threads_ <= 1) {
       run(0, M_, out.data());
@@ -273,7 +340,10 @@ class Solver {
   // r_m -= d[cell(m)]
   void subtract(const Block& b, const std::vector<double>& d) {
     auto run = [&](std::int64_t lo, std::int64_t hi) {
-      for (std::int64_t m = lo; m < hi; ++m) r_[m] -= d[cell(b, m)];
+      double* r = r_.data();
+      chunked(b, lo, hi, [&](std::int64_t a, std::int64_t e, const std::uint32_t* c) {
+        for (std::int64_t m = 0; m < e - a; ++m) r[a + m] -= d[c[m]];
+      });
     };
     if (threads_ <= 1) {
       run(0, M_);
@@ -365,15 +435,23 @@ class Solver {
   }
 
   // One pass over the blocks (only the nonzero ones when active_only); returns max |dF|.
+  // A block's residual update is applied in the same pass over the samples as the next
+  // block's histogram: the sweep is bound by memory traffic, and this halves it.
   double sweep(double lambda, bool active_only) {
     double moved = 0;
-    std::vector<double> H, Rp, gnew, d;
+    std::vector<double> H, Rp, gnew;
     std::vector<cd> G;
+    const Block* pending = nullptr;  // block whose update d_ is not yet in the residual
+    skipped_ = 0;
     for (auto& b : blocks_) {
-      if (active_only && !b.nonzero) continue;
+      if (active_only && !b.nonzero) {
+        skipped_ += b.inv_lipschitz != 0;
+        continue;
+      }
       if (b.inv_lipschitz == 0) continue;  // no sample reaches the block
       const double tau = b.weight > 0 ? lambda * b.weight : 0.0;
-      histogram(b, H);
+      histogram_after(pending, b, H);
+      pending = nullptr;
       if (!b.nonzero && b.weight > 0) {
         gradient_at_zero(b, H, G);
         bool zero_ok = true;
@@ -387,13 +465,47 @@ class Solver {
       if (step_moved == 0) continue;
       moved = std::max(moved, step_moved);
       synthesize(b, b.F, gnew);
-      d.resize(b.cells);
-      for (std::int64_t a = 0; a < b.cells; ++a) d[a] = gnew[a] - b.g[a];
-      subtract(b, d);
+      d_.resize(b.cells);
+      for (std::int64_t a = 0; a < b.cells; ++a) d_[a] = gnew[a] - b.g[a];
+      pending = &b;
       b.g.swap(gnew);
       b.nonzero = std::any_of(b.F.begin(), b.F.end(), [](const cd& v) { return v != cd(0, 0); });
     }
+    if (pending) subtract(*pending, d_);
     return moved;
+  }
+
+  // H = per-cell residual sums of b, after r_m -= d_[cell(prev, m)] when prev is given.
+  void histogram_after(const Block* prev, const Block& b, std::vector<double>& H) {
+    if (!prev) {
+      histogram(b, H);
+      return;
+    }
+    H.assign(b.cells, 0.0);
+    auto run = [&](std::int64_t lo, std::int64_t hi, double* h) {
+      double* r = r_.data();
+      const double* d = d_.data();
+      std::uint32_t before[2048];
+      chunked(b, lo, hi, [&](std::int64_t a, std::int64_t e, const std::uint32_t* c) {
+        const std::int64_t len = e - a;
+        cells_into(*prev, a, e, before);
+        for (std::int64_t m = 0; m < len; ++m) r[a + m] -= d[before[m]];
+        if (w_)
+          for (std::int64_t m = 0; m < len; ++m) h[c[m]] += w_[a + m] * r[a + m];
+        else
+          for (std::int64_t m = 0; m < len; ++m) h[c[m]] += r[a + m];
+      });
+    };
+    if (threads_ <= 1) {
+      run(0, M_, H.data());
+      return;
+    }
+    std::vector<std::vector<double>> part(threads_, std::vector<double>(b.cells, 0.0));
+    parallel_team(threads_, [&](int t, int team) {
+      run(M_ * t / team, M_ * (t + 1) / team, part[t].data());
+    });
+    for (const auto& p : part)
+      for (std::int64_t c = 0; c < b.cells; ++c) H[c] += p[c];
   }
 
   std::int64_t M_;
@@ -404,6 +516,8 @@ class Solver {
   std::vector<double> r_;
   std::vector<cd> omega_, twiddle_pos_, twiddle_neg_;  // omega^(+-jt) for j, t in [0, q)
   std::vector<Block> blocks_;
+  std::vector<double> d_;  // the pending residual update of a sweep
+  std::int64_t skipped_ = 0;  // blocks the last sweep left out
   double total_weight_ = 0, tol_ = 0;
   int threads_ = 1;
 };
@@ -422,7 +536,8 @@ LassoPathResult fourier_lasso_path(const std::uint8_t* x, std::int64_t M, int n,
                                    const double* lambdas, int L, const std::uint8_t* xv,
                                    std::int64_t Mv, const double* yv, const double* wv,
                                    std::complex<double>* coef, double* pred,
-                                   const LassoOptions& options) {
+                                   const LassoOptions& options,
+                                   const std::complex<double>* start) {
   PLMSCOPE_CHECK(q >= 2 && q <= 256, "q must be in [2, 256], got q=" << q);
   PLMSCOPE_CHECK(n >= 1, "n must be >= 1, got n=" << n);
   PLMSCOPE_CHECK(M >= 1, "need at least one sample, got M=" << M);
@@ -440,8 +555,14 @@ LassoPathResult fourier_lasso_path(const std::uint8_t* x, std::int64_t M, int n,
                    "lambdas must be >= 0 and decreasing");
   Solver solver(x, M, n, q, y, w, blocks, options);
   LassoPathResult result;
-  solver.solve(std::numeric_limits<double>::infinity());  // unpenalised blocks only
-  result.lambda_max = solver.lambda_max();
+  if (start) {
+    // near the answer already: lambda_max would need the unpenalised fit first
+    solver.warm_start(start);
+    result.lambda_max = std::numeric_limits<double>::quiet_NaN();
+  } else {
+    solver.solve(std::numeric_limits<double>::infinity());  // unpenalised blocks only
+    result.lambda_max = solver.lambda_max();
+  }
   const std::int64_t cells = lasso_cells(blocks, q);
   double best = std::numeric_limits<double>::infinity();
   int worse = 0;

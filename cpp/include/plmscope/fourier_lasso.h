@@ -62,13 +62,16 @@ std::int64_t lasso_cells(const std::vector<LassoBlock>& blocks, int q);
 /// block order; zeros off the mask), and pred[l * Mv ...] the fitted f at the Mv rows of xv.
 /// lambda_max is computed from the data (after fitting the unpenalised blocks) before the
 /// path; an empty lambda list computes only it. yv/wv (may be nullptr): validation targets
-/// and weights for early stopping (see LassoOptions::patience).
+/// and weights for early stopping (see LassoOptions::patience). start (may be nullptr): one
+/// path point's coefficients to start from (e.g. a neighbouring fit at the same lambda); the
+/// path then starts there and lambda_max is NaN.
 LassoPathResult fourier_lasso_path(const std::uint8_t* x, std::int64_t M, int n, int q,
                                    const double* y, const double* w,
                                    const std::vector<LassoBlock>& blocks,
                                    const double* lambdas, int L, const std::uint8_t* xv,
                                    std::int64_t Mv, const double* yv, const double* wv,
                                    std::complex<double>* coef, double* pred,
-                                   const LassoOptions& options);
+                                   const LassoOptions& options,
+                                   const std::complex<double>* start = nullptr);
 
 }  // namespace plmscope
