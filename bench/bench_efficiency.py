@@ -28,12 +28,19 @@ Cases:
                (noiseless truth) for peel and auto at the demo's budget (b = 3, C = 3).
   (d) speed  : ``fit`` on 10^6 random answers of the GB1 surrogate, max_order = 2,
                nthreads = 2 (target < 10 s), beside sklearn's LassoCV at --sklearn-speed-size.
+  (e) rounds : ``ask_in_rounds`` (``plmscope interactions --budget auto``), tolerance 0.005:
+               the GB1 surrogate (random design; R^2 on the real test set), the q = 2
+               landscapes of (a) (random design; R^2 on the variants not asked) and the demo's
+               planted landscape (q-SFT groups, b = 2): queries asked before it stopped.
+
+Every side runs under bench/common.py's pinned_threads(--threads): scikit-learn, ewht and
+plmscope with the same thread count.
 
 All seeds are fixed (design seed 0, random variants from numpy seed --seed). Every fit and
 recover is timed; a method whose single call exceeds --max-seconds is not run at the larger
 sizes of that case (its timing is printed instead), so a slow solver cannot stall the run.
 
-Run: python bench/bench_efficiency.py [--quick] [--cases q2,gb1,planted,speed]
+Run: python bench/bench_efficiency.py [--quick] [--cases q2,gb1,planted,speed,rounds]
          [--plot bench_efficiency.png] [--threads 2]
 """
 from __future__ import annotations
@@ -48,9 +55,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_line, print_table  # noqa: E402
+from common import machine_line, pinned_threads, print_table  # noqa: E402
 
-from plmscope.fourier import SparseFourier, SurrogateOracle, fit, qsft  # noqa: E402
+from plmscope.fourier import SparseFourier, SurrogateOracle, ask_in_rounds, fit, qsft  # noqa: E402
 
 DATA = (os.environ.get("PLMSCOPE_DATA")
         or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
@@ -366,17 +373,23 @@ def case_speed(args):
     _, oracle, tx, ty, _ = gb1_oracle()
     q, n = 20, 10
     rows = []
-    rng = np.random.default_rng([args.seed, 6])
-    x = rng.integers(0, q, (args.speed_size, n)).astype(np.uint8)
-    y = oracle(x)
-    t0 = time.perf_counter()
-    f = fit(x, y, q, max_order=2, seed=0, nthreads=args.threads)
-    dt = time.perf_counter() - t0
-    rows.append({"method": "fit (max_order=2)", "answers": args.speed_size, "seconds": dt,
-                 "R^2": r2(ty, f.predict(tx)),
-                 "cv s": f.timings.get("cross_validation", float("nan"))})
+    for size in args.speed_sizes:
+        rng = np.random.default_rng([args.seed, 6])
+        x = rng.integers(0, q, (size, n)).astype(np.uint8)
+        y = oracle(x)
+        t0 = time.perf_counter()
+        f = fit(x, y, q, max_order=2, seed=0, nthreads=args.threads)
+        dt = time.perf_counter() - t0
+        rows.append({"method": "fit (max_order=2)", "answers": size, "seconds": dt,
+                     "R^2": r2(ty, f.predict(tx)),
+                     "cv s": f.timings.get("cross_validation", float("nan")),
+                     "final s": f.timings.get("final_fit", float("nan")),
+                     "relax s": f.timings.get("relax", float("nan"))})
+        print(f"  fit {size}: {dt:.1f} s", flush=True)
     if args.sklearn_speed_size:
-        xs, ys = x[:args.sklearn_speed_size], y[:args.sklearn_speed_size]
+        rng = np.random.default_rng([args.seed, 6])
+        xs = rng.integers(0, q, (args.sklearn_speed_size, n)).astype(np.uint8)
+        ys = oracle(xs)
         t0 = time.perf_counter()
         model = sklearn_lasso(xs, ys, q, args.seed)
         dt = time.perf_counter() - t0
@@ -384,7 +397,61 @@ def case_speed(args):
                      "R^2": r2(ty, model.predict(onehot_order2(tx, q)))})
     print(f"\n(d) speed, q={q} n={n} order <= 2 candidates ({args.threads} threads); "
           "target: fit on 10^6 answers < 10 s")
-    print_table(rows, ["method", "answers", "seconds", "cv s", "R^2"])
+    print_table(rows, ["method", "answers", "seconds", "cv s", "final s", "relax s", "R^2"])
+    return rows
+
+
+# -- (e) self-stopping budgets ---------------------------------------------------------------
+
+def case_rounds(args, files):
+    rows = []
+    _, oracle, tx, ty, _ = gb1_oracle()
+    t0 = time.perf_counter()
+    res = ask_in_rounds(oracle, 20, 10, design="random", seed=args.seed, nthreads=args.threads,
+                        progress=False)
+    rows.append({"landscape": "GB1 q=20 surrogate", "design": "random",
+                 "rounds": len(res.rounds), "queries": res.num_queries,
+                 "cv R^2": res.fit.cv_r2, "R^2": r2(ty, res.fit.predict(tx)),
+                 "stopped": res.stopped, "seconds": time.perf_counter() - t0})
+    print("  GB1 rounds: " + ", ".join(f"{r.queries}:{r.cv_r2:.4f}" for r in res.rounds),
+          flush=True)
+    from plmscope.commands import demo
+
+    truth = demo.planted_transform(0)
+    q, n = demo.Q, len(demo.SITES)
+    test = np.random.default_rng([args.seed, 4]).integers(0, q, (10_000, n)).astype(np.uint8)
+    t0 = time.perf_counter()
+    res = ask_in_rounds(SurrogateOracle(truth, demo.NOISE_SD, seed=0), q, n, design="qsft", b=2,
+                        seed=args.seed, nthreads=args.threads, progress=False)
+    planted = {pair_key(k, q) for k in truth.frequencies if k.any()}
+    found = {pair_key(k, q) for k, v in zip(res.fit.transform.frequencies,
+                                            res.fit.transform.values) if k.any() and v != 0}
+    rows.append({"landscape": f"demo planted ({len(planted & found)}/{len(planted)} found, "
+                              f"{len(found - planted)} extra)", "design": "qsft b=2",
+                 "rounds": len(res.rounds), "queries": res.num_queries, "cv R^2": res.fit.cv_r2,
+                 "R^2": r2(truth.evaluate(test), res.fit.predict(test)), "stopped": res.stopped,
+                 "seconds": time.perf_counter() - t0})
+    X = all_binary(10)
+    got = []
+    for path in files:
+        scores = np.load(path)["scores"]
+        for row in ROWS:
+            s = scores[row].astype(float)
+            res = ask_in_rounds(lambda v, s=s: s[flat_index(np.asarray(v))], 2, 10, start=100,
+                                seed=args.seed, nthreads=args.threads, progress=False)
+            asked = np.zeros(2 ** 10, bool)
+            asked[flat_index(res.variants)] = True
+            got.append((res.num_queries, r2(s[~asked], res.fit.predict(X[~asked]))
+                        if (~asked).sum() > 1 else float("nan")))
+    if got:
+        qs, rs = map(np.array, zip(*got))
+        rows.append({"landscape": f"ESM2 q=2 ({len(got)}): median", "design": "random from 100",
+                     "queries": float(np.median(qs)), "R^2": float(np.nanmedian(rs))})
+        rows.append({"landscape": f"ESM2 q=2 ({len(got)}): 10th pct", "design": "random from 100",
+                     "queries": float(np.percentile(qs, 10)), "R^2": float(np.nanpercentile(rs, 10))})
+    print("\n(e) self-stopping budgets (ask_in_rounds, tolerance 0.005)")
+    print_table(rows, ["landscape", "design", "rounds", "queries", "cv R^2", "R^2", "stopped",
+                       "seconds"])
     return rows
 
 
@@ -448,7 +515,8 @@ def main(argv=None) -> int:
     p.add_argument("--gb1-budgets", default=None, help="recover b values for case gb1 (default 2)")
     p.add_argument("--sklearn-max", type=int, default=20_000,
                    help="largest random-variant count given to sklearn in case gb1")
-    p.add_argument("--speed-size", type=int, default=1_000_000)
+    p.add_argument("--speed-sizes", default="1000000",
+                   help="comma list of answer counts for case speed (e.g. 1000000,10000000)")
     p.add_argument("--sklearn-speed-size", type=int, default=100_000)
     p.add_argument("--max-seconds", type=float, default=300.0,
                    help="a method whose one call takes longer is not run again in that case")
@@ -466,12 +534,18 @@ def main(argv=None) -> int:
     bad = set(args.decoders) - {"peel", "auto", "regress"}
     if bad:
         p.error(f"--decoders: unknown {sorted(bad)}; choose from peel,auto,regress")
-    cases = set((args.cases or ("q2,gb1,planted" if args.quick else "q2,gb1,planted,speed"))
-                .split(","))
-    unknown = cases - {"q2", "gb1", "planted", "speed"}
+    args.speed_sizes = [int(v) for v in args.speed_sizes.split(",")]
+    cases = set((args.cases or ("q2,gb1,planted" if args.quick else
+                                "q2,gb1,planted,speed,rounds")).split(","))
+    unknown = cases - {"q2", "gb1", "planted", "speed", "rounds"}
     if unknown:
-        p.error(f"--cases: unknown {sorted(unknown)}; choose from q2,gb1,planted,speed")
+        p.error(f"--cases: unknown {sorted(unknown)}; choose from q2,gb1,planted,speed,rounds")
     print(machine_line(args.threads))
+    with pinned_threads(args.threads):
+        return run_cases(args, cases)
+
+
+def run_cases(args, cases) -> int:
     t_all = time.perf_counter()
     q2 = gb1 = None
     if "q2" in cases:
@@ -487,6 +561,9 @@ def main(argv=None) -> int:
         case_planted(args)
     if "speed" in cases:
         case_speed(args)
+    if "rounds" in cases:
+        files = sorted(glob.glob(data_file("esm2-q2-landscapes", "*", "GB1_*.npz")))
+        case_rounds(args, files[:args.files or (2 if args.quick else len(files))])
     plot(args.plot, q2, gb1)
     print(f"total {time.perf_counter() - t_all:.0f} s")
     return 0

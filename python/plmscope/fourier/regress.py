@@ -411,7 +411,7 @@ def _path(blocks, state, x, y, w, lambdas, xv, nthreads, max_active=-1, yv=None,
 def _cross_validate(blocks, state) -> dict:
     """Lasso path over `blocks`, K-fold cross-validated; the best point and its support."""
     x, y, w, q, n = state["x"], state["y"], state["w"], state["q"], state["n"]
-    K, fold_of, nthreads = state["folds"], state["fold_of"], state["nthreads"]
+    fold_of, nthreads = state["fold_of"], state["nthreads"]
     candidates = sum(b.coefficients(q) for b in blocks if b.sites)
     lmax = _path(blocks, state, x, y, w, np.zeros(0), np.zeros((0, n), np.uint8),
                  nthreads)["lambda_max"]
@@ -519,7 +519,7 @@ def _restricted_path(blocks, coef, state, x, y, w, lambdas, xv, nthreads, yv=Non
 
 def _relax(best, state) -> dict:
     """Chooses the relaxed penalty on the held-out folds and refits the support with it."""
-    x, y, w, q, n = state["x"], state["y"], state["w"], state["q"], state["n"]
+    x, y, w, n = state["x"], state["y"], state["w"], state["n"]
     fold_of, nthreads, blocks = state["fold_of"], state["nthreads"], best["blocks"]
     lam = float(best["lambdas"][best["index"]])
     if not lam > 0 or not math.isfinite(best["cv_r2"]):

@@ -291,3 +291,30 @@ def plot_score_scatter(measured, predicted, num_mutations, path: str | os.PathLi
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def plot_rounds(queries: Sequence[int], cv_r2: Sequence[float], path: str | os.PathLike,
+                title: str, test_r2: float | None = None, tolerance: float | None = None) -> Path:
+    """R^2 against queries over the rounds of a self-stopping budget: each round's
+    cross-validated R^2 (on the answers so far), and the held-out R^2 of the final fit."""
+    queries = np.asarray(queries, dtype=np.float64)
+    cv = np.asarray(cv_r2, dtype=np.float64)
+    fig = _figure(6.0, 3.8)
+    ax = fig.add_subplot()
+    ax.plot(queries, cv, "o-", color="#3b75af", label="cross-validated R^2 (answers so far)")
+    for x, y, r in zip(queries, cv, range(1, len(queries) + 1)):
+        ax.annotate(str(r), (x, y), textcoords="offset points", xytext=(0, 6), ha="center",
+                    fontsize=8, color="#3b75af")
+    if test_r2 is not None and queries.size:
+        ax.plot([queries[-1]], [test_r2], "s", color="#c0392b",
+                label="held-out R^2 of the final fit")
+    if queries.size > 1 and queries.min() > 0:
+        ax.set_xscale("log")
+    ax.set_xlabel("queries (distinct variants asked)")
+    ax.set_ylabel("R^2")
+    stop = "" if tolerance is None else f"; stops below a gain of {tolerance:g}"
+    ax.set_title(_wrapped(f"{title}: R^2 against queries (numbers: rounds{stop})", 70),
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
