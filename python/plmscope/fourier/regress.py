@@ -214,7 +214,15 @@ def _prepare(variants, scores, q, weights):
     if n == 0 or x.shape[0] == 0:
         raise ValueError(f"need at least one site and one scored variant, got variants of "
                          f"shape {x.shape}")
-    uniq, inverse, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    if q ** n < 2 ** 63:
+        # one int64 per variant sorts like the rows (most significant site first), and far
+        # faster than numpy's row-wise unique
+        place = np.array([q ** (n - 1 - i) for i in range(n)], np.int64)
+        _, first, inverse = np.unique(x.astype(np.int64) @ place, return_index=True,
+                                      return_inverse=True)
+        uniq = x[first]
+    else:
+        uniq, inverse = np.unique(x, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     wsum = np.bincount(inverse, weights=w, minlength=uniq.shape[0])
     ysum = np.bincount(inverse, weights=w * y, minlength=uniq.shape[0])
