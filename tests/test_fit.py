@@ -305,8 +305,11 @@ def test_many_variants_hold_out_one_fold(monkeypatch):
     test, train = fold_of == 0, fold_of != 0
     specs_blocks = path_blocks(q, n, 2)
     state = dict(q=q, n=n, tol=1e-5, unit_weights=True)
+    chosen = one.lambdas[int(np.nanargmax(one.cv_r2_path))]
+    # the final fit's penalty is the folds' one scaled to every answer
+    assert one.lam == pytest.approx(chosen * np.sqrt(1 - 1 / one.folds), rel=1e-12)
     res = regress._path(specs_blocks, state, np.ascontiguousarray(x[train]), y[train], None,
-                        np.array([one.lam]), np.ascontiguousarray(x[test]), 1)
+                        np.array([chosen]), np.ascontiguousarray(x[test]), 1)
     yt = y[test]
     r2 = 1 - np.sum((yt - res["predictions"][0]) ** 2) / np.sum((yt - yt.mean()) ** 2)
     assert abs(r2 - one.cv_r2) < 1e-3

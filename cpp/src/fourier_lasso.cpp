@@ -21,6 +21,8 @@ std::int64_t ipow(int q, int s) {
   return v;
 }
 
+enum Mode { kFull, kActive, kStrong };  // which blocks a sweep visits
+
 // One block with everything the solver keeps for it.
 struct Block {
   int s = 0;                        // cell dimension
@@ -37,6 +39,7 @@ struct Block {
   std::vector<cd> F;                // coefficients over the cell-frequency grid
   std::vector<double> g;            // the block's function over the cells
   bool nonzero = false;
+  double gradient = std::numeric_limits<double>::infinity();  // max |grad| when last at 0
 };
 
 class Solver {
@@ -91,21 +94,22 @@ class Solver {
 
   // Converges at lambda; returns the number of sweeps.
   int solve(double lambda) {
+    // The first sweep at a new penalty visits only the blocks the sequential strong rule
+    // keeps (a zero block whose gradient was below 2 lambda - lambda_prev stays zero, almost
+    // always); a sweep that skipped blocks never certifies convergence, a full one does.
     int sweeps = 0;
+    Mode mode = std::isfinite(lambda_prev_) && lambda < lambda_prev_ ? kStrong : kFull;
     while (sweeps < opt_.max_sweeps) {
       ++sweeps;
-      if (sweep(lambda, false) <= tol_) break;
-      bool converged = false;
-      while (sweeps < opt_.max_sweeps) {
-        ++sweeps;
-        if (sweep(lambda, true) <= tol_) {
-          // an active sweep that skipped no block was a full one: no need to repeat it
-          converged = skipped_ == 0;
-          break;
-        }
+      const double moved = sweep(lambda, mode);
+      if (moved <= tol_) {
+        if (skipped_ == 0) break;  // every block was visited: converged
+        mode = kFull;
+      } else {
+        mode = kActive;
       }
-      if (converged) break;
     }
+    lambda_prev_ = lambda;
     return sweeps;
   }
 
@@ -437,27 +441,29 @@ class Solver {
   // One pass over the blocks (only the nonzero ones when active_only); returns max |dF|.
   // A block's residual update is applied in the same pass over the samples as the next
   // block's histogram: the sweep is bound by memory traffic, and this halves it.
-  double sweep(double lambda, bool active_only) {
+  double sweep(double lambda, Mode mode) {
     double moved = 0;
     std::vector<double> H, Rp, gnew;
     std::vector<cd> G;
     const Block* pending = nullptr;  // block whose update d_ is not yet in the residual
+    const double strong = 2 * lambda - lambda_prev_;
     skipped_ = 0;
     for (auto& b : blocks_) {
-      if (active_only && !b.nonzero) {
-        skipped_ += b.inv_lipschitz != 0;
+      if (b.inv_lipschitz == 0) continue;  // no sample reaches the block
+      if (!b.nonzero && ((mode == kActive) ||
+                         (mode == kStrong && b.weight > 0 && b.gradient < strong * b.weight))) {
+        ++skipped_;
         continue;
       }
-      if (b.inv_lipschitz == 0) continue;  // no sample reaches the block
       const double tau = b.weight > 0 ? lambda * b.weight : 0.0;
       histogram_after(pending, b, H);
       pending = nullptr;
       if (!b.nonzero && b.weight > 0) {
         gradient_at_zero(b, H, G);
-        bool zero_ok = true;
-        for (std::int64_t j = 0; j < b.cells && zero_ok; ++j)
-          zero_ok = !b.mask[j] || std::abs(G[j]) <= tau;
-        if (zero_ok) continue;
+        b.gradient = 0;
+        for (std::int64_t j = 0; j < b.cells; ++j)
+          if (b.mask[j]) b.gradient = std::max(b.gradient, std::abs(G[j]));
+        if (b.gradient <= tau) continue;
       }
       Rp.resize(b.cells);
       for (std::int64_t a = 0; a < b.cells; ++a) Rp[a] = H[a] + b.count[a] * b.g[a];
@@ -518,6 +524,7 @@ class Solver {
   std::vector<Block> blocks_;
   std::vector<double> d_;  // the pending residual update of a sweep
   std::int64_t skipped_ = 0;  // blocks the last sweep left out
+  double lambda_prev_ = std::numeric_limits<double>::quiet_NaN();  // last penalty solved
   double total_weight_ = 0, tol_ = 0;
   int threads_ = 1;
 };

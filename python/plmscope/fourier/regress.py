@@ -45,7 +45,8 @@ class Fit:
 
     transform: SparseFourier
     cv_r2: float                     # cross-validated R^2 at the chosen penalty
-    lam: float                       # chosen penalty (the loss is mean squared error / 2)
+    lam: float                       # penalty of the final fit (the loss is mean squared
+                                     # error / 2): the folds' best, times sqrt((K-1)/K)
     lambdas: np.ndarray              # the path that was cross-validated
     cv_r2_path: np.ndarray           # cross-validated R^2 along it (nan: path stopped early)
     folds: int
@@ -402,7 +403,7 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
         if o:
             cand[o] = cand.get(o, 0) + b.coefficients(q)
     return Fit(
-        transform=transform, cv_r2=float(best["cv_r2"]), lam=float(best["lambdas"][best["index"]]),
+        transform=transform, cv_r2=float(best["cv_r2"]), lam=float(best["lam"]),
         lambdas=best["lambdas"], cv_r2_path=best["cv_r2_path"], folds=folds,
         num_answers=int(np.asarray(scores).size), num_variants=M, duplicates=duplicates,
         candidates_by_order=dict(sorted(cand.items())), support_by_order=support,
@@ -462,15 +463,19 @@ def _cross_validate(blocks, state) -> dict:
     # The fit at the chosen penalty on all data (also drives hierarchical growth), started
     # from the folds' mean there: the same convex problem as the path's end, reached in a few
     # sweeps instead of a whole path.
+    # The folds chose the penalty for their training share of the answers; the Lasso's best
+    # penalty falls as 1/sqrt(answers) (it tracks the noise of a coefficient's estimate), so
+    # the fit on every answer uses it scaled by sqrt(share).
     t0 = time.perf_counter()
+    lam = float(lambdas[index]) * math.sqrt(1 - 1 / state["folds"])
     start = np.mean([c[index] for _, c in per_fold if c.shape[0] > index], axis=0) \
         if all(c.shape[0] > index for _, c in per_fold) else None
     if start is None:
-        res = _path(blocks, state, x, y, w, lambdas[: index + 1], np.zeros((0, n), np.uint8),
-                    nthreads)
+        res = _path(blocks, state, x, y, w, np.append(lambdas[: index + 1], lam),
+                    np.zeros((0, n), np.uint8), nthreads)
     else:
-        res = _path(blocks, state, x, y, w, lambdas[index: index + 1],
-                    np.zeros((0, n), np.uint8), nthreads, start=start)
+        res = _path(blocks, state, x, y, w, [lam], np.zeros((0, n), np.uint8), nthreads,
+                    start=start)
     coef = res["coefficients"][-1].copy()
     # The noise of one coefficient's estimate (3 standard errors, sigma from the
     # cross-validated error): smaller terms help prediction a little but are not shown to be
@@ -487,7 +492,7 @@ def _cross_validate(blocks, state) -> dict:
         if np.any(magnitude >= floor):
             strong.append(b)
         offset += c
-    return {"blocks": blocks, "lambdas": lambdas, "cv_r2_path": r2, "index": index,
+    return {"blocks": blocks, "lambdas": lambdas, "cv_r2_path": r2, "index": index, "lam": lam,
             "fold_coefficients": [c[index] for _, c in per_fold], "sst": sst, "relax": 1.0,
             "held_weight": held_weight,
             "cv_r2": float(r2[index]) if np.isfinite(r2[index]) else -math.inf,
@@ -538,7 +543,7 @@ def _relax(best, state) -> dict:
     """Chooses the relaxed penalty on the held-out folds and refits the support with it."""
     x, y, w, n = state["x"], state["y"], state["w"], state["n"]
     fold_of, nthreads, blocks = state["fold_of"], state["nthreads"], best["blocks"]
-    lam = float(best["lambdas"][best["index"]])
+    lam = float(best["lambdas"][best["index"]])  # the folds' penalty (final: best["lam"])
     if not lam > 0 or not math.isfinite(best["cv_r2"]):
         return best
     factors = np.array(RELAX)
@@ -563,8 +568,8 @@ def _relax(best, state) -> dict:
     if pick == 0 or not r2[pick] > best["cv_r2"]:
         return best
     res, specs, offsets = _restricted_path(blocks, best["coefficients"], state, x, y, w,
-                                           [lam * factors[pick]], np.zeros((0, n), np.uint8),
-                                           nthreads)
+                                           [best["lam"] * factors[pick]],
+                                           np.zeros((0, n), np.uint8), nthreads)
     coef = np.zeros_like(best["coefficients"])
     flat, at = res["coefficients"][-1], 0
     for sp, o in zip(specs, offsets):
