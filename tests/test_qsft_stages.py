@@ -18,7 +18,8 @@ def _overloaded(classes=30, noise=0.01):
                                   0.0, np.random.default_rng(1))
 
     def oracle(v):
-        return truth.evaluate(v) + noise * np.random.default_rng(int(v.sum())).standard_normal(len(v))
+        rng = np.random.default_rng(int(v.sum()))
+        return truth.evaluate(v) + noise * rng.standard_normal(len(v))
 
     return truth, oracle, q, n
 

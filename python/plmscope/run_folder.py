@@ -146,7 +146,8 @@ def write_json(path: Path, data) -> None:
 def ask_stored(oracle: Callable, variants: np.ndarray, folder: Path | None, config: dict,
                batch_size: int, progress, desc: str, executor=None) -> np.ndarray:
     """Answers of `oracle` for `variants`, saved batch by batch in `folder` (a QueryStore)
-    so an interrupted run resumes without asking again; see :func:`plmscope.fourier.qsft.ask_batches`."""
+    so an interrupted run resumes without asking again; see
+    :func:`plmscope.fourier.qsft.ask_batches`."""
     from .fourier.qsft import ask_batches
 
     return ask_batches(oracle, variants, batch_size, folder, config, executor, progress, desc)

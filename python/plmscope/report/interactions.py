@@ -270,8 +270,9 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
     sections += list(extra_sections)
     files_note = files_note or (
         "interactions.csv / .parquet: one row per Fourier coefficient (stage: the decoding "
-        "step that produced it: peel, refit, regress, regress+peel or mean); mutations.csv / .parquet: "
-        "one row per mutation effect; transform.npz: the transform (SparseFourier.load); "
+        "step that produced it: peel, refit, regress, regress+peel or mean); mutations.csv / "
+        ".parquet: one row per mutation effect; design.npz: the q-SFT design; transform.npz: "
+        "the transform (SparseFourier.load) with each coefficient's stage; "
         "test.npz: held-out variants with oracle and predicted scores; summary.json: every "
         "number above.")
     sections.append(Section("Files", paragraphs=[files_note]))
