@@ -270,9 +270,11 @@ def test_query_variants_are_what_recover_asks():
     np.testing.assert_array_equal(qsft.query_variants(4, 6, 2, 2, "nso", 2, seed=3), rec.asked())
 
 
-def test_subgroup_collisions_of_composite_q_are_resolved():
+def test_subgroup_collisions_of_composite_q_are_reported_not_invented():
     # For q = 20 the frequencies 10 e_i can only reach the 3 nonzero bins of {0, 10}^2 when
-    # b = 2: with n = 4 sites they collide in every group, and peeling alone stalls.
+    # b = 2: with n = 4 sites they may collide in every group. Peeling then leaves those bins
+    # (bins_left says so) and adds no guess; the regression decoder, whose candidates
+    # include every order-1 term, resolves them from the same answers.
     q, n = 20, 4
     freqs, vals = [], []
     for i in range(n):
@@ -281,8 +283,19 @@ def test_subgroup_collisions_of_composite_q_are_resolved():
         k = np.zeros(n, np.int64); k[i] = 3
         freqs += [k, (-k) % q]; vals += [0.5 - 0.2j * i, 0.5 + 0.2j * i]
     truth = SparseFourier(np.array(freqs), np.array(vals), q)
+    planted = as_dict(truth)
+    stalled = 0
     for seed in range(4):
         res = peel_recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed)
         got = as_dict(res.transform)
-        assert set(got) == set(as_dict(truth)), seed
-        assert res.bins_left == 0
+        assert set(got) <= set(planted) | {(0,) * n}, seed
+        assert all(abs(got[k] - planted[k]) < 1e-9 for k in got if any(k)), seed
+        if set(got) != set(planted):
+            stalled += 1
+            assert res.bins_left > 0, seed
+        auto = qsft.recover(SurrogateOracle(truth), q, n, 2, num_subsample=2, seed=seed,
+                            progress=False)
+        assert auto.decoder == "regress"
+        big = {k for k, v in as_dict(auto.transform, 0.05).items() if any(k)}
+        assert big == set(planted), seed
+    assert stalled  # the case this test is about happens for some seed

@@ -11,8 +11,8 @@ import pytest
 
 from plmscope import folders
 from plmscope.cli import main
-from plmscope.experiment import _write_json
-from plmscope.fourier import SparseFourier, random_real_transform
+from plmscope.run_folder import write_json
+from plmscope.fourier import random_real_transform
 from plmscope.fourier.qsft import QueryStore
 
 BASE = ("--b", 2, "--subsamples", 3, "--repeats", 1, "--test", 50, "--batch-size", 40,
@@ -125,7 +125,7 @@ def _hammer(args):
     for i in range(150):
         try:
             if kind == "json":
-                _write_json(path, {"worker": worker, "i": i})
+                write_json(path, {"worker": worker, "i": i})
             else:
                 store = QueryStore(path, {"design_digest": "x"})
                 store.save(i % 7, np.full(3, float(worker)))

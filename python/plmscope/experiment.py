@@ -1,10 +1,14 @@
 """The interactions experiment of the paper as one resumable call: q-SFT of an oracle, R^2
-on held-out variants, and a report, all kept in a run folder.
+on held-out variants, and a report, all kept in a run folder (:mod:`plmscope.run_folder`).
 
-A run folder holds ``run.json`` (the configuration; a folder made with another one is
-refused), ``queries/`` (the q-SFT answers, batch by batch), ``test/`` (the held-out answers),
-and, once finished, ``transform.npz``, ``test.npz``, the tables, figures, ``report.html`` and
-``summary.json`` (written last: its presence means the run is complete).
+The run is Design -> Answers -> Bins -> Decode -> Result: one
+:class:`~plmscope.fourier.qsft.Design` is built from the arguments and handed to the
+held-out draw (which avoids its variants), to :func:`plmscope.fourier.qsft.recover` and to
+the report (its digest). The folder holds ``run.json`` (the configuration), ``design.npz``
+(the design; a resumed run checks that the arguments still build it), ``queries/`` (the
+q-SFT answers, batch by batch), ``test/`` (the held-out answers), and, once finished,
+``transform.npz`` (with the stage of each coefficient), ``test.npz``, the tables, figures,
+``report.html`` and ``summary.json`` (written last: its presence means the run is complete).
 
 Held-out variants: ``test`` variants drawn uniformly at random from Z_q^n with their own
 random stream (seeded from ``seed``), without repeats and never one of the q-SFT query
@@ -15,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,135 +31,12 @@ import numpy as np
 from . import folders
 from .fourier import SparseFourier, SurrogateOracle, qsft
 from .fourier.qsft import design
-from .fourier.qsft.store import design_digest
 from .report.tables import SiteLabels, num_effects, top_mutations
+from .run_folder import (RunFolder, ask_stored, read_json, release_oracle, run_files, versions,
+                         write_json)
 
-RUN_FORMAT = "plmscope.run/1"
 SUMMARY_FORMAT = "plmscope.interactions/1"
 _TEST_STREAM = 0x7E57  # the held-out draw's own stream, independent of the design's
-
-
-# -- the run folder -------------------------------------------------------------------------
-
-class RunFolder:
-    """A run folder bound to one configuration (see the module docstring)."""
-
-    def __init__(self, path: str | os.PathLike, config: dict):
-        self.path = Path(path)
-        self.config = {"format": RUN_FORMAT, **config}
-        # JSON round trip so tuples and numpy scalars compare like what is read back
-        self.config = json.loads(json.dumps(self.config, default=_json_default))
-
-    @property
-    def summary_file(self) -> Path:
-        return self.path / "summary.json"
-
-    def stored_config(self) -> dict | None:
-        f = self.path / "run.json"
-        if not f.exists():
-            return None
-        stored = read_json(f, "run.json of a run folder")
-        if not isinstance(stored, dict):
-            raise ValueError(f"{f} holds {type(stored).__name__}, not a run configuration "
-                             "(a JSON object); it is damaged: choose a new --out folder")
-        return stored
-
-    def check(self) -> None:
-        """ValueError if the folder holds a run of another configuration (or something else)."""
-        if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"--out {self.path} is a file, not a run folder; choose a folder path")
-        stored = self.stored_config()
-        kind = self.config.get("kind")
-        if stored is None:
-            if self.path.is_dir() and any(p.name not in folders.HIDDEN
-                                          for p in self.path.iterdir()):
-                maker = folders.made_by(self.path)
-                what = f"the output of `plmscope {maker}`" if maker else \
-                    "a non-empty folder that is not a plmscope run (no run.json)"
-                raise ValueError(f"--out {self.path} holds {what}; choose a new or empty folder")
-            return
-        if stored.get("kind") != kind:
-            raise ValueError(
-                f"--out {self.path} holds a `plmscope {stored.get('kind')}` run, not a {kind} "
-                "run; choose another --out folder")
-        old, new = _flatten(stored), _flatten(self.config)
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        if diff:
-            detail = "; ".join(f"{k}: stored {_short(old.get(k))} vs now {_short(new.get(k))}"
-                               for k in diff)
-            raise ValueError(
-                f"--out {self.path} holds a run with another configuration ({detail}); rerun with "
-                "the same arguments to resume or show it, or choose a new --out folder")
-
-    def create(self) -> None:
-        self.check()
-        self.path.mkdir(parents=True, exist_ok=True)
-        if self.stored_config() is None:
-            _write_json(self.path / "run.json", self.config)
-
-    @contextlib.contextmanager
-    def created(self):
-        """create(), then the block; if the block raises (e.g. the model cannot be loaded),
-        the run.json it wrote goes again, so the next attempt, with other arguments too (a
-        local checkpoint), is not refused as another configuration. The folders themselves
-        are folders.claim's: it removes the empty ones a failed command leaves."""
-        new_config = self.stored_config() is None
-        self.create()
-        try:
-            yield self
-        except BaseException:
-            if new_config:
-                (self.path / "run.json").unlink(missing_ok=True)
-            raise
-
-    def is_finished(self) -> bool:
-        return self.summary_file.exists() and self.stored_config() == self.config
-
-    def load_summary(self, required: tuple = ()) -> dict:
-        """summary.json, or ValueError naming it when it is damaged or lacks `required` keys."""
-        summary = read_json(self.summary_file, "summary of a finished run")
-        if not isinstance(summary, dict) or not summary \
-                or any(k not in summary for k in required):
-            raise ValueError(f"{self.summary_file} is damaged (an empty or non-object summary); "
-                             "delete it and rerun the same command to rebuild it from the saved "
-                             "answers")
-        return summary
-
-
-def _flatten(config: dict, prefix: str = "") -> dict:
-    """{'oracle.scorer': 'pllr', ...}: nested keys joined by dots, so a difference is named
-    by the one setting that differs."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def _short(value) -> str:
-    text = json.dumps(value, default=_json_default)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _json_default(obj):
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-read_json = folders.read_json
-
-
-def _write_json(path: Path, data) -> None:
-    folders.write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
 # -- oracle descriptions ----------------------------------------------------------------------
@@ -194,7 +73,7 @@ def describe_oracle(oracle) -> dict:
     return {"kind": type(oracle).__name__}
 
 
-# -- the design and the held-out set ----------------------------------------------------------
+# -- the held-out set ----------------------------------------------------------
 
 def held_out_variants(q: int, n: int, count: int, seed: int, exclude: np.ndarray) -> np.ndarray:
     """Up to `count` distinct variants drawn uniformly from Z_q^n minus `exclude` ((m, n)
@@ -234,13 +113,6 @@ def held_out_variants(q: int, n: int, count: int, seed: int, exclude: np.ndarray
     return np.array(out, dtype=np.uint8)
 
 
-def ask_stored(oracle: Callable, variants: np.ndarray, folder: Path | None, config: dict,
-               batch_size: int, progress, desc: str, executor=None) -> np.ndarray:
-    """Answers of `oracle` for `variants`, saved batch by batch in `folder` (a QueryStore)
-    so an interrupted run resumes without asking again; see :func:`qsft.ask_batches`."""
-    return qsft.ask_batches(oracle, variants, batch_size, folder, config, executor, progress, desc)
-
-
 def r_squared(y: np.ndarray, yhat: np.ndarray) -> float:
     """1 - SSE / SST (DESIGN.md); nan for fewer than two values or constant y."""
     y = np.asarray(y, dtype=np.float64)
@@ -250,21 +122,6 @@ def r_squared(y: np.ndarray, yhat: np.ndarray) -> float:
     if sst == 0:
         return float("nan")
     return 1.0 - float(np.sum((y - np.asarray(yhat)) ** 2)) / sst
-
-
-class _DigestingExecutor:
-    """Hashes the variants of every task handed to `inner` (None: in this process), in order,
-    on the calling process, whichever process then asks the oracle. Without a store, recover
-    hands over every batch in asking order, so the hash is the design digest."""
-
-    def __init__(self, inner=None):
-        self.inner, self.hash = inner or qsft.LocalExecutor(), hashlib.sha256()
-
-    def run(self, oracle, tasks, on_result) -> None:
-        tasks = list(tasks)
-        for _, variants in tasks:
-            self.hash.update(np.ascontiguousarray(variants, dtype=np.uint8).tobytes())
-        self.inner.run(oracle, tasks, on_result)
 
 
 # -- the experiment ---------------------------------------------------------------------------
@@ -282,39 +139,37 @@ class InteractionsResult:
     test_yhat: np.ndarray = None
     already_finished: bool = False
     files: list = field(default_factory=list)
+    stages: np.ndarray = None      # the decoding stage of each coefficient of `transform`
 
     @property
     def r2(self) -> float | None:
         return self.summary["test"]["r2"]
 
 
-def versions() -> dict:
-    """Versions of what computed the result (torch and friends only when they were used)."""
-    from importlib.metadata import PackageNotFoundError, version as pkg_version
-
-    from . import __version__
-
-    out = {"plmscope": __version__, "python": platform.python_version(), "numpy": np.__version__}
-    for name, dist in (("scipy", "scipy"), ("pandas", "pandas"), ("torch", "torch"),
-                       ("esm", "fair-esm"), ("transformers", "transformers")):
-        if name in sys.modules or name in ("scipy", "pandas"):
-            try:
-                out[dist] = pkg_version(dist)
-            except PackageNotFoundError:
-                continue
-    return out
-
-
-def interactions_config(oracle_info: dict, q: int, n: int, b: int, num_subsample: int,
-                        num_repeat: int, delays: str, noise_sd, seed: int, test: int,
-                        batch_size: int, labels: SiteLabels, decoder: str = "auto") -> dict:
+def interactions_config(oracle_info: dict, the_plan: qsft.QueryPlan, noise_sd, seed: int,
+                        test: int, batch_size: int, labels: SiteLabels,
+                        decoder: str = "auto") -> dict:
     """The run.json of an interactions run: everything that changes its numbers."""
-    return {"kind": "interactions", "oracle": oracle_info, "q": q, "n": n, "b": b,
-            "num_subsample": num_subsample, "num_repeat": num_repeat, "delays": delays,
+    return {"kind": "interactions", "oracle": oracle_info, **the_plan.arguments(),
             "noise_sd": noise_sd, "seed": seed, "test": test, "batch_size": batch_size,
             "sites": labels.to_dict(),
-            "decoder": qsft.resolve_decoder(decoder, qsft.plan(q, n, b, num_subsample, delays,
-                                                               num_repeat).num_samples)}
+            "decoder": qsft.resolve_decoder(decoder, the_plan.num_samples)}
+
+
+def keep_design(path: Path, the_design: qsft.Design) -> None:
+    """Save `the_design` at `path`, or, when a resumed run saved one there, ValueError unless
+    the arguments still build the same design (same digest)."""
+    if not path.exists():
+        the_design.save(path)
+        return
+    saved = folders.read_npz(path, "q-SFT design of the run")
+    digest = str(saved["digest"]) if "digest" in saved else None
+    if digest != the_design.digest:
+        raise ValueError(
+            f"{path} holds the design the run was started with (digest {str(digest)[:12]}), but "
+            f"these arguments build another one (digest {the_design.digest[:12]}), e.g. after a "
+            "plmscope upgrade changed how designs are drawn; finish the run with the version "
+            "that started it, or choose a new --out folder")
 
 
 def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample: int = 2,
@@ -327,7 +182,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                      log: Callable[[str], None] | None = None,
                      note: str | None = None,
                      truth: SparseFourier | None = None,
-                     executor=None, decoder: str = "auto", view=None) -> InteractionsResult:
+                     executor=None, decoder: str = "auto", view=None,
+                     design: qsft.Design | None = None) -> InteractionsResult:
     """Recover the interactions of `oracle` over Z_q^n with q-SFT and measure them.
 
     Parameters
@@ -370,9 +226,19 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     view : plmscope.report.tables.ViewSpec or None
         A background view of the transform for the report (effects_<view>.csv and its
         section); not part of the configuration.
+    design : plmscope.fourier.qsft.Design or None
+        The run's design, when the caller built it already (the command line does, to check
+        the memory before loading a model); its arguments must be the ones given here.
+        None: built here from them.
     """
+    the_design = design
     say = log or (lambda _msg: None)
-    the_plan = qsft.plan(q, n, b, num_subsample, delays, num_repeat)
+    if the_design is None:
+        the_plan = qsft.plan(q, n, b, num_subsample, delays, num_repeat)
+    else:
+        the_design.check(q=q, n=n, b=b, num_subsample=num_subsample, delays=delays,
+                         num_repeat=num_repeat, seed=seed)
+        the_plan = the_design.plan
     labels = labels or SiteLabels.plain(n)
     if labels.n != n:
         raise ValueError(f"labels name {labels.n} sites but n={n}")
@@ -380,8 +246,8 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
     if test < 0:
         raise ValueError(f"test must be >= 0 held-out variants, got test={test}")
     info = oracle_info if oracle_info is not None else describe_oracle(oracle)
-    config = interactions_config(info, q, n, b, num_subsample, num_repeat, delays, noise_sd,
-                                 seed, test, batch_size, labels, decoder)
+    config = interactions_config(info, the_plan, noise_sd, seed, test, batch_size, labels,
+                                 decoder)
     folder = RunFolder(out, config) if out is not None else None
     if folder is not None:
         folder.check()
@@ -394,29 +260,22 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
             folder.create()
 
         t_start = time.perf_counter()
+        if the_design is None:
+            the_design = qsft.make_design(the_plan, seed, nthreads)
+        if folder is not None:
+            keep_design(folder.path / "design.npz", the_design)
         t0 = time.perf_counter()
-        unique = qsft.query_variants(q, n, b, num_subsample, delays, num_repeat, seed, nthreads)
-        test_x = held_out_variants(q, n, test, seed, unique)
-        t_design = time.perf_counter() - t0
-        digest = design_digest(unique)
-        del unique
+        test_x = held_out_variants(q, n, test, seed, the_design.variants)
+        t_held_out = time.perf_counter() - t0
 
         store = folder.path / "queries" if folder is not None else None
         if store is not None and (store / "answers").is_dir():
             saved = len(list((store / "answers").glob("*.npy")))
             if saved:
                 say(f"resuming: {saved} answered query batch(es) found in {store}")
-        digesting = _DigestingExecutor(executor) if store is None else None
-        recovery = qsft.recover(oracle, q, n, b, num_subsample=num_subsample, delays=delays,
-                                num_repeat=num_repeat, noise_sd=noise_sd, seed=seed, store=store,
-                                nthreads=nthreads, batch_size=batch_size,
-                                executor=digesting or executor, progress=progress,
-                                decoder=decoder)
-        made = (json.loads((store / "config.json").read_text())["design_digest"] if store is not None
-                else digesting.hash.hexdigest())
-        if made != digest:  # the held-out set was drawn against another design: never report it
-            raise RuntimeError("internal error: the q-SFT queries differ from the design used to "
-                               "exclude held-out variants; please report this")
+        recovery = qsft.recover(oracle, design=the_design, noise_sd=noise_sd, store=store,
+                                nthreads=nthreads, batch_size=batch_size, executor=executor,
+                                progress=progress, decoder=decoder)
         transform = recovery.transform
 
         t0 = time.perf_counter()
@@ -438,7 +297,7 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
 
         energy = transform.energy_by_order()
         timings = dict(recovery.timings)
-        timings.update(held_out_design=t_design, held_out_queries=t_test)
+        timings.update(held_out_design=t_held_out, held_out_queries=t_test)
         summary = {
             "format": SUMMARY_FORMAT,
             "title": title or f"Interactions over {n} sites (q = {q})",
@@ -451,6 +310,9 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                 if k not in ("lambdas", "cv_r2_path", "timings")},  # its time: timings.regress
             "plan": {"num_samples": the_plan.num_samples, "num_bins": the_plan.num_bins,
                      "num_delays": the_plan.num_delays, "memory_bytes": the_plan.memory_bytes},
+            "design": {"digest": the_design.digest, "num_queries": the_design.num_queries,
+                       "file": None if folder is None else "design.npz"},
+            "stages": stage_counts(recovery.stages),
             "num_queries": recovery.num_queries, "num_samples": recovery.num_samples,
             "fraction_of_all_variants": recovery.num_queries / float(q) ** n,
             "num_coefficients": len(transform),
@@ -473,9 +335,9 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
             "view": None if view is None else view.to_dict(),
         }
         result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
-                                    test_x, test_y, test_yhat)
+                                    test_x, test_y, test_yhat, stages=recovery.stages)
         if folder is not None:
-            transform.save(folder.path / "transform.npz")
+            transform.save(folder.path / "transform.npz", stages=recovery.stages.astype(str))
             np.savez(folder.path / "test.npz", x=test_x, y=test_y, yhat=test_yhat)
             # the total before the report: the one number the report, summary.json and the
             # console all show (the report's own time is timings.report)
@@ -486,37 +348,19 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                 t0 = time.perf_counter()
                 result.files = write_interactions_report(folder.path, transform, summary, labels,
                                                          test_y, test_yhat, reference_order, truth,
-                                                         view)
+                                                         view, stages=recovery.stages)
                 summary["timings"]["report"] = time.perf_counter() - t0
             summary["files"] = run_files(folder.path)
-            _write_json(folder.summary_file, summary)
+            write_json(folder.summary_file, summary)
         else:
             summary["timings"]["total"] = time.perf_counter() - t_start
         return result
 
 
-def release_oracle(oracle) -> None:
-    """Close what a plmscope model oracle holds open (its SQLite score cache), so the run
-    folder holds whole files before they are listed; the oracle reopens it if called again.
-    Other oracles are left alone: their own close(), if any, may mean something else."""
-    models = sys.modules.get("plmscope.models")
-    distributed = sys.modules.get("plmscope.distributed")
-    if (models is not None and isinstance(oracle, models.Oracle)) or \
-            (distributed is not None and isinstance(oracle, distributed.LazyOracle)):
-        oracle.close()
-
-
-_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
-def run_files(path: Path) -> list[str]:
-    """The artefacts of a run folder: its plain files and summary.json, without hidden files
-    and without the transient journals SQLite keeps beside an open database (they come and go
-    with connections, and a copy of one without its database means nothing)."""
-    names = {p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")}
-    journals = {name for name in names for suffix in _SQLITE_SIDE_FILES
-                if name.endswith(suffix) and name[:-len(suffix)] in names}
-    return sorted((names - journals) | {"summary.json"})
+def stage_counts(stages) -> dict:
+    """{stage: coefficients it produced}, in :data:`plmscope.fourier.qsft.STAGES` order."""
+    found = [str(v) for v in stages]
+    return {name: found.count(name) for name in qsft.STAGES if name in found}
 
 
 def truth_counts(transform: SparseFourier, truth: SparseFourier, labels: SiteLabels,
@@ -557,19 +401,23 @@ def load_interactions(path: str | os.PathLike, report: bool = True) -> Interacti
                          f"{', '.join(missing)}); it is damaged or was written by another "
                          "command: delete it and rerun the same command to rebuild it")
     transform = SparseFourier.load(path / "transform.npz")
+    stages = folders.read_npz(path / "transform.npz", "transform of a finished run").get("stages")
+    if stages is not None and stages.shape != (len(transform),):
+        stages = None  # a file of another length: no stage column rather than a wrong one
     data = folders.read_npz(path / "test.npz", "held-out set of a finished run")
     if not {"x", "y", "yhat"} <= set(data):
         raise ValueError(f"{path / 'test.npz'} lacks x, y or yhat; it is damaged: delete "
                          "summary.json and rerun the same command to rebuild the run's files")
     x, y, yhat = data["x"], data["y"], data["yhat"]
-    result = InteractionsResult(transform, summary, path, None, x, y, yhat, already_finished=True)
+    result = InteractionsResult(transform, summary, path, None, x, y, yhat, already_finished=True,
+                                stages=stages)
     if report and not (path / "report.html").exists():
         from .report.interactions import write_interactions_report
 
         truth = SparseFourier.load(path / "truth.npz") if (path / "truth.npz").exists() else None
         result.files = write_interactions_report(path, transform, summary,
                                                  SiteLabels.from_dict(summary["sites"]), y, yhat,
-                                                 truth=truth)
+                                                 truth=truth, stages=stages)
     return result
 
 

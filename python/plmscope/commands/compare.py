@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(out: Path, runs, names, comparisons, args) -> int:
-    from ..experiment import _write_json, run_files, versions
+    from ..run_folder import run_files, versions, write_json
     from ..landscape.comparison import energy_shares
     from ..report.compare import write_compare_report
 
@@ -61,7 +61,7 @@ def _write(out: Path, runs, names, comparisons, args) -> int:
                "versions": versions()}
     write_compare_report(out, runs, shares, comparisons, summary)
     summary["files"] = run_files(out)
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     for c in comparisons:
         print(f"{c.b} vs {c.a}: {len(c.shared)} shared sites")
         for row in c.by_order.to_dict("records"):

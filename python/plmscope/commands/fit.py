@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .interactions import add_view_args, check_view_args, resolve_view, view_key
+from .common import add_view_args, check_view_args, resolve_view, view_key
 from .score import add_table_args, file_digest
 
 FIT_FORMAT = "plmscope.fit/1"
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .. import fourier
-    from ..experiment import RunFolder, _write_json, r_squared, run_files, versions
+    from ..experiment import r_squared
+    from ..run_folder import RunFolder, run_files, versions, write_json
     from ..fourier import SparseFourier
     from ..report.tables import SiteLabels
 
@@ -111,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             transform = SparseFourier.load(out / "transform.npz")
             summary = _write_report(out, transform, summary, labels, table, args)
             summary["files"] = run_files(out)
-            _write_json(out / "summary.json", summary)
+            write_json(out / "summary.json", summary)
         return _finish(out, summary)
     print(f"{args.table}: {len(frame):,} rows, {table.variants.shape[0]:,} distinct variants over "
           f"{table.n} sites (q = {table.q}); fitting")
@@ -150,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = _write_report(out, transform, summary, labels, table, args, predicted)
     summary["timings"]["total"] = time.perf_counter() - t0
     summary["files"] = run_files(out)
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return _finish(out, summary)
 
 

@@ -13,8 +13,10 @@ from . import seed
 from .. import folders
 from ..folders import read_npz
 from ..distributed import add_ray_arguments
+from .common import (SCORERS, add_protein_args, add_view_args, check_positive, check_view_args,
+                     model_identity, parse_noise, protein_landscape, ray_executor,
+                     ray_model_oracle, resolve_view, view_key)
 
-SCORERS = ("pllr", "masked_marginal", "wt_marginal")
 CONFIRM_ABOVE = 1_000_000
 
 
@@ -47,89 +49,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def add_view_args(p) -> None:
-    g = p.add_argument_group("view of the interactions (plmscope.landscape.background)")
-    g.add_argument("--view", choices=("fourier", "reference", "weighted"),
-                   help="also tabulate the effects against a background (effects_VIEW.csv and "
-                        "a report section): fourier = every residue equally, reference = "
-                        "relative to the wild type, weighted = residues weighted by --weights")
-    g.add_argument("--weights",
-                   help="background of --view weighted: uniform, wildtype, model (the model's "
-                        "wild-type marginals; --model runs without --ray) or alignment:PATH "
-                        "(residue frequencies of an alignment whose first sequence is the wild "
-                        "type; FASTA, Clustal .aln or Stockholm .sto)")
-    g.add_argument("--pseudocount", type=float, default=1.0,
-                   help="added to every state's count of --weights alignment:PATH (default 1)")
-
-
-def check_view_args(args) -> None:
-    if args.weights is not None and args.view != "weighted":
-        raise ValueError(f"--weights {args.weights} sets the background of --view weighted; "
-                         "add --view weighted (or leave --weights out)")
-    if args.view == "weighted" and args.weights is None:
-        raise ValueError("--view weighted needs --weights: uniform, wildtype, model or "
-                         "alignment:PATH")
-    if not args.pseudocount >= 0:
-        raise ValueError(f"--pseudocount must be >= 0, got {args.pseudocount}")
-    if args.weights is not None and not (args.weights in ("uniform", "wildtype", "model")
-                                         or args.weights.startswith("alignment:")):
-        raise ValueError(f"--weights {args.weights!r}: choose uniform, wildtype, model or "
-                         "alignment:PATH")
-
-
-def resolve_view(args, q: int, n: int, labels, wildtype: str | None, oracle=None):
-    """The ViewSpec of --view/--weights (None without --view). `oracle`: the run's oracle,
-    asked for its wild-type marginals by --weights model."""
-    from ..report.tables import ViewSpec
-
-    if args.view is None:
-        return None
-    name, weights, source = _view_weights(args, q, n, labels, wildtype, oracle)
-    return ViewSpec(name, weights, source, view_key(args))
-
-
-def _view_weights(args, q, n, labels, wildtype, oracle) -> tuple[str, np.ndarray, str]:
-    from ..landscape import background
-
-    if args.view == "fourier":
-        return "fourier", background.uniform_weights(q, n), "uniform"
-    if args.view == "reference":
-        return "reference", background.wildtype_weights(q, n), "wild type"
-    kind = args.weights
-    if kind == "uniform":
-        return "weighted", background.uniform_weights(q, n), "uniform"
-    if kind == "wildtype":
-        return "weighted", background.wildtype_weights(q, n), "wild type"
-    if kind == "model":
-        if oracle is None or not hasattr(oracle, "wildtype_marginals"):
-            raise ValueError("--weights model needs the model in this process: a --model run "
-                             "without --ray (or use alignment:PATH)")
-        return ("weighted", oracle.wildtype_marginals(),
-                f"wild-type marginals of {Path(args.model).name}")
-    path = kind.split(":", 1)[1]
-    if labels.residues is None:
-        raise ValueError(f"--weights {kind}: the run does not know its residues (a surrogate "
-                         "without --fasta/--sites), so alignment columns cannot be matched "
-                         "to its states")
-    counts = background.alignment_frequencies(path, labels.numbers, wildtype)
-    weights = background.residue_weights(counts, labels.residues, args.pseudocount)
-    return "weighted", weights, f"alignment {Path(path).name}, pseudocount {args.pseudocount:g}"
-
-
-def add_protein_args(p) -> None:
-    g = p.add_argument_group("protein")
-    g.add_argument("--fasta", help="FASTA file with the wild-type sequence")
-    g.add_argument("--record", help="record id (or 1-based number) when the FASTA has several")
-    g.add_argument("--sites", help="1-based residue numbers, e.g. 12,15,6 (or Y12,K15 to check "
-                                   "the wild-type residues)")
-    g.add_argument("--q", type=int, default=None,
-                   help="states per site: 20 = every amino acid (default), 2 = wild type or one "
-                        "substitute")
-    g.add_argument("--substitutions",
-                   help="substitute residues per site for q < 20: comma-separated, q-1 letters "
-                        "per site (q = 2: one letter per site, e.g. A,G,W)")
-
-
 def add_qsft_args(p) -> None:
     g = p.add_argument_group("q-SFT (defaults: the paper's configuration)")
     g.add_argument("--b", type=int, default=4, help="q^b bins per subsample (default 4)")
@@ -153,48 +72,11 @@ def add_qsft_args(p) -> None:
     g.add_argument("--reference-order", type=int, default=2,
                    help="highest order of the mutation-effects table (default 2)")
     g.add_argument("--yes", action="store_true",
-                   help=f"run even when the plan asks more than --confirm-above queries")
+                   help="run even when the plan asks more than --confirm-above queries")
     g.add_argument("--confirm-above", type=int, default=CONFIRM_ABOVE,
                    help=f"queries above which --yes is needed (default {CONFIRM_ABOVE:,})")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-# -- argument checks ----------------------------------------------------------------------------
-
-def parse_noise(text: str, flag: str = "--noise"):
-    if text == "auto":
-        return "auto"
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{flag} {text!r} must be 'auto' or a number >= 0") from None
-    if not value >= 0 or not np.isfinite(value):
-        raise ValueError(f"{flag} {text!r} must be 'auto' or a finite number >= 0")
-    return value
-
-
-def parse_substitutions(text: str | None, q: int, n: int):
-    """None for q = 20; a list of n strings of q - 1 letters otherwise."""
-    if text is None:
-        if q != 20:
-            raise ValueError(f"--q {q} needs --substitutions: {q - 1} substitute residue(s) for "
-                             f"each of the {n} sites, comma-separated (q = 2: e.g. A,G,W)")
-        return None
-    items = [s.strip().upper() for s in text.split(",")]
-    if q == 2 and len(items) == 1 and len(items[0]) == n:
-        items = list(items[0])
-    if len(items) != n:
-        raise ValueError(f"--substitutions has {len(items)} entries for {n} sites; give "
-                         f"{q - 1} letter(s) per site, comma-separated")
-    return items
-
-
-def check_positive(args, *names) -> None:
-    for name in names:
-        value = getattr(args, name)
-        if value is None or value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -210,27 +92,6 @@ class Source:
         self.extra_tests = extra_tests or {}
         self.title = title
         self.wildtype = wildtype
-
-
-def protein_inputs(args) -> tuple[str, str, list[int]]:
-    """(record id, wild-type sequence, 1-based sites) from --fasta/--record/--sites."""
-    from ..wildtype import parse_sites, read_wildtype
-
-    if not args.fasta:
-        raise ValueError("--fasta is required: the FASTA file with the wild-type sequence")
-    rid, wildtype = read_wildtype(args.fasta, args.record)
-    if not args.sites:
-        raise ValueError("--sites is required: 1-based residue numbers, e.g. --sites 12,15,6")
-    return rid, wildtype, parse_sites(args.sites, wildtype)
-
-
-def protein_landscape(args, q: int):
-    """(record id, Landscape) from --fasta/--record/--sites/--q/--substitutions."""
-    rid, wildtype, sites = protein_inputs(args)
-    subs = parse_substitutions(args.substitutions, q, len(sites))
-    from ..landscape import Landscape
-
-    return rid, Landscape(wildtype, sites, q, subs)
 
 
 def _check_test_set(path: Path, x, y, q: int, n: int):
@@ -324,47 +185,6 @@ def model_source(args, out: Path, on_ray: bool = False) -> Source:
                   landscape.wildtype, measure=True)
 
 
-def ray_executor(args):
-    """The executor of the --ray flags (None without --ray: ask in this process)."""
-    from ..distributed import executor_from_args
-
-    if args.ray is not None and getattr(args, "device", None):
-        raise ValueError(f"--device {args.device} with --ray {args.ray}: each Ray actor uses the "
-                         "GPU Ray gives it (else its CPU); leave --device out, and size the "
-                         "actors with --ray-gpus / --ray-cpus")
-    return executor_from_args(args.ray, args.ray_actors, args.ray_gpus, args.ray_cpus,
-                              args.ray_shard_size, progress=False if args.no_progress else None)
-
-
-def ray_model_oracle(args, landscape):
-    """The model oracle of a --ray run, known by its spec only: each actor loads the model on
-    its own device, this process never does. No score cache (the actors of other nodes may
-    not see the run folder); the run's query store still resumes it batch by batch."""
-    from ..distributed import LazyOracle
-    from ..models import OracleSpec
-    from ..models.batching import DEFAULT_BATCH_SIZE
-
-    path = Path(args.model).expanduser()  # a checkpoint by absolute path, whatever the actor's cwd
-    batch_size = DEFAULT_BATCH_SIZE if args.model_batch_size is None else args.model_batch_size
-    return LazyOracle(OracleSpec(
-        model=str(path.resolve()) if path.exists() else args.model, backend=args.backend,
-        device=None, dtype=args.dtype, wildtype=landscape.wildtype, sites=tuple(landscape.sites),
-        q=landscape.q, substitutions=tuple(landscape.substitutions), scorer=args.scorer,
-        batch_size=batch_size))
-
-
-def model_identity(name: str) -> str:
-    """A hub name as is; a local checkpoint as its absolute path plus a content digest, so
-    a retrained file at the same path is a different model."""
-    path = Path(name).expanduser()
-    if not path.exists():
-        return name
-    from ..models.loading import content_digest
-
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    return f"{path.resolve()}#{content_digest(files)}"
-
-
 def make_source(args, out: Path, on_ray: bool = False) -> Source:
     if bool(args.model) == bool(args.oracle):
         raise ValueError("give exactly one of --model NAME_OR_CHECKPOINT and --oracle "
@@ -409,16 +229,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, out: Path, noise) -> int:
-    from .._memory import require_memory
-    from ..experiment import (SUMMARY_KEYS, RunFolder, budget_line, interactions_config,
-                              release_oracle, run_interactions)
+    from ..experiment import SUMMARY_KEYS, budget_line, interactions_config, run_interactions
     from ..fourier import qsft
     from ..report.interactions import summary_lines
+    from ..run_folder import RunFolder, release_oracle
 
     executor = ray_executor(args)
     source = make_source(args, out, on_ray=executor is not None)
-    config = interactions_config(source.info, source.q, source.n, args.b, args.subsamples,
-                                 args.repeats, args.delays, noise, args.seed, args.test,
+    the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
+    config = interactions_config(source.info, the_plan, noise, args.seed, args.test,
                                  args.batch_size, source.labels, args.decoder)
     folder = RunFolder(out, config)
     folder.check()
@@ -428,10 +247,11 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
         if args.view is not None and (summary.get("view") or {}).get("given") != view_key(args):
             summary = _add_view(out, args, source)
         return _finish(out, summary_lines, summary)
-    the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
-    require_memory(the_plan.memory_bytes, f"q-SFT with b={args.b} ({the_plan.num_samples:,} queries)")
+    # the design (which checks the memory) before the model: a run too large for this
+    # machine is refused before minutes of loading
+    design = qsft.make_design(the_plan, args.seed, args.threads)
     # the folder before the oracle, whose score cache lives there; a failed load undoes it
     with folder.created():
         oracle = source.build()
@@ -451,7 +271,7 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
                 title=source.title, extra_tests=source.extra_tests, batch_size=args.batch_size,
                 reference_order=args.reference_order,
                 progress=False if args.no_progress else None, nthreads=args.threads, log=print,
-                executor=executor, decoder=args.decoder, view=view)
+                executor=executor, decoder=args.decoder, view=view, design=design)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
               "again to resume", file=sys.stderr)
@@ -461,19 +281,11 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
     return _finish(out, summary_lines, result.summary)
 
 
-def view_key(args) -> str:
-    """The --view request as summary.json records it, to tell whether a finished run shows
-    it already."""
-    if args.view != "weighted":
-        return args.view
-    extra = f" pseudocount {args.pseudocount:g}" if args.weights.startswith("alignment:") else ""
-    return f"weighted {args.weights}{extra}"
-
-
 def _add_view(out: Path, args, source) -> dict:
     """The view of a finished run added to its tables and report (the model, if the view
     needs its marginals, is loaded; nothing else is recomputed)."""
-    from ..experiment import _write_json, load_interactions, release_oracle, run_files
+    from ..experiment import load_interactions
+    from ..run_folder import release_oracle, run_files, write_json
     from ..fourier import SparseFourier
     from ..report.interactions import write_interactions_report
     from ..report.tables import SiteLabels
@@ -490,9 +302,10 @@ def _add_view(out: Path, args, source) -> dict:
     summary["view"] = view.to_dict()
     write_interactions_report(out, result.transform, summary,
                               SiteLabels.from_dict(summary["sites"]), result.test_y,
-                              result.test_yhat, args.reference_order, truth, view)
+                              result.test_yhat, args.reference_order, truth, view,
+                              stages=result.stages)
     summary["files"] = run_files(out)
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return summary
 
 

@@ -13,8 +13,8 @@ from . import seed
 from .. import folders
 from ..folders import read_npz, scalar_int
 from ..distributed import add_ray_arguments
-from .interactions import (SCORERS, add_protein_args, check_positive, model_identity, parse_noise,
-                           ray_executor, ray_model_oracle)
+from .common import (SCORERS, add_protein_args, check_positive, model_identity, parse_noise,
+                     ray_executor, ray_model_oracle)
 
 MAX_VARIANTS = 1 << 20
 
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_scores(args) -> int:
-    from ..experiment import RunFolder
+    from ..run_folder import RunFolder
     from ..landscape import spectrum_metrics
     from ..report.landscape import (landscape_summary, metrics_frame, summary_lines,
                                     write_landscape_report)
@@ -167,17 +167,17 @@ def run_scores(args) -> int:
 
 
 def save_landscape(out: Path, scores, q, label, fields, summary, extra=None) -> None:
-    from ..experiment import _write_json
+    from ..run_folder import write_json
     from ..report.landscape import LANDSCAPE_FILE
 
     keep = {k: v for k, v in fields.items() if k not in ("label", "q") and v.dtype != object}
     np.savez(out / LANDSCAPE_FILE, scores=scores, q=np.array(q), label=np.array(label),
              **keep, **(extra or {}))
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
 
 
 def run_enumeration(args) -> int:
-    from ..experiment import RunFolder, ask_stored, release_oracle
+    from ..run_folder import RunFolder, ask_stored, release_oracle
     from ..fourier import SparseFourier, SurrogateOracle
     from ..landscape import spectrum_metrics
     from ..report.landscape import landscape_summary, summary_lines, write_landscape_report
@@ -211,7 +211,7 @@ def run_enumeration(args) -> int:
         rows = [None]
     else:
         from ..landscape import Landscape
-        from .interactions import parse_substitutions, protein_inputs
+        from .common import parse_substitutions, protein_inputs
 
         q = 20 if args.q is None else args.q
         if not 2 <= q <= 20:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..distributed import add_ray_arguments
-from .interactions import SCORERS, model_identity, ray_executor, ray_model_oracle
+from .common import SCORERS, model_identity, ray_executor, ray_model_oracle
 
 SCORE_FORMAT = "plmscope.score/1"
 MODEL_COLUMN = "model_score"
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..experiment import RunFolder, ask_stored, release_oracle
+    from ..run_folder import RunFolder, ask_stored, release_oracle
 
     frame, table = load_table(args)
     executor = ray_executor(args)
@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def write_score_report(out: Path, frame, table, predicted, config: dict, args) -> dict:
-    from ..experiment import _write_json, run_files, versions
+    from ..run_folder import run_files, versions, write_json
     from ..report.html import Section, write_html
     from ..report.plots import plot_score_scatter
     from ..report.tables import write_table
@@ -197,7 +197,7 @@ def write_score_report(out: Path, frame, table, predicted, config: dict, args) -
     ]
     write_html(out / "report.html", title, sections)
     summary["files"] = run_files(out)
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return summary
 
 

@@ -158,11 +158,17 @@ class SparseFourier:
         )
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Write an .npz (no pickles): frequencies, values, q and a format tag."""
+    def save(self, path: str | os.PathLike, **arrays) -> None:
+        """Write an .npz (no pickles): frequencies, values, q and a format tag, plus any
+        named `arrays` stored beside them (e.g. a run's ``stages``; :meth:`load` ignores
+        them)."""
+        taken = {"format", "frequencies", "values", "q"} & set(arrays)
+        if taken:
+            raise ValueError(f"save: {sorted(taken)} name(s) the transform's own arrays; "
+                             "give the extra arrays other names")
         np.savez(
             path, format=np.array(_FORMAT), frequencies=self._freqs, values=self._values,
-            q=np.array(self.q),
+            q=np.array(self.q), **arrays,
         )
 
     @classmethod

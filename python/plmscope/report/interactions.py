@@ -88,6 +88,15 @@ def view_and_energy_lines(summary: dict) -> list[str]:
     return lines
 
 
+def stages_lines(summary: dict) -> list[str]:
+    """How many coefficients each decoding stage produced (none for older summaries)."""
+    stages = summary.get("stages")
+    if not stages:
+        return []
+    counts = ", ".join(f"{name} {count:,}" for name, count in stages.items())
+    return [f"  stages:        {counts} (the decoding step that produced each coefficient)"]
+
+
 def summary_lines(summary: dict) -> list[str]:
     """A person-readable summary of summary.json (what the CLI prints)."""
     q, n = summary["q"], summary["n"]
@@ -103,6 +112,7 @@ def summary_lines(summary: dict) -> list[str]:
         f"  queries:       {summary['num_queries']:,} distinct ({summary['num_samples']:,} design "
         f"points; {summary['fraction_of_all_variants']:.3g} of all {q}^{n} variants)",
         f"  found:         {coefficients_line(summary)}",
+        *stages_lines(summary),
         f"  noise:         sd {summary['noise_sd_estimate']:.3g}, bin threshold "
         f"{summary['noise_threshold']:.3g}",
     ]
@@ -150,19 +160,20 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                               reference_order: int = 2,
                               truth: SparseFourier | None = None,
                               view: ViewSpec | None = None, lines=None, extra_sections=(),
-                              files_note: str | None = None) -> list[Path]:
+                              files_note: str | None = None, stages=None) -> list[Path]:
     """Write interactions.csv/.parquet, mutations.csv/.parquet, the figures and report.html
     into folder (with `view`, also effects_<view>.csv/.parquet and its section); returns the
     paths written. Reports of other runs than q-SFT (a regression fit) pass their own
     summary `lines`, `extra_sections` (placed before the Files section) and `files_note`.
+    `stages` (one per coefficient) adds interactions.csv's ``stage`` column.
 
     The page leads with what a protein scientist reads (mutations in residue letters, site
     pairs) and keeps the Fourier view (frequencies k) in its own section for experts."""
     folder = Path(folder)
     q = transform.q
-    interactions = interaction_table(transform, labels)
+    interactions = interaction_table(transform, labels, stages)
     mutations = mutation_table(transform, labels, reference_order)
-    effects = effect_table(transform, labels)
+    effects = effect_table(transform, labels, stages)
     files = write_table(interactions, folder, "interactions")
     files += write_table(mutations, folder, "mutations")
     title = summary["title"]
@@ -258,8 +269,10 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                      table)]))
     sections += list(extra_sections)
     files_note = files_note or (
-        "interactions.csv / .parquet: one row per Fourier coefficient; mutations.csv / .parquet: "
-        "one row per mutation effect; transform.npz: the transform (SparseFourier.load); "
+        "interactions.csv / .parquet: one row per Fourier coefficient (stage: the decoding "
+        "step that produced it: peel, refit, regress, regress+peel or mean); mutations.csv / "
+        ".parquet: one row per mutation effect; design.npz: the q-SFT design; transform.npz: "
+        "the transform (SparseFourier.load) with each coefficient's stage; "
         "test.npz: held-out variants with oracle and predicted scores; summary.json: every "
         "number above.")
     sections.append(Section("Files", paragraphs=[files_note]))

@@ -73,7 +73,7 @@ def _join(items: Sequence) -> str:
     return ",".join(str(v) for v in items)
 
 
-def interaction_table(transform: SparseFourier, labels: SiteLabels):
+def interaction_table(transform: SparseFourier, labels: SiteLabels, stages=None):
     """One row per Fourier coefficient, largest magnitude first.
 
     Columns: ``rank`` (1 = largest), ``order``, ``sites`` (residue numbers, comma-joined),
@@ -81,12 +81,17 @@ def interaction_table(transform: SparseFourier, labels: SiteLabels):
     entries k_i of the frequency), ``mutant`` (for q = 2 the substitute residues, whose
     contrast with the wild type the Walsh coefficient measures; '' for q > 2, where a
     frequency entry is not a residue: see :func:`mutation_table`), ``real``, ``imag``,
-    ``magnitude``. The order-0 row is the mean score over all variants.
+    ``magnitude``, and with `stages` (one per coefficient of `transform`) ``stage``: the
+    decoding stage that produced it (:data:`plmscope.fourier.qsft.STAGES`). The order-0 row
+    is the mean score over all variants.
     """
     import pandas as pd
 
     if labels.n != transform.n:
         raise ValueError(f"labels name {labels.n} sites but the transform has n={transform.n}")
+    if stages is not None and len(stages) != len(transform):
+        raise ValueError(f"stages names {len(stages)} coefficients but the transform has "
+                         f"{len(transform)}")
     order = np.argsort(-np.abs(transform.values), kind="stable")
     freqs = transform.frequencies[order]
     values = transform.values[order]
@@ -104,6 +109,8 @@ def interaction_table(transform: SparseFourier, labels: SiteLabels):
             rows["mutant"].append(_join(labels.residues[i][1] for i in nz)
                                   if transform.q == 2 else "")
     rows.update(real=values.real, imag=values.imag, magnitude=np.abs(values))
+    if stages is not None:
+        rows["stage"] = np.asarray(stages).astype(str)[order]
     frame = pd.DataFrame(rows)
     frame["order"] = frame["order"].astype(np.int64)
     return frame
@@ -138,7 +145,7 @@ def num_effects(transform: SparseFourier) -> int:
     return int(conjugate_pairs(transform)[0].size)
 
 
-def effect_table(transform: SparseFourier, labels: SiteLabels):
+def effect_table(transform: SparseFourier, labels: SiteLabels, stages=None):
     """The interactions as real effects: one row per conjugate pair k, -k (order >= 1),
     largest first, ``rank`` from 1.
 
@@ -146,7 +153,8 @@ def effect_table(transform: SparseFourier, labels: SiteLabels):
     the residue numbers), ``frequency`` (the nonzero k_i of one of the pair, for experts),
     ``magnitude`` (|F[k]|; the effect swings by 2|F[k]| over the variants for a pair),
     ``variance_pct`` (share of the score variance the effect carries: 2|F[k]|^2 for a pair,
-    |F[k]|^2 when k = -k, over sum |F[k]|^2 for k != 0).
+    |F[k]|^2 when k = -k, over sum |F[k]|^2 for k != 0), and with `stages` (one per
+    coefficient) ``stage``: the decoding stage of the row's k.
     """
     import pandas as pd
 
@@ -167,6 +175,8 @@ def effect_table(transform: SparseFourier, labels: SiteLabels):
     rows["magnitude"] = np.abs(values)
     rows["variance_pct"] = (100 * weight * np.abs(values) ** 2 / total if total > 0
                             else np.zeros(idx.size))
+    if stages is not None:
+        rows["stage"] = np.asarray(stages).astype(str)[idx]
     return pd.DataFrame(rows)
 
 

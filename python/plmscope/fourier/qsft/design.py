@@ -15,15 +15,193 @@ linear hash, and peeling across the C groups resolves the extra collisions.)
 Delays are R blocks of n + 1 rows: a base row d_r and its unit shifts d_r + e_i. Identity
 delays are one block with d = 0; "nso" (noise-robust) delays use R random bases, and the
 decoder averages the phase evidence of the R blocks.
+
+A run's design is one value, :class:`Design` (its :class:`QueryPlan`, matrices, delays, the
+distinct variants to ask and the inverse index of every design point, and a digest of the
+variants), built once by :func:`make_design` and handed to whatever needs it: the oracle
+queries, the held-out draw that must avoid them, the decoder and the report.
 """
 from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ... import _core
+from ..._checks import check_int, check_nthreads, check_q
+from ..._memory import require_memory
+from .store import design_digest
 
 DELAY_KINDS = ("identity", "nso")
+DESIGN_FORMAT = "plmscope.qsft-design/1"
+_GIB = 1024**3
 
+
+# -- the plan: what a run costs, from its arguments alone ------------------------------------
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What a q-SFT run costs before it runs."""
+
+    q: int
+    n: int
+    b: int
+    num_subsample: int
+    delays: str
+    num_repeat: int
+    num_delays: int          # P
+    num_bins: int            # q^b per group
+    num_samples: int         # C q^b P design points (the paper's query count)
+    memory_bytes: int        # peak working memory of design, transform and decoder
+
+    def __str__(self) -> str:
+        return (f"q-SFT plan: {self.num_samples:,} queries = {self.num_subsample} subsamples x "
+                f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
+                f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
+                f"oracle calls after de-duplication; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
+
+    def arguments(self) -> dict:
+        """The arguments that made this plan (as :func:`plan` takes them)."""
+        return {"q": self.q, "n": self.n, "b": self.b, "num_subsample": self.num_subsample,
+                "delays": self.delays, "num_repeat": self.num_repeat}
+
+
+def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
+         num_repeat: int = 1) -> QueryPlan:
+    """Number of queries and memory of a q-SFT run with these arguments (nothing runs)."""
+    q = check_q(q)
+    if q > 256:
+        raise ValueError(f"q must be <= 256, got q={q}")
+    n = check_int("n", n, 1)
+    b = check_int("b", b, 1)
+    if b > n:
+        raise ValueError(f"b={b} must be <= n={n}: there are only n sites to subsample")
+    num_subsample = check_int("num_subsample", num_subsample, 1)
+    num_repeat = check_int("num_repeat", num_repeat, 1)
+    if delays not in DELAY_KINDS:
+        raise ValueError(f"delays must be one of {DELAY_KINDS}, got delays={delays!r}")
+    if delays == "identity" and num_repeat != 1:
+        raise ValueError(f"identity delays have no repeats; got num_repeat={num_repeat} "
+                         "(use delays='nso' for repeated noise-robust delays)")
+    P = num_repeat * (n + 1)
+    bins = q**b
+    samples = num_subsample * bins * P
+    # points (n bytes), codes + answers (16), bins twice (32), transform scratch (16) per sample
+    memory = samples * (n + 64)
+    return QueryPlan(q, n, b, num_subsample, delays, num_repeat, P, bins, samples, memory)
+
+
+# -- the design: one value for the whole run --------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """The q-SFT design of one run: built once (:func:`make_design`), then shared.
+
+    ``variants`` are the distinct points to ask, in asking order; ``inverse`` maps every
+    design point (group c, delay p, bin l, flat in that order) to its row of ``variants``;
+    ``digest`` identifies the variants (what the run's query store records:
+    :func:`plmscope.fourier.qsft.store.design_digest`)."""
+
+    plan: QueryPlan
+    seed: int
+    matrices: np.ndarray     # (C, n, b) uint8
+    delays: np.ndarray       # (P, n) uint8
+    variants: np.ndarray     # (m, n) uint8
+    inverse: np.ndarray      # (C P q^b,) int64
+    digest: str
+    timings: dict = field(default_factory=dict, compare=False)  # seconds: design, dedup
+
+    @property
+    def num_queries(self) -> int:
+        return int(self.variants.shape[0])
+
+    def arguments(self) -> dict:
+        """The arguments that build this design: the plan's and the seed."""
+        return {**self.plan.arguments(), "seed": self.seed}
+
+    def check(self, **arguments) -> None:
+        """ValueError naming the first argument whose value is not this design's."""
+        mine = self.arguments()
+        for name, value in arguments.items():
+            if name in mine and value != mine[name]:
+                raise ValueError(f"{name}={value!r} but the design given was built with "
+                                 f"{name}={mine[name]!r}; pass the design's arguments or "
+                                 "build a design for these")
+
+    def save(self, path: str | os.PathLike) -> None:
+        """An .npz with the arguments, matrices, delay rows and digest (the variants and
+        their index follow from these: :func:`load_design` rebuilds and checks them)."""
+        from ...folders import atomic_target
+
+        with atomic_target(path) as fh:
+            np.savez(fh, format=np.array(DESIGN_FORMAT), matrices=self.matrices,
+                     delay_rows=self.delays, digest=np.array(self.digest),
+                     num_queries=np.array(self.num_queries),
+                     **{k: np.array(v) for k, v in self.arguments().items()})
+
+
+def make_design(the_plan: QueryPlan, seed: int = 0, nthreads: int = 0) -> Design:
+    """The design of `the_plan` drawn from `seed` (the same arguments give the same design);
+    refuses, naming the size, when q^b or the working memory is too large."""
+    q, n, b = the_plan.q, the_plan.n, the_plan.b
+    seed = check_int("seed", seed, 0)  # numpy's own error would not name it
+    nthreads = check_nthreads(nthreads)
+    if the_plan.num_bins > 2**40:
+        raise ValueError(f"q^b = {q}^{b} = {the_plan.num_bins:.3g} bins per subsample is too many; "
+                         "choose a smaller b")
+    require_memory(the_plan.memory_bytes,
+                   f"q-SFT with q^b = {q}^{b} = {the_plan.num_bins:,} bins per subsample "
+                   f"({the_plan.num_samples:,} queries)")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    matrices = subsampling_matrices(rng, q, n, b, the_plan.num_subsample)
+    delays = delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
+    return _with_variants(the_plan, seed, matrices, delays, nthreads, t0)
+
+
+def _with_variants(the_plan, seed, matrices, delays, nthreads, t0) -> Design:
+    q, n = the_plan.q, the_plan.n
+    points, codes = query_points(matrices, delays, q, codes_fit(q, n), nthreads)
+    t1 = time.perf_counter()
+    variants, inverse = unique_variants(points, codes, q, nthreads)
+    del points, codes
+    timings = {"design": t1 - t0, "dedup": time.perf_counter() - t1}
+    return Design(the_plan, seed, matrices, delays, variants, inverse, design_digest(variants),
+                  timings)
+
+
+def load_design(path: str | os.PathLike, nthreads: int = 0) -> Design:
+    """The design saved by :meth:`Design.save`, its variants rebuilt from the saved matrices
+    and delay rows; ValueError naming the file when it is damaged or the variants no longer
+    match its digest."""
+    from ...folders import read_npz, scalar_int
+
+    data = read_npz(path, "q-SFT design file")
+    ints = ("q", "n", "b", "num_subsample", "num_repeat", "seed")
+    fix = "delete it and rerun the same command to write it again"
+    if any(k not in data for k in ("format", "matrices", "delay_rows", "digest", "delays", *ints)) \
+            or str(data["format"]) != DESIGN_FORMAT:
+        raise ValueError(f"{path} is not a q-SFT design file ({DESIGN_FORMAT}): {fix}")
+    args = {k: scalar_int(data[k], f"{k} in {path}") for k in ints}
+    seed = args.pop("seed")
+    the_plan = plan(delays=str(data["delays"]), **args)
+    matrices = np.asarray(data["matrices"], dtype=np.uint8)
+    delays = np.asarray(data["delay_rows"], dtype=np.uint8)
+    C, n, b, P = the_plan.num_subsample, the_plan.n, the_plan.b, the_plan.num_delays
+    if matrices.shape != (C, n, b) or delays.shape != (P, n):
+        raise ValueError(f"{path} holds matrices {matrices.shape} and delay rows {delays.shape}, "
+                         f"not ({C}, {n}, {b}) and ({P}, {n}): {fix}")
+    found = _with_variants(the_plan, seed, matrices, delays, check_nthreads(nthreads),
+                           time.perf_counter())
+    if found.digest != str(data["digest"]):
+        raise ValueError(f"{path}: its matrices and delays no longer give the variants of its "
+                         f"digest: {fix}")
+    return found
+
+
+# -- the hash: subsampling matrices, delays, points --------------------------------------------
 
 def prime_factors(q: int) -> list[int]:
     out, p = [], 2

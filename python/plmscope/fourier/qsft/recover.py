@@ -11,64 +11,22 @@ import numpy as np
 from scipy import special
 
 from ... import _core
-from ..._memory import require_memory
-from ..._checks import check_int as _check_int, check_nthreads, check_q
+from ..._checks import check_int as _check_int, check_nthreads
 from ..fft import qary_fft
 from ..sparse import SparseFourier
-from . import design
-from .refine import bin_energy, complete_low_orders, conjugate_closure, refit, symmetrize
 from .ask import ask_batches
+from .design import Design, QueryPlan, make_design, plan
+from .refine import bin_energy, conjugate_closure, refit, symmetrize
 
-_GIB = 1024**3
+__all__ = ["recover", "Recovery", "QueryPlan", "plan", "query_variants", "DECODERS",
+           "STAGES", "resolve_decoder", "design_bins"]
 
-
-# -- planning ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class QueryPlan:
-    """What a q-SFT run costs before it runs."""
-
-    q: int
-    n: int
-    b: int
-    num_subsample: int
-    delays: str
-    num_repeat: int
-    num_delays: int          # P
-    num_bins: int            # q^b per group
-    num_samples: int         # C q^b P design points (the paper's query count)
-    memory_bytes: int        # peak working memory of design, transform and decoder
-
-    def __str__(self) -> str:
-        return (f"q-SFT plan: {self.num_samples:,} queries = {self.num_subsample} subsamples x "
-                f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
-                f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
-                f"oracle calls after de-duplication; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
-
-
-def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
-         num_repeat: int = 1) -> QueryPlan:
-    """Number of queries and memory of a q-SFT run with these arguments (nothing runs)."""
-    q = check_q(q)
-    if q > 256:
-        raise ValueError(f"q must be <= 256, got q={q}")
-    n = _check_int("n", n, 1)
-    b = _check_int("b", b, 1)
-    if b > n:
-        raise ValueError(f"b={b} must be <= n={n}: there are only n sites to subsample")
-    num_subsample = _check_int("num_subsample", num_subsample, 1)
-    num_repeat = _check_int("num_repeat", num_repeat, 1)
-    if delays not in design.DELAY_KINDS:
-        raise ValueError(f"delays must be one of {design.DELAY_KINDS}, got delays={delays!r}")
-    if delays == "identity" and num_repeat != 1:
-        raise ValueError(f"identity delays have no repeats; got num_repeat={num_repeat} "
-                         "(use delays='nso' for repeated noise-robust delays)")
-    P = num_repeat * (n + 1)
-    bins = q**b
-    samples = num_subsample * bins * P
-    # points (n bytes), codes + answers (16), bins twice (32), transform scratch (16) per sample
-    memory = samples * (n + 64)
-    return QueryPlan(q, n, b, num_subsample, delays, num_repeat, P, bins, samples, memory)
+# What produced a coefficient (Recovery.stages, the `stage` column of interactions.csv):
+# "mean" the average answer (k = 0); "peel" the first peeling pass; "refit" a peeling pass
+# over the bins that the least-squares refit of the earlier terms left; "regress" the
+# regression decoder alone; "regress+peel" the regression decoder, on a term peeling found
+# too. A mirror -k added for a real function takes the stage of its k.
+STAGES = ("mean", "peel", "refit", "regress", "regress+peel")
 
 
 # -- the result ----------------------------------------------------------------------------
@@ -89,8 +47,9 @@ class Recovery:
     plan: QueryPlan = None
     config: dict = field(default_factory=dict)
     decoder: str = "peel"            # the decoder that produced `transform`
-    stages: np.ndarray = None        # per coefficient: the decoding stage that produced it
+    stages: np.ndarray = None        # per coefficient: the decoding stage (STAGES) that produced it
     fit: object = None               # the regression Fit (decoder "regress"), else None
+    design: Design = None            # the design that was asked
 
     def summary(self) -> dict:
         return {
@@ -106,6 +65,16 @@ class Recovery:
 
 
 # -- thresholds ----------------------------------------------------------------------------
+
+
+def check_noise_sd(noise_sd):
+    """noise_sd as given ("auto" or a finite number >= 0), else ValueError naming it."""
+    if isinstance(noise_sd, str):
+        if noise_sd != "auto":
+            raise ValueError(f"noise_sd must be 'auto' or a number >= 0, got {noise_sd!r}")
+    elif not (isinstance(noise_sd, numbers.Real) and noise_sd >= 0 and math.isfinite(noise_sd)):
+        raise ValueError(f"noise_sd must be 'auto' or a finite number >= 0, got {noise_sd!r}")
+    return noise_sd
 
 
 def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[float, float]:
@@ -126,25 +95,23 @@ def bin_noise_variance(bins: np.ndarray, noise_sd, q: int, b: int) -> tuple[floa
             "energies (squared sums of scores) overflow, so no coefficient could be told from "
             "noise; rescale the scores (e.g. divide them by a power of ten) and recover again")
     floor = 1e-20 * float(power.mean()) + 1e-300
-    if isinstance(noise_sd, str):
-        if noise_sd != "auto":
-            raise ValueError(f"noise_sd must be 'auto' or a number >= 0, got {noise_sd!r}")
+    if check_noise_sd(noise_sd) == "auto":
         nu2 = float(np.quantile(power, 0.25)) / (special.gammaincinv(P, 0.25) / P)
     else:
-        if not (isinstance(noise_sd, numbers.Real) and noise_sd >= 0 and math.isfinite(noise_sd)):
-            raise ValueError(f"noise_sd must be 'auto' or a finite number >= 0, got {noise_sd!r}")
         nu2 = float(noise_sd) ** 2 / q**b
     nu2 = max(nu2, floor)
     return math.sqrt(nu2 * q**b), nu2
 
 
-# -- recovery ------------------------------------------------------------------------------
+# -- recovery: Design -> Answers -> Bins -> Decode -------------------------------------------
 
-def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
-            delays: str = "nso", num_repeat: int = 1, noise_sd="auto", refine: bool = True,
-            seed: int = 0, store=None, nthreads: int = 0, batch_size: int = 10_000,
+def recover(oracle: Callable, q: int | None = None, n: int | None = None, b: int | None = None,
+            num_subsample: int | None = None, delays: str | None = None,
+            num_repeat: int | None = None, noise_sd="auto", refine: bool = True,
+            seed: int | None = None, store=None, nthreads: int = 0, batch_size: int = 10_000,
             executor=None, progress: bool | None = None, max_rounds: int = 100,
-            false_alarm: float = 0.1, decoder: str = "auto") -> Recovery:
+            false_alarm: float = 0.1, decoder: str = "auto", design: Design | None = None
+            ) -> Recovery:
     """Recover the large Fourier coefficients of ``oracle`` on Z_q^n with q-SFT.
 
     Parameters
@@ -155,16 +122,21 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     q, n, b : int
         Alphabet size, number of sites, subsampling dimension (q^b bins per group).
     num_subsample : int
-        Number C of subsampling groups.
+        Number C of subsampling groups (default 3).
     delays : {"nso", "identity"}
-        Delay design; ``num_repeat`` random NSO blocks of n + 1 delays each.
+        Delay design (default "nso"); ``num_repeat`` (default 1) random NSO blocks of n + 1
+        delays each.
     noise_sd : "auto" or float
         Standard deviation of the per-query noise; "auto" estimates it from the bins.
     refine : bool
-        Least-squares refit of the found coefficients on all queries made (no oracle calls),
-        then one more peeling pass on what is left.
+        Peeling decoder only: least-squares refit of the found coefficients on all queries
+        made (no oracle calls), then another peeling pass on what the refit leaves.
     seed : int
-        Seeds the design; the same arguments give the same queries and the same result.
+        Seeds the design (default 0); the same arguments give the same queries and result.
+    design : plmscope.fourier.qsft.design.Design or None
+        A design already built (:func:`plmscope.fourier.qsft.design.make_design`), used as
+        is; q, n, b, num_subsample, delays, num_repeat and seed may then be left out, and
+        any given must be the design's.
     store : path or None
         Folder where answered batches are saved before the next is asked; a killed run
         restarted with the same arguments re-asks nothing.
@@ -182,100 +154,148 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
         candidates, so high-order terms that peeling finds are kept. "auto" (default) is
         "regress" up to AUTO_REGRESS_MAX_SAMPLES design points, where it predicts better at
         equal queries (bench/bench_efficiency.py), and "peel" above.
+
+    ``Recovery.stages`` names the stage (:data:`STAGES`) that produced each coefficient.
     """
     if not callable(oracle):
         raise ValueError(f"oracle must be callable (variants -> scores), got {type(oracle).__name__}")
-    the_plan = plan(q, n, b, num_subsample, delays, num_repeat)
-    q, n, b = the_plan.q, the_plan.n, the_plan.b
+    given = {k: v for k, v in dict(q=q, n=n, b=b, num_subsample=num_subsample, delays=delays,
+                                   num_repeat=num_repeat, seed=seed).items() if v is not None}
     nthreads = check_nthreads(nthreads)
     batch_size = _check_int("batch_size", batch_size, 1)
     if not 0 < false_alarm:
         raise ValueError(f"false_alarm must be > 0, got {false_alarm!r}")
+    if design is None:
+        missing = [k for k in ("q", "n", "b") if k not in given]
+        if missing:
+            raise ValueError(f"recover needs {', '.join(missing)} (or a design=)")
+        design = make_design(plan(q, n, b, 3 if num_subsample is None else num_subsample,
+                                  "nso" if delays is None else delays,
+                                  1 if num_repeat is None else num_repeat),
+                             0 if seed is None else seed, nthreads)
+    else:
+        design.check(**given)
+    the_plan = design.plan
     decoder = resolve_decoder(decoder, the_plan.num_samples)
-    if the_plan.num_bins > 2**40:
-        raise ValueError(f"q^b = {q}^{b} = {the_plan.num_bins:.3g} bins per subsample is too many; "
-                         "choose a smaller b")
-    require_memory(the_plan.memory_bytes,
-                   f"q-SFT with q^b = {q}^{b} = {the_plan.num_bins:,} bins per subsample "
-                   f"({the_plan.num_samples:,} queries)")
-    timings = {}
-
-    matrices, delay_rows, unique, inverse = _design(the_plan, seed, nthreads, timings)
+    check_noise_sd(noise_sd)  # before any query, not after the oracle has answered them all
+    timings = dict(design.timings)
 
     t0 = time.perf_counter()
-    answers = ask_batches(oracle, unique, batch_size, store, {
-        "q": q, "n": n, "b": b, "num_subsample": num_subsample, "delays": delays,
-        "num_repeat": num_repeat, "seed": seed}, executor, progress)
+    answers = ask_batches(oracle, design.variants, batch_size, store, design.arguments(),
+                          executor, progress)
     timings["oracle"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    samples = answers[inverse].reshape(num_subsample * the_plan.num_delays, the_plan.num_bins)
-    mean = float(answers.mean()) if answers.size else 0.0
-    samples -= mean  # only F[0] changes; it is added back at the end
-    spectra = qary_fft(samples, q, nthreads=nthreads)
-    del samples
-    bins = np.ascontiguousarray(
-        spectra.reshape(num_subsample, the_plan.num_delays, the_plan.num_bins).transpose(0, 2, 1))
-    del spectra
+    bins, mean = design_bins(design, answers, nthreads)
     timings["transform"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    sd, nu2 = bin_noise_variance(bins, noise_sd, q, b)
-    P = the_plan.num_delays
-    total_bins = num_subsample * the_plan.num_bins
-    alpha = min(0.5, false_alarm / total_bins)
-    # Gamma(P, 1) upper quantiles (scipy.special: no frozen-distribution overhead)
-    zeroton = nu2 * special.gammainccinv(P, alpha)
-    singleton = nu2 * special.gammainccinv(P - 1, 1e-6)
-    result = _core.peel(bins, matrices, delay_rows, q, num_repeat, zeroton, singleton,
-                        max_rounds, nthreads)
-    freqs, values = result["frequencies"], result["values"]
-    rounds = list(result["singletons_per_round"])
-    timings["decode"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    if refine and decoder == "peel":
-        for _ in range(3):
-            freqs, values = conjugate_closure(freqs, values, q)
-            values = values + refit(bins, freqs, matrices, delay_rows, q)
-            again = _core.peel(bins, matrices, delay_rows, q, num_repeat, zeroton, singleton,
-                               max_rounds, nthreads)
-            rounds += list(again["singletons_per_round"])
-            if again["values"].size == 0:
-                break
-            freqs, values = _merge(freqs, values, again["frequencies"], again["values"])
-        freqs, values = complete_low_orders(bins, freqs, values, matrices, delay_rows, q,
-                                            zeroton, nu2)
-        values = symmetrize(freqs, values, q)
-        energy = bin_energy(bins)
-        result = {"bins_left": int(np.sum(energy > zeroton)), "residual_energy": float(energy.sum())}
-    timings["refine"] = time.perf_counter() - t0
-
-    freqs, values = _merge(freqs, values, np.zeros((1, n), np.uint8), np.array([mean], complex))
-    transform = SparseFourier(freqs, values, q)
-    stages = np.array(["peel"] * len(transform), dtype=object)
-    stages[-1] = "mean"
+    peeled = peel_stages(design, bins, noise_sd, refine and decoder == "peel", max_rounds,
+                         false_alarm, nthreads, timings)
+    freqs, values, stages = peeled.merged_with_mean(mean)
+    transform = SparseFourier(freqs, values, the_plan.q)
     the_fit = None
     if decoder == "regress":
         from ..regress import fit
 
         t0 = time.perf_counter()
-        the_fit = fit(unique, answers, q, frequencies=freqs[np.any(freqs != 0, axis=1)],
-                      seed=seed, nthreads=nthreads)
+        the_fit = fit(design.variants, answers, the_plan.q,
+                      frequencies=freqs[np.any(freqs != 0, axis=1)], seed=design.seed,
+                      nthreads=nthreads)
         timings["regress"] = time.perf_counter() - t0
         transform = the_fit.transform
         stages = regress_stages(transform, freqs)
-    config = {"q": q, "n": n, "b": b, "num_subsample": num_subsample, "delays": delays,
-              "num_repeat": num_repeat, "seed": seed, "refine": bool(refine),
+    config = {**design.arguments(), "refine": bool(refine),
               "noise_sd": noise_sd if isinstance(noise_sd, str) else float(noise_sd),
               "decoder": decoder}
     return Recovery(
-        transform=transform, num_queries=int(unique.shape[0]),
-        num_samples=the_plan.num_samples, timings=timings, noise_sd=sd,
-        noise_threshold=float(zeroton), singletons_per_round=rounds,
-        bins_left=int(result["bins_left"]), residual_energy=float(result["residual_energy"]),
+        transform=transform, num_queries=design.num_queries,
+        num_samples=the_plan.num_samples, timings=timings, noise_sd=peeled.noise_sd,
+        noise_threshold=peeled.zeroton, singletons_per_round=peeled.rounds,
+        bins_left=peeled.bins_left, residual_energy=peeled.residual_energy,
         plan=the_plan, config=config, decoder=decoder, stages=stages, fit=the_fit,
+        design=design,
     )
+
+
+def design_bins(design: Design, answers: np.ndarray, nthreads: int = 0):
+    """((C, q^b, P) complex bins of the answers minus their mean, that mean): the q-ary FFT
+    of every coset of the design. Removing the mean changes only F[0]; it is added back."""
+    p = design.plan
+    samples = answers[design.inverse].reshape(p.num_subsample * p.num_delays, p.num_bins)
+    mean = float(answers.mean()) if answers.size else 0.0
+    samples -= mean
+    spectra = qary_fft(samples, p.q, nthreads=nthreads)
+    del samples
+    bins = np.ascontiguousarray(
+        spectra.reshape(p.num_subsample, p.num_delays, p.num_bins).transpose(0, 2, 1))
+    return bins, mean
+
+
+@dataclass
+class Peeled:
+    """What the peeling stages found: coefficients, the stage of each, and the bins' account."""
+
+    frequencies: np.ndarray
+    values: np.ndarray
+    stages: list
+    rounds: list                 # singletons accepted in each peeling round, all passes
+    noise_sd: float
+    zeroton: float
+    bins_left: int
+    residual_energy: float
+
+    def merged_with_mean(self, mean: float):
+        """(frequencies, values, stages) with the mean at k = 0 added."""
+        n = self.frequencies.shape[1]
+        freqs, values = _merge(self.frequencies, self.values, np.zeros((1, n), np.uint8),
+                               np.array([mean], complex))
+        stages = np.array(list(self.stages) + ["mean"] * (len(freqs) - len(self.stages)),
+                          dtype=object)
+        stages[~freqs.any(axis=1)] = "mean"  # a k = 0 that peeling met holds the mean too
+        return freqs, values, stages
+
+
+def peel_stages(design: Design, bins: np.ndarray, noise_sd, refine: bool, max_rounds: int,
+                false_alarm: float, nthreads: int, timings: dict) -> Peeled:
+    """The "peel" stage, then with `refine` up to three "refit" stages (a least-squares refit
+    of every term found so far, then peeling what it leaves). `bins` end as the residual."""
+    p = design.plan
+    q, C, P = p.q, p.num_subsample, p.num_delays
+    t0 = time.perf_counter()
+    sd, nu2 = bin_noise_variance(bins, noise_sd, q, p.b)
+    alpha = min(0.5, false_alarm / (C * p.num_bins))
+    # Gamma(P, 1) upper quantiles (scipy.special: no frozen-distribution overhead)
+    zeroton = float(nu2 * special.gammainccinv(P, alpha))
+    singleton = nu2 * special.gammainccinv(P - 1, 1e-6)
+
+    def peel():
+        return _core.peel(bins, design.matrices, design.delays, q, p.num_repeat, zeroton,
+                          singleton, max_rounds, nthreads)
+
+    result = peel()
+    freqs, values = result["frequencies"], result["values"]
+    stages = ["peel"] * len(freqs)
+    rounds = list(result["singletons_per_round"])
+    bins_left, residual = int(result["bins_left"]), float(result["residual_energy"])
+    timings["decode"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if refine:
+        for _ in range(3):
+            freqs, values, mirrored = conjugate_closure(freqs, values, q)
+            stages += [stages[i] for i in mirrored]
+            values = values + refit(bins, freqs, design.matrices, design.delays, q)
+            again = peel()
+            rounds += list(again["singletons_per_round"])
+            if again["values"].size == 0:
+                break
+            freqs, values = _merge(freqs, values, again["frequencies"], again["values"])
+            stages += ["refit"] * (len(freqs) - len(stages))
+        values = symmetrize(freqs, values, q)
+        energy = bin_energy(bins)
+        bins_left, residual = int(np.sum(energy > zeroton)), float(energy.sum())
+    timings["refine"] = time.perf_counter() - t0
+    return Peeled(freqs, values, stages, rounds, sd, zeroton, bins_left, residual)
 
 
 DECODERS = ("auto", "regress", "peel")
@@ -304,33 +324,16 @@ def regress_stages(transform: SparseFourier, peeled: np.ndarray) -> np.ndarray:
                      for row in transform.frequencies], dtype=object)
 
 
-def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None = None):
-    """(matrices, delays, distinct variants in asking order, inverse index of every point)."""
-    q, n, b = the_plan.q, the_plan.n, the_plan.b
-    seed = _check_int("seed", seed, 0)  # numpy's own error would not name it
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    matrices = design.subsampling_matrices(rng, q, n, b, the_plan.num_subsample)
-    delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
-    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
-    t1 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes, q, nthreads)
-    if timings is not None:
-        timings["design"] = t1 - t0
-        timings["dedup"] = time.perf_counter() - t1
-    return matrices, delay_rows, unique, inverse
-
-
 def query_variants(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
                    num_repeat: int = 1, seed: int = 0, nthreads: int = 0) -> np.ndarray:
     """The distinct variants :func:`recover` asks with these arguments, in its asking order
-    ((m, n) uint8), without asking anything: e.g. to keep a held-out set out of the design."""
-    the_plan = plan(q, n, b, num_subsample, delays, num_repeat)
-    return _design(the_plan, seed, check_nthreads(nthreads))[2]
+    ((m, n) uint8), without asking anything (the ``variants`` of their design)."""
+    return make_design(plan(q, n, b, num_subsample, delays, num_repeat), seed, nthreads).variants
 
 
 def _merge(freqs, values, more_freqs, more_values):
-    """Union of two coefficient lists; values of a repeated frequency are added."""
+    """Union of two coefficient lists, new frequencies appended in order; values of a
+    repeated frequency are added."""
     index = {row.tobytes(): i for i, row in enumerate(freqs)}
     values = values.copy()
     new_f, new_v = [], []

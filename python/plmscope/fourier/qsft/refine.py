@@ -8,9 +8,6 @@ closed under k -> -k, so the complex solution is conjugate-symmetric and f stays
 """
 from __future__ import annotations
 
-import itertools
-import math
-
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -23,19 +20,24 @@ def bin_energy(bins: np.ndarray) -> np.ndarray:
 
 
 def conjugate_closure(freqs: np.ndarray, values: np.ndarray, q: int):
-    """Add -k (value conj F[k]) for every k whose mirror is missing; keep k = 0."""
-    codes = {row.tobytes(): i for i, row in enumerate(freqs)}
-    extra_f, extra_v = [], []
-    for row, v in zip(freqs, values):
+    """(freqs, values, mirrored): the support closed under k -> -k.
+
+    Every missing mirror -k is appended with value 0, and ``mirrored`` holds the index of
+    the k each appended row mirrors. The value is 0, not conj F[k], because -k was never
+    peeled: its energy is still in the residual bins, and the refit that follows estimates
+    it from there (starting it at conj F[k] would count it twice)."""
+    codes = {row.tobytes() for row in freqs}
+    extra_f, mirrored = [], []
+    for i, row in enumerate(freqs):
         neg = ((q - row.astype(np.int64)) % q).astype(np.uint8)
         if neg.tobytes() not in codes:
-            codes[neg.tobytes()] = -1
+            codes.add(neg.tobytes())
             extra_f.append(neg)
-            extra_v.append(np.conj(v))
+            mirrored.append(i)
     if extra_f:
         freqs = np.vstack([freqs, np.array(extra_f, dtype=np.uint8)])
-        values = np.concatenate([values, np.array(extra_v, dtype=np.complex128)])
-    return freqs, values
+        values = np.concatenate([values, np.zeros(len(extra_f), dtype=np.complex128)])
+    return freqs, values, mirrored
 
 
 def symmetrize(freqs: np.ndarray, values: np.ndarray, q: int) -> np.ndarray:
@@ -92,63 +94,3 @@ def refit(residual_bins: np.ndarray, freqs: np.ndarray, matrices: np.ndarray,
     delta = np.atleast_1d(delta).astype(np.complex128)
     flat[touched] = (r - A @ delta).reshape(touched.size, P)
     return delta
-
-
-def add_back(bins: np.ndarray, freqs: np.ndarray, values: np.ndarray, matrices: np.ndarray,
-             delays: np.ndarray, q: int) -> None:
-    """bins += the contribution of (freqs, values): undoes peeling them."""
-    C, B, P = bins.shape
-    flat = bins.reshape(C * B, P)
-    contrib = values[:, None] * delay_phases(freqs, delays, q)     # (K, P)
-    for c, ids in enumerate(bin_ids(freqs, matrices, q).T):
-        np.add.at(flat, ids, contrib)
-
-
-def frequencies_of_order(n: int, q: int, order: int) -> np.ndarray:
-    """Every frequency with exactly `order` nonzero sites, (K, n) uint8."""
-    values = np.array(list(itertools.product(range(1, q), repeat=order)), dtype=np.uint8)
-    blocks = []
-    for sites in itertools.combinations(range(n), order):
-        block = np.zeros((values.shape[0], n), dtype=np.uint8)
-        block[:, sites] = values
-        blocks.append(block)
-    return np.vstack(blocks) if blocks else np.zeros((0, n), np.uint8)
-
-
-def complete_low_orders(bins, freqs, values, matrices, delays, q, zeroton, nu2,
-                        max_candidates: int = 200_000):
-    """Resolve bins that peeling left as multitons, assuming they hold low-order terms.
-
-    Some multitons cannot be peeled: for composite q, frequencies whose entries share a
-    factor with q (q = 20: k = 10 e_i) hash into a small subgroup of bins and may collide in
-    every group. Order by order (1, then 2 where there are at most `max_candidates`), every
-    frequency of that order that hashes into a bin still above the zero-ton energy is added
-    to the support, all are refit jointly by least squares, and the new ones whose value is
-    not clearly above the estimation noise (nu^2 / (C P) per coefficient) are dropped again.
-    """
-    C, n, _ = matrices.shape
-    P = bins.shape[2]
-    for order in (1, 2):
-        left = np.flatnonzero(bin_energy(bins).ravel() > zeroton)
-        if left.size == 0 or order > n or math.comb(n, order) * (q - 1) ** order > max_candidates:
-            break
-        cands = frequencies_of_order(n, q, order)
-        cands = cands[np.isin(bin_ids(cands, matrices, q), left).any(axis=1)]
-        known = {row.tobytes() for row in freqs}
-        cands = np.array([row for row in cands if row.tobytes() not in known],
-                         dtype=np.uint8).reshape(-1, n)
-        if cands.shape[0] == 0:
-            continue
-        ext = np.vstack([freqs, cands])
-        vals = np.concatenate([values, np.zeros(len(cands), np.complex128)])
-        vals = vals + refit(bins, ext, matrices, delays, q)
-        new = vals[len(freqs):]
-        # |error|^2 of one estimate is nu^2/(C P) times Exp(1): keep what no candidate's
-        # noise would reach (a 1e-3 chance over all candidates).
-        keep = np.abs(new) ** 2 > nu2 / (C * P) * math.log(len(new) / 1e-3)
-        add_back(bins, cands[~keep], new[~keep], matrices, delays, q)
-        freqs = np.vstack([freqs, cands[keep]])
-        values = np.concatenate([vals[:len(values)], new[keep]])
-        if not keep.all():
-            values = values + refit(bins, freqs, matrices, delays, q)
-    return freqs, values
