@@ -66,7 +66,13 @@ def test_rounds_stop_once_the_fit_stops_gaining(design):
     asked = np.vstack(oracle.asked)
     # every variant is asked once, and the result holds exactly what was asked
     assert len({r.tobytes() for r in asked}) == asked.shape[0] == res.num_queries
-    assert res.rounds[-1].queries == res.num_queries
+    assert res.rounds[-1].queries == res.variants.shape[0]
+    if design == "qsft":  # a structured design stops on random validation variants
+        assert res.validation_x.shape[0] == 72 == res.num_queries - res.variants.shape[0]
+        assert all(r.validation_r2 is not None for r in res.rounds)
+        assert not ({r.tobytes() for r in res.validation_x} & {r.tobytes() for r in res.variants})
+    else:
+        assert res.validation_x.shape[0] == 0 and res.rounds[0].validation_r2 is None
     assert res.stopped in ("tolerance", "exhausted")
     if res.stopped == "tolerance":
         assert res.rounds[-1].gain < 0.005
@@ -162,6 +168,7 @@ def test_fresh_random_never_repeats_and_fills_the_space():
     (dict(design="qsft", b=9), "the qsft design needs b"),
     (dict(seed=-1), "seed must be"),
     (dict(max_rounds=0), "max_rounds must be"),
+    (dict(validation=-1), "validation must be an integer >= 0"),
 ])
 def test_bad_arguments_name_themselves(kwargs, match):
     f = real_part(planted(2, 6))
