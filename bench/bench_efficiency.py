@@ -437,7 +437,7 @@ def case_rounds(args, files):
         scores = np.load(path)["scores"]
         for row in ROWS:
             s = scores[row].astype(float)
-            res = ask_in_rounds(lambda v, s=s: s[flat_index(np.asarray(v))], 2, 10, start=100,
+            res = ask_in_rounds(lambda v, s=s: s[flat_index(np.asarray(v))], 2, 10,
                                 seed=args.seed, nthreads=args.threads, progress=False)
             asked = np.zeros(2 ** 10, bool)
             asked[flat_index(res.variants)] = True
@@ -445,9 +445,9 @@ def case_rounds(args, files):
                         if (~asked).sum() > 1 else float("nan")))
     if got:
         qs, rs = map(np.array, zip(*got))
-        rows.append({"landscape": f"ESM2 q=2 ({len(got)}): median", "design": "random from 100",
+        rows.append({"landscape": f"ESM2 q=2 ({len(got)}): median", "design": "random",
                      "queries": float(np.median(qs)), "R^2": float(np.nanmedian(rs))})
-        rows.append({"landscape": f"ESM2 q=2 ({len(got)}): 10th pct", "design": "random from 100",
+        rows.append({"landscape": f"ESM2 q=2 ({len(got)}): 10th pct", "design": "random",
                      "queries": float(np.percentile(qs, 10)), "R^2": float(np.nanpercentile(rs, 10))})
     print("\n(e) self-stopping budgets (ask_in_rounds, tolerance 0.005)")
     print_table(rows, ["landscape", "design", "rounds", "queries", "cv R^2", "R^2", "stopped",

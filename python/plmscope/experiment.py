@@ -183,7 +183,10 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
                      note: str | None = None,
                      truth: SparseFourier | None = None,
                      executor=None, decoder: str = "auto", view=None,
-                     design: qsft.Design | None = None) -> InteractionsResult:
+                     design: qsft.Design | None = None, budget: str | None = None,
+                     round_design: str = "random", tolerance: float = 0.005,
+                     start: int | None = None, max_queries: int | None = None,
+                     validation: int | None = None) -> InteractionsResult:
     """Recover the interactions of `oracle` over Z_q^n with q-SFT and measure them.
 
     Parameters
@@ -230,7 +233,28 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         The run's design, when the caller built it already (the command line does, to check
         the memory before loading a model); its arguments must be the ones given here.
         None: built here from them.
+    budget : None or "auto"
+        "auto": no fixed design; ask in rounds of growing size until the fit stops gaining
+        (:func:`plmscope.fourier.ask_in_rounds`, answers under ``rounds/``, the rounds in
+        ``rounds.json`` and the report's R^2-against-queries figure). The decoder is then the
+        regression; ``num_subsample`` and ``noise_sd`` are not used.
+    round_design, tolerance, start, max_queries, validation :
+        The rounds' design ("random", or "qsft" groups of dimension ``b`` with ``delays`` and
+        ``num_repeat``), the R^2 gain below which they stop, the first random round's size,
+        a cap on queries and the validation variants of a qsft design (see
+        :func:`plmscope.fourier.ask_in_rounds`).
     """
+    if budget is not None:
+        if budget != "auto":
+            raise ValueError(f"budget must be None (a fixed q-SFT design) or 'auto', got {budget!r}")
+        return _run_in_rounds(oracle, q, n, b, num_repeat=num_repeat, delays=delays, seed=seed,
+                              test=test, out=out, labels=labels, oracle_info=oracle_info,
+                              title=title, extra_tests=extra_tests, batch_size=batch_size,
+                              reference_order=reference_order, report=report,
+                              progress=progress, nthreads=nthreads, log=log, note=note,
+                              truth=truth, executor=executor, view=view,
+                              round_design=round_design, tolerance=tolerance, start=start,
+                              max_queries=max_queries, validation=validation)
     the_design = design
     say = log or (lambda _msg: None)
     if the_design is None:
@@ -276,85 +300,177 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         recovery = qsft.recover(oracle, design=the_design, noise_sd=noise_sd, store=store,
                                 nthreads=nthreads, batch_size=batch_size, executor=executor,
                                 progress=progress, decoder=decoder)
-        transform = recovery.transform
-
-        t0 = time.perf_counter()
-        test_y = ask_stored(oracle, test_x, folder.path / "test" if folder else None,
-                            {"purpose": "held-out test variants", "q": q, "n": n, "seed": seed},
-                            batch_size, progress, "held-out", executor) if test_x.shape[0] \
-            else np.zeros(0)
-        t_test = time.perf_counter() - t0
-        release_oracle(oracle)  # every query is answered: let the score cache finish its file
-        test_yhat = transform.evaluate(test_x) if test_x.shape[0] else np.zeros(0)
-        r2 = r_squared(test_y, test_yhat) if test_x.shape[0] else None
-        if r2 is not None and not np.isfinite(r2):
-            r2 = None  # fewer than two held-out variants, or constant scores: R^2 is undefined
-        extra = {}
-        for name, (x, y) in (extra_tests or {}).items():
-            y = np.asarray(y, dtype=np.float64)
-            value = r_squared(y, transform.evaluate(x))
-            extra[name] = {"size": int(y.size), "r2": value if np.isfinite(value) else None}
-
-        energy = transform.energy_by_order()
-        timings = dict(recovery.timings)
-        timings.update(held_out_design=t_held_out, held_out_queries=t_test)
-        summary = {
-            "format": SUMMARY_FORMAT,
-            "title": title or f"Interactions over {n} sites (q = {q})",
-            "oracle": info, "q": q, "n": n, "sites": labels.to_dict(),
+        run_fields = {
             "qsft": {"b": b, "num_subsample": num_subsample, "num_repeat": num_repeat,
                      "delays": delays, "noise_sd": noise_sd, "seed": seed, "batch_size": batch_size,
                      "decoder": recovery.decoder},
-            "fit": None if recovery.fit is None else {
-                k: v for k, v in recovery.fit.summary().items()
-                if k not in ("lambdas", "cv_r2_path", "timings")},  # its time: timings.regress
             "plan": {"num_samples": the_plan.num_samples, "num_bins": the_plan.num_bins,
                      "num_delays": the_plan.num_delays, "memory_bytes": the_plan.memory_bytes},
             "design": {"digest": the_design.digest, "num_queries": the_design.num_queries,
                        "file": None if folder is None else "design.npz"},
-            "stages": stage_counts(recovery.stages),
-            "num_queries": recovery.num_queries, "num_samples": recovery.num_samples,
-            "fraction_of_all_variants": recovery.num_queries / float(q) ** n,
-            "num_coefficients": len(transform),
-            "num_effects": num_effects(transform),
-            "has_mean": bool((transform.orders() == 0).any()),
-            "top_mutations": top_mutations(transform, labels),
+            "num_samples": recovery.num_samples,
             "noise_sd_estimate": recovery.noise_sd, "noise_threshold": recovery.noise_threshold,
             "bins_left": recovery.bins_left, "residual_energy": recovery.residual_energy,
             "singletons_per_round": [int(v) for v in recovery.singletons_per_round],
-            "test": {"requested": test, "size": int(test_x.shape[0]), "seed": seed,
-                     "excludes_query_variants": True, "r2": r2,
-                     "nmse": None if r2 is None else 1.0 - r2},
-            "extra_tests": extra,
-            "mean_score": float(transform.values[transform.orders() == 0].real.sum()),
-            "wildtype_score": float(np.sum(transform.values).real),
-            "energy_by_order": [float(v) for v in energy],
-            "timings": timings, "versions": versions(), "note": note,
-            "truth": None if truth is None else truth_counts(
-            transform, truth, labels, 0.0 if recovery.fit is None else recovery.fit.noise_floor),
-            "view": None if view is None else view.to_dict(),
         }
-        result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
-                                    test_x, test_y, test_yhat, stages=recovery.stages)
-        if folder is not None:
-            transform.save(folder.path / "transform.npz", stages=recovery.stages.astype(str))
-            np.savez(folder.path / "test.npz", x=test_x, y=test_y, yhat=test_yhat)
-            # the total before the report: the one number the report, summary.json and the
-            # console all show (the report's own time is timings.report)
-            summary["timings"]["total"] = time.perf_counter() - t_start
-            if report:
-                from .report.interactions import write_interactions_report
+        timings = dict(recovery.timings, held_out_design=t_held_out)
+        return _measure_and_keep(
+            oracle, recovery.transform, recovery.stages, recovery.fit, recovery.num_queries,
+            test_x, run_fields, timings, recovery, folder, t_start, info, q, n, seed, test,
+            batch_size, progress, executor, extra_tests, labels, title, note, truth, view,
+            reference_order, report)
 
-                t0 = time.perf_counter()
-                result.files = write_interactions_report(folder.path, transform, summary, labels,
-                                                         test_y, test_yhat, reference_order, truth,
-                                                         view, stages=recovery.stages)
-                summary["timings"]["report"] = time.perf_counter() - t0
-            summary["files"] = run_files(folder.path)
-            write_json(folder.summary_file, summary)
-        else:
-            summary["timings"]["total"] = time.perf_counter() - t_start
-        return result
+
+def _measure_and_keep(oracle, transform, stages, fit, num_queries, test_x, run_fields, timings,
+                      recovery, folder, t_start, info, q, n, seed, test, batch_size, progress,
+                      executor, extra_tests, labels, title, note, truth, view, reference_order,
+                      report) -> InteractionsResult:
+    """Result: the held-out R^2 of `transform`, summary.json, and the report."""
+    t0 = time.perf_counter()
+    test_y = ask_stored(oracle, test_x, folder.path / "test" if folder else None,
+                        {"purpose": "held-out test variants", "q": q, "n": n, "seed": seed},
+                        batch_size, progress, "held-out", executor) if test_x.shape[0] \
+        else np.zeros(0)
+    t_test = time.perf_counter() - t0
+    release_oracle(oracle)  # every query is answered: let the score cache finish its file
+    test_yhat = transform.evaluate(test_x) if test_x.shape[0] else np.zeros(0)
+    r2 = r_squared(test_y, test_yhat) if test_x.shape[0] else None
+    if r2 is not None and not np.isfinite(r2):
+        r2 = None  # fewer than two held-out variants, or constant scores: R^2 is undefined
+    extra = {}
+    for name, (x, y) in (extra_tests or {}).items():
+        y = np.asarray(y, dtype=np.float64)
+        value = r_squared(y, transform.evaluate(x))
+        extra[name] = {"size": int(y.size), "r2": value if np.isfinite(value) else None}
+
+    energy = transform.energy_by_order()
+    timings = dict(timings, held_out_queries=t_test)
+    summary = {
+        "format": SUMMARY_FORMAT,
+        "title": title or f"Interactions over {n} sites (q = {q})",
+        "oracle": info, "q": q, "n": n, "sites": labels.to_dict(),
+        **run_fields,
+        "fit": None if fit is None else {
+            k: v for k, v in fit.summary().items()
+            if k not in ("lambdas", "cv_r2_path", "timings")},  # its time: timings.regress
+        "stages": stage_counts(stages),
+        "num_queries": num_queries,
+        "fraction_of_all_variants": num_queries / float(q) ** n,
+        "num_coefficients": len(transform),
+        "num_effects": num_effects(transform),
+        "has_mean": bool((transform.orders() == 0).any()),
+        "top_mutations": top_mutations(transform, labels),
+        "test": {"requested": test, "size": int(test_x.shape[0]), "seed": seed,
+                 "excludes_query_variants": True, "r2": r2,
+                 "nmse": None if r2 is None else 1.0 - r2},
+        "extra_tests": extra,
+        "mean_score": float(transform.values[transform.orders() == 0].real.sum()),
+        "wildtype_score": float(np.sum(transform.values).real),
+        "energy_by_order": [float(v) for v in energy],
+        "timings": timings, "versions": versions(), "note": note,
+        "truth": None if truth is None else truth_counts(
+            transform, truth, labels, 0.0 if fit is None else fit.noise_floor),
+        "view": None if view is None else view.to_dict(),
+    }
+    result = InteractionsResult(transform, summary, folder.path if folder else None, recovery,
+                                test_x, test_y, test_yhat, stages=stages)
+    if folder is not None:
+        transform.save(folder.path / "transform.npz", stages=stages.astype(str))
+        np.savez(folder.path / "test.npz", x=test_x, y=test_y, yhat=test_yhat)
+        # the total before the report: the one number the report, summary.json and the
+        # console all show (the report's own time is timings.report)
+        summary["timings"]["total"] = time.perf_counter() - t_start
+        if report:
+            from .report.interactions import write_interactions_report
+
+            t0 = time.perf_counter()
+            result.files = write_interactions_report(folder.path, transform, summary, labels,
+                                                     test_y, test_yhat, reference_order, truth,
+                                                     view, stages=stages)
+            summary["timings"]["report"] = time.perf_counter() - t0
+        summary["files"] = run_files(folder.path)
+        write_json(folder.summary_file, summary)
+    else:
+        summary["timings"]["total"] = time.perf_counter() - t_start
+    return result
+
+
+def rounds_config(oracle_info: dict, q: int, n: int, b: int, num_repeat: int, delays: str,
+                  seed: int, test: int, batch_size: int, labels: SiteLabels, round_design: str,
+                  tolerance: float, start: int | None, max_queries: int | None,
+                  validation: int | None) -> dict:
+    """The run.json of an interactions run asked in rounds (budget "auto")."""
+    from .fourier.rounds import check_design, default_start
+
+    structured = check_design(round_design) == "qsft"
+    return {"kind": "interactions", "oracle": oracle_info, "q": q, "n": n, "budget": "auto",
+            "round_design": round_design, "tolerance": tolerance,
+            "start": None if structured else (start or default_start(q, n)),
+            "b": b if structured else None, "delays": delays if structured else None,
+            "num_repeat": num_repeat if structured else None,
+            "validation": (1000 if validation is None else validation) if structured else 0,
+            "max_queries": max_queries, "seed": seed, "test": test, "batch_size": batch_size,
+            "sites": labels.to_dict(), "decoder": "regress"}
+
+
+def _run_in_rounds(oracle, q, n, b, *, num_repeat, delays, seed, test, out, labels,
+                   oracle_info, title, extra_tests, batch_size, reference_order, report,
+                   progress, nthreads, log, note, truth, executor, view, round_design,
+                   tolerance, start, max_queries, validation) -> InteractionsResult:
+    """run_interactions with budget="auto": rounds instead of one q-SFT design."""
+    from .fourier.rounds import ask_in_rounds
+
+    labels = labels or SiteLabels.plain(n)
+    if labels.n != n:
+        raise ValueError(f"labels name {labels.n} sites but n={n}")
+    test = int(test)
+    if test < 0:
+        raise ValueError(f"test must be >= 0 held-out variants, got test={test}")
+    info = oracle_info if oracle_info is not None else describe_oracle(oracle)
+    config = rounds_config(info, q, n, b, num_repeat, delays, seed, test, batch_size, labels,
+                           round_design, tolerance, start, max_queries, validation)
+    folder = RunFolder(out, config) if out is not None else None
+    if folder is not None:
+        folder.check()
+        folders.prepare(folder.path)
+    with folders.locked(folder.path) if folder is not None else contextlib.nullcontext():
+        if folder is not None:
+            if folder.is_finished():
+                return load_interactions(folder.path, report=report)
+            folder.create()
+        t_start = time.perf_counter()
+        rounds = ask_in_rounds(
+            oracle, q, n, design=round_design, tolerance=tolerance, start=start,
+            max_queries=max_queries, b=b, delays=delays, num_repeat=num_repeat,
+            validation=validation, seed=seed,
+            store=folder.path / "rounds" if folder is not None else None,
+            batch_size=batch_size, executor=executor, progress=progress, nthreads=nthreads,
+            log=log)
+        asked = rounds.variants if rounds.validation_x is None else \
+            np.vstack([rounds.variants, rounds.validation_x])
+        t0 = time.perf_counter()
+        test_x = held_out_variants(q, n, test, seed, asked)
+        t_held_out = time.perf_counter() - t0
+        fit = rounds.fit
+        transform = fit.transform
+        stages = np.where(transform.orders() == 0, "mean", "regress").astype(object)
+        summary_rounds = rounds.summary()
+        if folder is not None:
+            summary_rounds["file"] = "rounds/rounds.json"
+        run_fields = {
+            "qsft": {"b": config["b"], "num_subsample": None, "num_repeat": config["num_repeat"],
+                     "delays": config["delays"], "noise_sd": None, "seed": seed,
+                     "batch_size": batch_size, "decoder": "regress"},
+            "budget": summary_rounds,
+            "num_samples": rounds.num_queries,
+        }
+        timings = {"oracle": sum(r.seconds_asking for r in rounds.rounds),
+                   "regress": sum(r.seconds_fitting for r in rounds.rounds),
+                   "held_out_design": t_held_out}
+        return _measure_and_keep(
+            oracle, transform, stages, fit, rounds.num_queries, test_x, run_fields, timings,
+            None, folder, t_start, info, q, n, seed, test, batch_size, progress, executor,
+            extra_tests, labels, title, note, truth, view, reference_order, report)
 
 
 def stage_counts(stages) -> dict:

@@ -77,6 +77,22 @@ def add_qsft_args(p) -> None:
                    help=f"queries above which --yes is needed (default {CONFIRM_ABOVE:,})")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r = p.add_argument_group("self-stopping budget (instead of one fixed q-SFT design)")
+    r.add_argument("--budget", choices=("auto",), default=None,
+                   help="auto: ask in rounds of doubling size, refit after each, and stop once "
+                        "the R^2 gains less than --tolerance (the regression decoder)")
+    r.add_argument("--design", choices=("random", "qsft"), default="random",
+                   help="what each round asks: random variants (default) or q-SFT groups of "
+                        "dimension --b, stopping on --validation random variants")
+    r.add_argument("--tolerance", type=float, default=0.005,
+                   help="stop once a round gains less R^2 than this (default 0.005)")
+    r.add_argument("--start", type=int, default=None,
+                   help="random variants in the first round (default: one per candidate term "
+                        "of order <= 2, at least 100)")
+    r.add_argument("--max-queries", type=int, default=None,
+                   help="never ask more (default: --confirm-above, or no cap with --yes)")
+    r.add_argument("--validation", type=int, default=None,
+                   help="random validation variants of a q-SFT design (default 1000)")
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -224,8 +240,24 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--test must be >= 0 held-out variants, got {args.test}")
     noise = parse_noise(args.noise)
     out = Path(args.out)
+    if args.budget is not None:
+        check_budget_args(args)
     with folders.claim(out, "interactions"):
         return _run(args, out, noise)
+
+
+def check_budget_args(args) -> None:
+    """--budget auto's own arguments, refused before anything starts."""
+    if not (args.tolerance >= 0 and args.tolerance < 1):
+        raise ValueError(f"--tolerance must be an R^2 gain in [0, 1), got {args.tolerance}")
+    for name in ("start", "max_queries", "validation"):
+        value = getattr(args, name)
+        low = 0 if name == "validation" else 10
+        if value is not None and value < low:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    if args.max_queries is None and not args.yes:
+        args.max_queries = args.confirm_above
 
 
 def _run(args: argparse.Namespace, out: Path, noise) -> int:
@@ -236,6 +268,8 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
 
     executor = ray_executor(args)
     source = make_source(args, out, on_ray=executor is not None)
+    if args.budget is not None:
+        return _run_budget(args, out, source, executor)
     the_plan = qsft.plan(source.q, source.n, args.b, args.subsamples, args.delays, args.repeats)
     config = interactions_config(source.info, the_plan, noise, args.seed, args.test,
                                  args.batch_size, source.labels, args.decoder)
@@ -277,6 +311,56 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
               "again to resume", file=sys.stderr)
         return 130
     finally:  # also when stopped: the score cache is left one whole file
+        release_oracle(oracle)
+    return _finish(out, summary_lines, result.summary)
+
+
+def _run_budget(args, out: Path, source, executor) -> int:
+    """--budget auto: the rounds, the held-out R^2 and the report in the run folder."""
+    from ..experiment import SUMMARY_KEYS, rounds_config, run_interactions
+    from ..fourier import qsft
+    from ..report.interactions import summary_lines
+    from ..run_folder import RunFolder, release_oracle
+
+    if args.design == "qsft":
+        group = qsft.plan(source.q, source.n, args.b, 1, args.delays, args.repeats).num_samples
+        if args.max_queries is not None and group > args.max_queries:
+            raise ValueError(f"one q-SFT group of --b {args.b} asks {group:,} queries, more than "
+                             f"--max-queries {args.max_queries:,}: lower --b (or raise "
+                             "--max-queries)")
+    config = rounds_config(source.info, source.q, source.n, args.b, args.repeats, args.delays,
+                           args.seed, args.test, args.batch_size, source.labels, args.design,
+                           args.tolerance, args.start, args.max_queries, args.validation)
+    folder = RunFolder(out, config)
+    folder.check()
+    if folder.is_finished():
+        print(f"{out} holds a finished run with these arguments; nothing recomputed.")
+        summary = folder.load_summary(SUMMARY_KEYS)
+        if args.view is not None and (summary.get("view") or {}).get("given") != view_key(args):
+            summary = _add_view(out, args, source)
+        return _finish(out, summary_lines, summary)
+    cap = "no cap" if args.max_queries is None else f"at most {args.max_queries:,} queries"
+    print(f"budget auto: {args.design} rounds of doubling size until a round gains less than "
+          f"{args.tolerance:g} R^2 ({cap}); then {args.test:,} held-out variants")
+    with folder.created():
+        oracle = source.build()
+        view = resolve_view(args, source.q, source.n, source.labels, source.wildtype, oracle)
+    try:
+        with executor if executor is not None else contextlib.nullcontext():
+            result = run_interactions(
+                oracle, source.q, source.n, args.b, num_repeat=args.repeats, delays=args.delays,
+                seed=args.seed, test=args.test, out=out, labels=source.labels,
+                oracle_info=source.info, title=source.title, extra_tests=source.extra_tests,
+                batch_size=args.batch_size, reference_order=args.reference_order,
+                progress=False if args.no_progress else None, nthreads=args.threads, log=print,
+                executor=executor, view=view, budget="auto", round_design=args.design,
+                tolerance=args.tolerance, start=args.start, max_queries=args.max_queries,
+                validation=args.validation)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the answers so far are saved in {out}; run the same command "
+              "again to resume", file=sys.stderr)
+        return 130
+    finally:
         release_oracle(oracle)
     return _finish(out, summary_lines, result.summary)
 

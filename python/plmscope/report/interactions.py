@@ -7,7 +7,7 @@ import numpy as np
 
 from ..fourier import SparseFourier
 from .html import Section, write_html
-from .plots import (plot_energy_by_order, plot_pairwise_heatmap, plot_single_mutants,
+from .plots import (plot_energy_by_order, plot_pairwise_heatmap, plot_rounds, plot_single_mutants,
                     plot_test_fit, plot_top_interactions)
 from .tables import (SiteLabels, ViewSpec, effect_table, interaction_table, mutation_table,
                      single_mutant_grid, truth_table, view_table, weights_table, write_table)
@@ -97,6 +97,28 @@ def stages_lines(summary: dict) -> list[str]:
     return [f"  stages:        {counts} (the decoding step that produced each coefficient)"]
 
 
+_STOPPED = {"tolerance": "the last round gained less than the tolerance",
+            "max_queries": "--max-queries reached", "max_rounds": "the round limit reached",
+            "exhausted": "every variant asked"}
+
+
+def budget_lines(summary: dict) -> list[str]:
+    """The rounds of a self-stopping budget (--budget auto)."""
+    q, n = summary["q"], summary["n"]
+    bud = summary["budget"]
+    design = ("random variants" if bud["design"] == "random" else
+              f"q-SFT groups (b = {bud['b']}, {bud['delays']} delays x {bud['num_repeat']}), "
+              f"stopping on {bud['num_validation']:,} random validation variants")
+    steps = ", ".join(
+        f"{r['queries']:,}: {r['cv_r2'] if r['validation_r2'] is None else r['validation_r2']:.4f}"
+        for r in bud["rounds"])
+    return [f"  budget:        auto, {design}, seed {bud['seed']}; tolerance {bud['tolerance']:g}",
+            f"  rounds:        {len(bud['rounds'])} (queries: R^2) {steps}",
+            f"                 stopped: {_STOPPED.get(bud['stopped'], bud['stopped'])}",
+            f"  queries:       {summary['num_queries']:,} distinct "
+            f"({summary['fraction_of_all_variants']:.3g} of all {q}^{n} variants)"]
+
+
 def summary_lines(summary: dict) -> list[str]:
     """A person-readable summary of summary.json (what the CLI prints)."""
     q, n = summary["q"], summary["n"]
@@ -107,15 +129,23 @@ def summary_lines(summary: dict) -> list[str]:
     lines += [
         f"  oracle:        {_oracle_line(summary['oracle'])}",
         f"  sites:         {_sites_line(summary)} (n = {n}, q = {q})",
-        f"  q-SFT:         b = {qs['b']}, {qs['num_subsample']} subsamples, {qs['delays']} delays x "
-        f"{qs['num_repeat']}, seed {qs['seed']}",
-        f"  queries:       {summary['num_queries']:,} distinct ({summary['num_samples']:,} design "
-        f"points; {summary['fraction_of_all_variants']:.3g} of all {q}^{n} variants)",
+    ]
+    if summary.get("budget"):
+        lines += budget_lines(summary)
+    else:
+        lines += [
+            f"  q-SFT:         b = {qs['b']}, {qs['num_subsample']} subsamples, {qs['delays']} "
+            f"delays x {qs['num_repeat']}, seed {qs['seed']}",
+            f"  queries:       {summary['num_queries']:,} distinct ({summary['num_samples']:,} "
+            f"design points; {summary['fraction_of_all_variants']:.3g} of all {q}^{n} variants)",
+        ]
+    lines += [
         f"  found:         {coefficients_line(summary)}",
         *stages_lines(summary),
-        f"  noise:         sd {summary['noise_sd_estimate']:.3g}, bin threshold "
-        f"{summary['noise_threshold']:.3g}",
     ]
+    if "noise_sd_estimate" in summary:
+        lines.append(f"  noise:         sd {summary['noise_sd_estimate']:.3g}, bin threshold "
+                     f"{summary['noise_threshold']:.3g}")
     lines += mutations_lines(summary)
     test = summary["test"]
     if test["r2"] is not None:
@@ -253,6 +283,20 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
         section, written = view_section(folder, transform, labels, view, reference_order, title)
         files += written
         sections.insert(1, section)
+    if summary.get("budget"):
+        bud = summary["budget"]
+        stop_r2 = [r["cv_r2"] if r["validation_r2"] is None else r["validation_r2"]
+                   for r in bud["rounds"]]
+        rounds_png = plot_rounds([r["queries"] for r in bud["rounds"]], stop_r2,
+                                 folder / "rounds.png", title, summary["test"]["r2"],
+                                 bud["tolerance"])
+        files.append(rounds_png)
+        what = ("cross-validated R^2 of the fit to every answer so far" if bud["design"] == "random"
+                else f"R^2 on {bud['num_validation']:,} random validation variants")
+        figures_fit.insert(0, (rounds_png, f"R^2 against queries: after each round, the {what}; "
+                                           "the square is the final fit's held-out R^2. The "
+                                           "rounds stop once one gains less than "
+                                           f"{bud['tolerance']:g}."))
     if figures_fit:
         sections.append(Section("Held-out accuracy", figures=figures_fit))
     if truth is not None:
