@@ -176,9 +176,13 @@ def summary_lines(summary: dict) -> list[str]:
                  + (f", regression {t['regress']:.1f} s)" if "regress" in t else ")"))
     fit = summary.get("fit")
     if fit:
-        lines.append(f"  decoder:       regression over every answer ({fit['folds']}-fold CV R^2 "
-                     f"{fit['cv_r2']:.4f}; terms below {fit['noise_floor']:.2g} are within "
-                     "noise)")
+        how = (f"R^2 {fit['cv_r2']:.4f} on a held-out 1/{fit['folds']} of them"
+               if fit.get("config_folds_evaluated") == 1 else
+               f"{fit['folds']}-fold CV R^2 {fit['cv_r2']:.4f}")
+        relax = fit.get("relax", 1.0)
+        lines.append(f"  decoder:       regression over every answer ({how}"
+                     + (f", relaxed x{relax:g}" if relax != 1.0 else "")
+                     + f"; terms below {fit['noise_floor']:.2g} are within noise)")
     warning = peel_warning(summary)
     if warning:
         lines.append(f"  WARNING: {warning}")
