@@ -14,8 +14,11 @@ Designs (docs/qsft.md):
 - ``"random"``: distinct variants drawn uniformly from Z_q^n, never one asked before; the
   first round asks ``start`` of them. The fit's cross-validated R^2 measures how well it
   predicts variants it was not given, so it decides when to stop.
-- ``"qsft"``: q-SFT subsampling groups (one subsampling matrix with its delays: q^b x P
-  points each, drawn from the seed and the group's number); round r holds 2^(r-1) groups.
+- ``"qsft"``: a q-SFT design that grows by subsampling groups (q^b x P points each; group c
+  drawn from the seed and c, the delays shared: :func:`plmscope.fourier.qsft.nested_design`);
+  round r's design holds 2^(r-1) groups and is decoded as ``recover(decoder="regress")``
+  decodes it: the regression over every answer with the peeled terms as candidates, so
+  high-order terms that peeling finds are kept.
   Folds of a structured design share its aliasing, so their R^2 overstates how well the fit
   predicts elsewhere (on the demo's planted landscape: 0.995 against 0.90 on random
   variants); the rounds stop on the R^2 of ``validation`` random variants instead, asked
@@ -39,7 +42,7 @@ import numpy as np
 
 from ..folders import atomic_target, write_text
 from .fft import check_nthreads, check_q
-from .qsft import ask_batches, query_variants
+from .qsft import ask_batches, nested_design, plan, recover
 from .qsft.design import codes_fit, decode_codes, variant_codes
 from .regress import Fit, fit
 
@@ -209,7 +212,8 @@ def ask_in_rounds(oracle: Callable, q: int, n: int, *, design: str = "random",
             want = min(int(start) << (r - 1), int(min(total, 2**62)))
             new = _fresh_random(q, n, want - asked.shape[0], seed, r, seen)
         else:
-            new = _fresh_groups(q, n, int(b), delays, int(num_repeat), seed, r, seen, nthreads)
+            the_design = _round_design(q, n, int(b), delays, int(num_repeat), seed, r, nthreads)
+            new = the_design.variants[seen.new(the_design.variants)]
         if max_queries is not None and asked.shape[0] + new.shape[0] > max_queries:
             new = new[: max(0, int(max_queries) - asked.shape[0])]
         if new.shape[0] == 0:
@@ -225,7 +229,15 @@ def ask_in_rounds(oracle: Callable, q: int, n: int, *, design: str = "random",
         asked = np.vstack([asked, new])
         scores = np.concatenate([scores, answers])
         t0 = time.perf_counter()
-        result_fit = fit(asked, scores, q, max_order=max_order, seed=int(seed), nthreads=nthreads)
+        if design == "random":
+            result_fit = fit(asked, scores, q, max_order=max_order, seed=int(seed),
+                             nthreads=nthreads)
+        else:
+            # a design point that is also a validation variant (only likely in tiny spaces)
+            # is answered from the validation set: the bins need every point
+            known = _Lookup(np.vstack([asked, val_x]), np.concatenate([scores, val_y]))
+            result_fit = recover(known, design=the_design, decoder="regress", nthreads=nthreads,
+                                 progress=False).fit
         val_r2 = _r2(val_y, result_fit.predict(val_x, nthreads=nthreads)) if val_y.size > 1 else None
         score = result_fit.cv_r2 if val_r2 is None else val_r2
         gain = None if not rounds else score - _stopping_r2(rounds[-1])
@@ -336,17 +348,22 @@ def _fresh_random(q: int, n: int, count: int, seed: int, r: int, seen: _Seen) ->
     return out
 
 
-def _fresh_groups(q: int, n: int, b: int, delays: str, num_repeat: int, seed: int, r: int,
-                  seen: _Seen, nthreads: int) -> np.ndarray:
-    """The variants of round r's q-SFT groups (2^(r-2) groups from round 2 on, one in round
-    1; group g seeded by (seed, g)) that were never asked."""
-    first, last = (0, 1) if r == 1 else (1 << (r - 2), 1 << (r - 1))
-    parts = []
-    for g in range(first, last):
-        group_seed = int(np.random.SeedSequence([seed, _STREAM, g]).generate_state(1)[0])
-        parts.append(query_variants(q, n, b, 1, delays, num_repeat, group_seed, nthreads))
-    points = np.vstack(parts)
-    return points[seen.new(points)]
+def _round_design(q: int, n: int, b: int, delays: str, num_repeat: int, seed: int, r: int,
+                  nthreads: int):
+    """Round r's q-SFT design: the nested design with 2^(r-1) groups."""
+    return nested_design(plan(q, n, b, 1 << (r - 1), delays, num_repeat), seed, nthreads)
+
+
+class _Lookup:
+    """An oracle that answers from answers already asked (the rounds ask the real oracle
+    first, through their store; recover then reads them back)."""
+
+    def __init__(self, variants: np.ndarray, scores: np.ndarray):
+        self.keys = {row.tobytes(): i for i, row in enumerate(variants)}
+        self.scores = scores
+
+    def __call__(self, x) -> np.ndarray:
+        return self.scores[[self.keys[row.tobytes()] for row in np.asarray(x, np.uint8)]]
 
 
 def load_rounds(path: str | os.PathLike) -> dict | None:

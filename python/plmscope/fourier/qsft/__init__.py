@@ -9,10 +9,10 @@ in C++, :mod:`plmscope._core`, a least-squares refit, or the regression decoder)
 ``plan(...)`` gives the cost up front.
 """
 from .ask import LocalExecutor, ask_batches, check_answers
-from .design import Design, QueryPlan, load_design, make_design, plan
+from .design import Design, QueryPlan, load_design, make_design, nested_design, plan
 from .recover import DECODERS, STAGES, Recovery, query_variants, recover, resolve_decoder
 from .store import QueryStore
 
-__all__ = ["recover", "plan", "query_variants", "Recovery", "QueryPlan", "Design", "make_design",
+__all__ = ["recover", "plan", "query_variants", "Recovery", "QueryPlan", "Design", "make_design", "nested_design",
            "load_design", "LocalExecutor", "QueryStore", "check_answers", "ask_batches",
            "DECODERS", "STAGES", "resolve_decoder"]

@@ -161,6 +161,29 @@ def make_design(the_plan: QueryPlan, seed: int = 0, nthreads: int = 0) -> Design
     return _with_variants(the_plan, seed, matrices, delays, nthreads, t0)
 
 
+_NESTED_STREAM = 0x6E657374  # "nest": nested designs' own streams
+
+
+def nested_design(the_plan: QueryPlan, seed: int = 0, nthreads: int = 0) -> Design:
+    """A design of `the_plan` whose groups are drawn one by one (group c from (seed, c); the
+    delays from their own stream), so the design with C groups holds the one with C - 1:
+    a design that grows by groups (plmscope.fourier.ask_in_rounds) never re-asks a point.
+    Not :func:`make_design`'s draw: the two give different designs for the same seed."""
+    q, n, b = the_plan.q, the_plan.n, the_plan.b
+    seed = check_int("seed", seed, 0)
+    nthreads = check_nthreads(nthreads)
+    require_memory(the_plan.memory_bytes,
+                   f"q-SFT with q^b = {q}^{b} = {the_plan.num_bins:,} bins per subsample "
+                   f"({the_plan.num_samples:,} queries)")
+    t0 = time.perf_counter()
+    matrices = np.concatenate([
+        subsampling_matrices(np.random.default_rng([seed, _NESTED_STREAM, c]), q, n, b, 1)
+        for c in range(the_plan.num_subsample)])
+    delays = delay_rows(np.random.default_rng([seed, _NESTED_STREAM, 2**32]), q, n,
+                        the_plan.delays, the_plan.num_repeat)
+    return _with_variants(the_plan, seed, matrices, delays, nthreads, t0)
+
+
 def _with_variants(the_plan, seed, matrices, delays, nthreads, t0) -> Design:
     q, n = the_plan.q, the_plan.n
     points, codes = query_points(matrices, delays, q, codes_fit(q, n), nthreads)
