@@ -18,9 +18,10 @@ IsoScore rows:
                   then (tr(C)^2/||C||_F^2 - 1)/(d - 1) (docs/geometry.md)
   numpy f64 BLAS  the same in float64 throughout (dsyrk): the accurate reference for abs_err
 Floor: np.copy of X (one pass over the data). Other rows: mean pairwise cosine (plmscope's
-O(N d) unit-vector sum vs numpy normalise-and-sum) and cosine + squared distance of --pairs
-(250,000) random pairs (plmscope's fused kernel vs a numpy gather); with more than one thread the numpy
-side of these two runs its chunks on a thread pool of that size (numpy releases the GIL).
+O(N d) unit-vector sum vs numpy normalise-and-sum) and cosine + squared distance of
+--pairs (250,000) random pairs (plmscope's fused kernel vs a numpy gather); with more than
+one thread the numpy side of these two runs its chunks on a thread pool of that size (numpy
+releases the GIL).
 
 Ratios are peer time / plmscope time at the same thread count in this run; cores_used is
 CPU seconds / wall seconds over a side's timed runs (less than the threads asked for means
