@@ -15,7 +15,8 @@ Sides, each run inside ``pinned_threads`` at the same thread count (1 and all co
                 chunked so one chunk's (chunk x K) matrix stays near 4 MB, in cache; with
                 more than one thread the chunks go to a thread pool of that size
   numpy exp     (--exp-form only) the naive form Re(exp(2j pi ((x @ k.T) % q) / q) @ F),
-                dominated by M x K complex exp calls; shown only as a lower bar
+                dominated by M x K complex exp calls: a weak baseline, kept only to compare
+                with earlier figures (headline ratios are against the table form)
 Ratios are numpy time / plmscope time at the same thread count in the same run.
 "max_abs_diff" is max |plmscope - numpy table| over all variants; for the GB1 case the R^2
 at the file's test_x is printed as a check against the published 0.713.
