@@ -141,7 +141,8 @@ def main() -> None:
                 diff = float(np.abs(ours - table(x)).max())
                 t_ours = median_time(lambda: sf.evaluate(x, nthreads=t), args.trials)
                 t_tab = median_time(lambda: table(x), args.trials)
-                row = {"case": name, "threads": t, "load": os.getloadavg()[0], "M": x.shape[0], "K": len(sf),
+                row = {"case": name, "threads": t, "load": os.getloadavg()[0],
+                       "M": x.shape[0], "K": len(sf),
                        "plmscope_ms": t_ours * 1e3, "table_ms": t_tab * 1e3,
                        "vs_table": t_tab / t_ours,
                        "ns/pair": t_ours * 1e9 / (x.shape[0] * len(sf)),
