@@ -25,8 +25,9 @@ class AlignmentResult:
     score: the optimal global PAM250 score (Biopython's units: open -10, extend -0.5).
     identity: identical columns / alignment columns (gaps included, EMBOSS needle's
     definition) of one optimal alignment, or None when not asked for. When several
-    alignments tie for the optimum, tools pick different ones, so identity can differ by a
-    few 1e-3 between backends; scores never do.
+    alignments tie for the optimum, parasail's traceback and Biopython pick different ones
+    for ~10% of pairs, so identity can differ by up to ~0.04 between backends (mostly on
+    unrelated pairs; docs/geometry.md); scores never do.
     backend: "parasail" or "biopython"."""
 
     score: np.ndarray
