@@ -107,8 +107,12 @@ struct RealOf<std::complex<T>> { using type = T; };
 template <class E>
 struct Plan {
   using T = typename RealOf<E>::type;
-  std::vector<Digit> digits;  // least significant (stride 1) first
+  std::vector<Digit> digits;  // least significant (stride `inner`) first
   int low = 0;                // digits [0, low) are done in cache blocks
+  // The forward scale is applied after this many digits: where a plan with inner = 1
+  // applies it (after its low digits), so every layout rounds the same way.
+  int scale_after = 0;
+  std::int64_t inner = 1;     // contiguous points per transform position (not transformed)
   std::int64_t len = 1, block = 1, panel_rows = 1, panel_width = 1;
   T sg = -1;
   T scale = 1;
@@ -127,13 +131,30 @@ Kind dft_kind(int q) {
   }
 }
 
+// Digits [0, low) whose product with `inner` still fits a cache block (at least one).
+inline int low_digits(const std::vector<Digit>& digits, std::int64_t inner,
+                      std::int64_t max_block, std::int64_t* block) {
+  int low = 0;
+  *block = inner;
+  for (const Digit& d : digits) {
+    if (low > 0 && *block * d.radix > max_block) break;
+    *block *= d.radix;
+    ++low;
+  }
+  return low;
+}
+
 template <class E>
-Plan<E> make_plan(int q, int n, bool inverse, bool hadamard) {
+Plan<E> make_plan(int q, int n, bool inverse, bool hadamard, std::int64_t inner = 1) {
   Plan<E> plan;
-  plan.len = qary_length(q, n);
+  const std::int64_t points = qary_length(q, n);
+  PLMSCOPE_CHECK(inner >= 1 && points <= std::numeric_limits<std::int64_t>::max() / inner,
+                 "inner must be >= 1 with q^n * inner in int64, got inner=" << inner);
+  plan.inner = inner;
+  plan.len = points * inner;
   plan.sg = inverse ? 1 : -1;
-  plan.scale = inverse ? 1 : static_cast<typename Plan<E>::T>(1.0 / double(plan.len));
-  std::int64_t stride = 1;
+  plan.scale = inverse ? 1 : static_cast<typename Plan<E>::T>(1.0 / double(points));
+  std::int64_t stride = inner;
   if (hadamard) {  // fuse up to three binary sites per digit
     int left = n;
     while (left > 0) {
@@ -150,12 +171,9 @@ Plan<E> make_plan(int q, int n, bool inverse, bool hadamard) {
     }
   }
   const std::int64_t max_block = std::max<std::int64_t>(1, kBlockBytes / sizeof(E));
-  plan.block = 1;
-  for (const Digit& d : plan.digits) {
-    if (plan.low > 0 && plan.block * d.radix > max_block) break;
-    plan.block *= d.radix;
-    ++plan.low;
-  }
+  std::int64_t unused;
+  plan.scale_after = low_digits(plan.digits, 1, max_block, &unused);
+  plan.low = low_digits(plan.digits, inner, max_block, &plan.block);
   const std::int64_t rows = plan.len / plan.block;
   const std::int64_t w = kPanelBytes / std::int64_t(sizeof(E)) / std::max<std::int64_t>(rows, 1);
   plan.panel_width = std::min(plan.block, std::max(kMinPanelWidth, w));
@@ -226,6 +244,14 @@ void execute(const Plan<float>& plan, float* data, std::int64_t batch, int nthre
   PLMSCOPE_DISPATCH_REAL(execute_f32, plan, data, batch, nthreads);
 }
 
+void execute_gather(const Plan<std::complex<double>>& plan, std::complex<double>* data,
+                    std::int64_t batch, int nthreads, const double* values,
+                    std::int64_t num_values, const std::int64_t* index, double shift,
+                    unsigned char* bad) {
+  PLMSCOPE_DISPATCH(execute_gather_c128, plan, data, batch, nthreads, values, num_values, index,
+                    shift, bad);
+}
+
 template <class E>
 void check_args(const E* data, std::int64_t batch, int q, int n) {
   PLMSCOPE_CHECK(batch >= 0, "batch must be >= 0, got " << batch);
@@ -269,6 +295,31 @@ void qary_fft(std::complex<float>* data, std::int64_t batch, int q, int n, bool 
 }
 void walsh_hadamard(double* data, std::int64_t batch, int n, bool inverse, int nthreads) {
   real_wht(data, batch, n, inverse, nthreads);
+}
+
+void qary_fft_gather(const double* values, std::int64_t num_values, const std::int64_t* index,
+                     double shift, std::int64_t rows, std::int64_t inner, int q, int n,
+                     std::complex<double>* out, int nthreads) {
+  PLMSCOPE_CHECK(rows >= 0, "rows must be >= 0, got " << rows);
+  PLMSCOPE_CHECK(num_values >= 0, "num_values must be >= 0, got " << num_values);
+  auto plan = make_plan<std::complex<double>>(q, n, false, q == 2, inner);
+  if (rows == 0) return;
+  PLMSCOPE_CHECK(out && index && (values || num_values == 0), "null array");
+  std::unique_ptr<DirectDft<double>> direct;
+  if (q != 2 && dft_kind(q) == Kind::Direct) {
+    direct = std::make_unique<DirectDft<double>>(q, plan.sg);
+    plan.direct = direct.get();
+  }
+  const double work = double(rows) * double(plan.len) * double(plan.digits.size() + 2) * 4;
+  std::vector<unsigned char> bad(rows * (plan.len / plan.block), 0);
+  execute_gather(plan, out, rows, threads_for_work(work, nthreads), values, num_values, index,
+                 shift, bad.data());
+  if (std::find(bad.begin(), bad.end(), 1) == bad.end()) return;
+  const std::int64_t total = rows * plan.len;  // = the number of indices
+  for (std::int64_t i = 0; i < total; ++i)
+    PLMSCOPE_CHECK(index[i] >= 0 && index[i] < num_values,
+                   "index must hold positions in [0, " << num_values << "), got " << index[i]
+                                                       << " at flat entry " << i);
 }
 void walsh_hadamard(float* data, std::int64_t batch, int n, bool inverse, int nthreads) {
   real_wht(data, batch, n, inverse, nthreads);

@@ -205,3 +205,152 @@ def decode_codes(codes: np.ndarray, q: int, n: int) -> np.ndarray:
         out[:, i] = rest % q
         rest //= q
     return out
+
+
+# -- duplicates from the design's structure --------------------------------------------------
+#
+# Group c asks x = M_c l + d_p. With rows R of M_c forming a matrix A invertible modulo q
+# (the construction puts one there), v lies in M_c's image exactly when its syndrome
+# s_c(v) = v_rest - G_c v_R (mod q), G_c = M_rest A^-1, is zero, and then l = A^-1 v_R. So
+# a point M_c' l' + d_p' of a later group (or of a later delay of the same group) equals a
+# point of group c, delay p, exactly when T l' = s_c(d_p) - s_c(d_p') with T = s_c(M_c'), a
+# linear map of l' alone: the q^b values T l' are hashed once per pair of groups and the P^2
+# delay pairs are looked up in them. That finds every duplicate in O(C^2 (q^b + P^2)) hash
+# operations instead of sorting all C P q^b points; every candidate is checked on the points
+# themselves, so a hash collision cannot merge two different variants.
+
+def _inverse_mod(a: np.ndarray, q: int) -> np.ndarray | None:
+    """A^-1 modulo q (int64), or None when A is not invertible modulo q: Gauss-Jordan
+    modulo each prime power of q (a local ring, where an invertible column always has a unit
+    entry), combined by the CRT."""
+    b = a.shape[0]
+    parts = []
+    for p, pe in _prime_powers(q):
+        m = np.concatenate([np.asarray(a, dtype=np.int64) % pe, np.eye(b, dtype=np.int64)], axis=1)
+        for col in range(b):
+            pivot = next((r for r in range(col, b) if m[r, col] % p), None)
+            if pivot is None:
+                return None
+            m[[col, pivot]] = m[[pivot, col]]
+            m[col] = m[col] * pow(int(m[col, col]), -1, pe) % pe
+            for r in range(b):
+                if r != col and m[r, col]:
+                    m[r] = (m[r] - m[r, col] * m[col]) % pe
+        parts.append(m[:, b:])
+    return _crt(parts, q)
+
+
+def _invertible_rows(matrix: np.ndarray, q: int, tries: int = 5000):
+    """(rows R, A^-1) for the first b rows of `matrix` (in combination order) invertible
+    modulo q, or None within `tries` combinations."""
+    from itertools import combinations, islice
+
+    n, b = matrix.shape
+    for rows in islice(combinations(range(n), b), tries):
+        inv = _inverse_mod(matrix[list(rows)], q)
+        if inv is not None:
+            return np.array(rows), inv
+    return None
+
+
+def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b in int64 for a short inner axis (b or n - b terms): one vector pass per term,
+    no BLAS thread team for a product this small."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    out = np.zeros(a.shape[:-1] + b.shape[1:], np.int64)
+    for k in range(a.shape[-1]):
+        out += a[..., k, None] * b[k]
+    return out
+
+
+def _hash_rows(v: np.ndarray) -> np.ndarray:
+    """uint64 hash of each row of a small-integer array (equal rows, equal hashes)."""
+    weights = np.random.default_rng(12345).integers(1, 2**63, size=v.shape[-1], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return (v.astype(np.uint64) * (weights | np.uint64(1))).sum(axis=-1, dtype=np.uint64)
+
+
+def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.ndarray,
+                          q: int):
+    """(positions, sources): the flat design positions (group, delay, l order) whose point
+    already occurs earlier in the design, and the position of its first occurrence; both
+    sorted by position. None when a matrix has no b rows invertible modulo q (then use
+    :func:`unique_variants`). ``points`` is :func:`query_points`' (C, P, q^b, n) array."""
+    C, P, B, n = points.shape
+    b = matrices.shape[2]
+    flat = points.reshape(-1, n)
+    grid = subsample_grid(q, b)
+    syndromes, solve = [], []
+    for c in range(C):
+        found = _invertible_rows(matrices[c].astype(np.int64), q)
+        if found is None:
+            return None
+        rows, a_inv = found
+        rest = np.setdiff1d(np.arange(n), rows)
+        g = matrices[c][rest].astype(np.int64) @ a_inv % q               # (n - b, b)
+
+        def syndrome(v, rows=rows, rest=rest, g=g):                      # v: (..., n)
+            return (v[..., rest] - _small_matmul(v[..., rows], g.T)) % q
+        syndromes.append(syndrome)
+        solve.append((rows, a_inv))
+    positions, sources = [], []
+    for c2 in range(C):
+        for c in range(c2 + 1):
+            syndrome = syndromes[c]
+            t_hash = _hash_rows(syndrome(_small_matmul(grid, matrices[c2].T) % q))
+            order = np.argsort(t_hash, kind="stable")
+            t_sorted = t_hash[order]
+            s_c = syndrome(delays.astype(np.int64))                         # (P, n - b)
+            for p2 in range(P):
+                targets = _hash_rows((s_c - s_c[p2]) % q)                   # over p
+                for p in range(P if c < c2 else p2):
+                    lo, hi = np.searchsorted(t_sorted, targets[p], side="left"), \
+                        np.searchsorted(t_sorted, targets[p], side="right")
+                    if lo == hi:
+                        continue
+                    l2 = order[lo:hi]
+                    here = (c2 * P + p2) * B + l2
+                    rows, a_inv = solve[c]
+                    v = (flat[here][:, rows].astype(np.int64) - delays[p, rows]) % q
+                    l = v @ a_inv.T % q
+                    there = (c * P + p) * B + l @ (q ** np.arange(b - 1, -1, -1))
+                    same = np.all(flat[here] == flat[there], axis=1)
+                    positions.append(here[same])
+                    sources.append(there[same])
+    if not positions:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    positions, sources = np.concatenate(positions), np.concatenate(sources)
+    # the earliest of all earlier copies: sort by (position, source), keep each position's first
+    order = np.lexsort((sources, positions))
+    positions, sources = positions[order], sources[order]
+    first = np.ones(positions.size, bool)
+    first[1:] = positions[1:] != positions[:-1]
+    return positions[first].astype(np.int64), sources[first].astype(np.int64)
+
+
+def design_order_variants(points: np.ndarray, matrices: np.ndarray, delays: np.ndarray,
+                          q: int):
+    """(distinct variants (m, n) uint8 in design order, inverse index of every point,
+    number of duplicates removed), or None when the structure cannot be used (see
+    :func:`structural_duplicates`). A point is kept where it first occurs in (group, delay,
+    l) order; the answers then arrive in nearly the order the transform reads them."""
+    found = structural_duplicates(points, matrices, delays, q)
+    if found is None:
+        return None
+    positions, sources = found
+    n = points.shape[-1]
+    flat = points.reshape(-1, n)
+    total = flat.shape[0]
+    if positions.size == 0:
+        return flat, np.arange(total, dtype=np.int64), 0
+    # every point after the k-th removed one moves k places up; a removed one points where
+    # its first occurrence went (never itself removed: it is the earliest copy)
+    inverse = np.empty(total, dtype=np.int64)
+    unique = np.empty((total - positions.size, n), dtype=np.uint8)
+    starts = np.concatenate([[0], positions + 1])
+    bounds = np.append(positions, total)
+    for k, (s, e) in enumerate(zip(starts, bounds)):
+        inverse[s:e] = np.arange(s - k, e - k)
+        unique[s - k:e - k] = flat[s:e]
+    inverse[positions] = inverse[sources]
+    return unique, inverse, int(positions.size)

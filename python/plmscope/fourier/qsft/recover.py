@@ -13,9 +13,8 @@ from scipy import special
 from ... import _core
 from ..._memory import require_memory
 from ..._checks import check_int as _check_int, check_nthreads, check_q
-from ..fft import qary_fft
 from ..sparse import SparseFourier
-from . import design
+from . import design, transform as _transform
 from .refine import bin_energy, complete_low_orders, conjugate_closure, refit, symmetrize
 from .ask import ask_batches
 
@@ -43,7 +42,13 @@ class QueryPlan:
         return (f"q-SFT plan: {self.num_samples:,} queries = {self.num_subsample} subsamples x "
                 f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
                 f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
-                f"oracle calls after de-duplication; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
+                f"oracle calls: {DEDUP_NOTE}; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
+
+
+# Why and how recover de-duplicates (the plan printout says it).
+DEDUP_NOTE = ("points that coincide are asked once, found from the design's structure (two "
+              "groups always share the P points l = 0; other coincidences are solved for "
+              "from the matrices, not sorted out of all points), asked in design order")
 
 
 def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
@@ -91,6 +96,7 @@ class Recovery:
     decoder: str = "peel"            # the decoder that produced `transform`
     stages: np.ndarray = None        # per coefficient: the decoding stage that produced it
     fit: object = None               # the regression Fit (decoder "regress"), else None
+    dedup: str = "structure"         # duplicates solved from the matrices, or "sort"
 
     def summary(self) -> dict:
         return {
@@ -99,7 +105,7 @@ class Recovery:
             "noise_threshold": self.noise_threshold, "bins_left": self.bins_left,
             "residual_energy": self.residual_energy,
             "singletons_per_round": list(map(int, self.singletons_per_round)),
-            "timings": dict(self.timings), "decoder": self.decoder,
+            "timings": dict(self.timings), "decoder": self.decoder, "dedup": self.dedup,
             "cv_r2": None if self.fit is None else self.fit.cv_r2,
             **{f"config_{k}": v for k, v in self.config.items()},
         }
@@ -200,7 +206,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
                    f"({the_plan.num_samples:,} queries)")
     timings = {}
 
-    matrices, delay_rows, unique, inverse = _design(the_plan, seed, nthreads, timings)
+    matrices, delay_rows, unique, inverse, dedup = _design(the_plan, seed, nthreads, timings)
 
     t0 = time.perf_counter()
     answers = ask_batches(oracle, unique, batch_size, store, {
@@ -209,14 +215,10 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
     timings["oracle"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    samples = answers[inverse].reshape(num_subsample * the_plan.num_delays, the_plan.num_bins)
-    mean = float(answers.mean()) if answers.size else 0.0
-    samples -= mean  # only F[0] changes; it is added back at the end
-    spectra = qary_fft(samples, q, nthreads=nthreads)
-    del samples
-    bins = np.ascontiguousarray(
-        spectra.reshape(num_subsample, the_plan.num_delays, the_plan.num_bins).transpose(0, 2, 1))
-    del spectra
+    mean = float(answers.mean()) if answers.size else 0.0  # only F[0] changes; added back at the end
+    bins = _transform.bins(answers, inverse, mean, num_subsample, the_plan.num_delays, q, b,
+                           nthreads)
+    del inverse
     timings["transform"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -260,6 +262,11 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
         from ..regress import fit
 
         t0 = time.perf_counter()
+        # in code order, as before the design order was the asking order: the folds are
+        # drawn over rows, so the fit stays the same whatever order the oracle was asked in
+        order = np.argsort(design.variant_codes(unique, q)) if design.codes_fit(q, n) else \
+            np.lexsort(unique.T[::-1])
+        unique, answers = unique[order], answers[order]
         the_fit = fit(unique, answers, q, frequencies=freqs[np.any(freqs != 0, axis=1)],
                       seed=seed, nthreads=nthreads)
         timings["regress"] = time.perf_counter() - t0
@@ -274,7 +281,7 @@ def recover(oracle: Callable, q: int, n: int, b: int, num_subsample: int = 3,
         num_samples=the_plan.num_samples, timings=timings, noise_sd=sd,
         noise_threshold=float(zeroton), singletons_per_round=rounds,
         bins_left=int(result["bins_left"]), residual_energy=float(result["residual_energy"]),
-        plan=the_plan, config=config, decoder=decoder, stages=stages, fit=the_fit,
+        plan=the_plan, config=config, decoder=decoder, stages=stages, fit=the_fit, dedup=dedup,
     )
 
 
@@ -305,20 +312,32 @@ def regress_stages(transform: SparseFourier, peeled: np.ndarray) -> np.ndarray:
 
 
 def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None = None):
-    """(matrices, delays, distinct variants in asking order, inverse index of every point)."""
+    """(matrices, delays, distinct variants in asking order, inverse index of every point,
+    how duplicates were found). The asking order is the design order (group, delay, l)
+    with later copies left out: the duplicates are solved for from the matrices (see
+    :func:`design.structural_duplicates`), which costs a small fraction of sorting every
+    point, and the answers arrive in the order the transform reads them. Only when a
+    matrix has no invertible b x b minor to solve with are the points sorted (code order)."""
     q, n, b = the_plan.q, the_plan.n, the_plan.b
     seed = _check_int("seed", seed, 0)  # numpy's own error would not name it
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     matrices = design.subsampling_matrices(rng, q, n, b, the_plan.num_subsample)
     delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
-    points, codes = design.query_points(matrices, delay_rows, q, design.codes_fit(q, n), nthreads)
+    points, _ = design.query_points(matrices, delay_rows, q, False, nthreads)
     t1 = time.perf_counter()
-    unique, inverse = design.unique_variants(points, codes, q, nthreads)
+    found = design.design_order_variants(points, matrices, delay_rows, q)
+    if found is not None:
+        unique, inverse, _ = found
+        how = "structure"
+    else:
+        codes = design.variant_codes(points.reshape(-1, n), q) if design.codes_fit(q, n) else None
+        unique, inverse = design.unique_variants(points, codes, q, nthreads)
+        how = "sort"
     if timings is not None:
         timings["design"] = t1 - t0
         timings["dedup"] = time.perf_counter() - t1
-    return matrices, delay_rows, unique, inverse
+    return matrices, delay_rows, unique, inverse, how
 
 
 def query_variants(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
