@@ -263,11 +263,25 @@ def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _all_images(t_map: np.ndarray, q: int) -> np.ndarray:
+    """(q^b, k) int16: t_map @ l mod q for every l of Z_q^b in flat order (most significant
+    digit first), built digit by digit as sums of a column's multiples (no products)."""
+    k, b = t_map.shape
+    if k == 0:  # b = n: every syndrome is empty
+        return np.zeros((q**b, 0), np.int16)
+    out = np.zeros((1, k), np.int16)
+    for t in range(b):
+        column = (np.arange(q)[:, None] * t_map[:, t]) % q                 # (q, k)
+        out = (out[:, None, :] + column[None, :, :].astype(np.int16)).reshape(-1, k)
+        out %= q
+    return out
+
+
 def _hash_rows(v: np.ndarray) -> np.ndarray:
     """uint64 hash of each row of a small-integer array (equal rows, equal hashes)."""
     weights = np.random.default_rng(12345).integers(1, 2**63, size=v.shape[-1], dtype=np.uint64)
     with np.errstate(over="ignore"):
-        return (v.astype(np.uint64) * (weights | np.uint64(1))).sum(axis=-1, dtype=np.uint64)
+        return np.asarray(v).astype(np.uint64) @ (weights | np.uint64(1))
 
 
 def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.ndarray,
@@ -279,7 +293,6 @@ def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.n
     C, P, B, n = points.shape
     b = matrices.shape[2]
     flat = points.reshape(-1, n)
-    grid = subsample_grid(q, b)
     syndromes, solve = [], []
     for c in range(C):
         found = _invertible_rows(matrices[c].astype(np.int64), q)
@@ -294,29 +307,35 @@ def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.n
         syndromes.append(syndrome)
         solve.append((rows, a_inv))
     positions, sources = [], []
+    place = q ** np.arange(b - 1, -1, -1)
     for c2 in range(C):
         for c in range(c2 + 1):
             syndrome = syndromes[c]
-            t_hash = _hash_rows(syndrome(_small_matmul(grid, matrices[c2].T) % q))
-            order = np.argsort(t_hash, kind="stable")
-            t_sorted = t_hash[order]
+            rows, a_inv = solve[c]
+            t_map = syndrome(matrices[c2].T.astype(np.int64)).T             # (n - b, b)
+            t_hash = _hash_rows(_all_images(t_map, q))                       # (q^b,) over l'
             s_c = syndrome(delays.astype(np.int64))                         # (P, n - b)
-            for p2 in range(P):
-                targets = _hash_rows((s_c - s_c[p2]) % q)                   # over p
-                for p in range(P if c < c2 else p2):
-                    lo, hi = np.searchsorted(t_sorted, targets[p], side="left"), \
-                        np.searchsorted(t_sorted, targets[p], side="right")
-                    if lo == hi:
-                        continue
-                    l2 = order[lo:hi]
-                    here = (c2 * P + p2) * B + l2
-                    rows, a_inv = solve[c]
-                    v = (flat[here][:, rows].astype(np.int64) - delays[p, rows]) % q
-                    l = v @ a_inv.T % q
-                    there = (c * P + p) * B + l @ (q ** np.arange(b - 1, -1, -1))
-                    same = np.all(flat[here] == flat[there], axis=1)
-                    positions.append(here[same])
-                    sources.append(there[same])
+            # target[p2, p]: the value T l' must take for (c2, p2, l') to equal (c, p, l)
+            p2s, ps = np.nonzero(np.ones((P, P), bool) if c < c2 else
+                                 np.arange(P)[None, :] < np.arange(P)[:, None])
+            targets = _hash_rows((s_c[ps] - s_c[p2s]) % q)
+            order = np.argsort(targets, kind="stable")
+            lo = np.searchsorted(targets[order], t_hash, side="left")
+            count = np.searchsorted(targets[order], t_hash, side="right") - lo
+            hit = np.flatnonzero(count)
+            if hit.size == 0:
+                continue
+            # every (l', pair) with a matching hash: l' repeated once per pair it matches
+            l2 = np.repeat(hit, count[hit])
+            starts = np.repeat(lo[hit] - np.cumsum(count[hit]) + count[hit], count[hit])
+            pair = order[starts + np.arange(l2.size)]
+            p2, p = p2s[pair], ps[pair]
+            here = (c2 * P + p2) * B + l2
+            v = (flat[here][:, rows].astype(np.int64) - delays[p][:, rows]) % q
+            there = (c * P + p) * B + (_small_matmul(v, a_inv.T) % q) @ place
+            same = np.all(flat[here] == flat[there], axis=1)
+            positions.append(here[same])
+            sources.append(there[same])
     if not positions:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     positions, sources = np.concatenate(positions), np.concatenate(sources)
