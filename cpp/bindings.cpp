@@ -49,6 +49,30 @@ void fft_inplace(CArray<std::complex<T>> data, int q, bool inverse, int nthreads
   plmscope::qary_fft(ptr, batch, q, n, inverse, nthreads);
 }
 
+// Out of place: a new array holding the transform of `data` (same shape and dtype).
+template <class T>
+py::array_t<std::complex<T>> fft_copy(CArray<std::complex<T>> data, int q, bool inverse,
+                                      int nthreads) {
+  auto [batch, n] = fft_shape(data, q);
+  py::array_t<std::complex<T>> out(std::vector<py::ssize_t>(data.shape(), data.shape() + data.ndim()));
+  const auto* in = data.data();
+  auto* o = out.mutable_data();
+  py::gil_scoped_release release;
+  plmscope::qary_fft(in, o, batch, q, n, inverse, nthreads);
+  return out;
+}
+
+template <class T>
+py::array_t<T> wht_copy(CArray<T> data, bool inverse, int nthreads) {
+  auto [batch, n] = fft_shape(data, 2);
+  py::array_t<T> out(std::vector<py::ssize_t>(data.shape(), data.shape() + data.ndim()));
+  const auto* in = data.data();
+  auto* o = out.mutable_data();
+  py::gil_scoped_release release;
+  plmscope::walsh_hadamard(in, o, batch, n, inverse, nthreads);
+  return out;
+}
+
 template <class T>
 void wht_inplace(CArray<T> data, bool inverse, int nthreads) {
   auto [batch, n] = fft_shape(data, 2);
@@ -510,6 +534,17 @@ PYBIND11_MODULE(_core, m) {
   m.def("qary_fft_inplace", &fft_inplace<float>, py::arg("data").noconvert(), py::arg("q"),
         py::arg("inverse"), py::arg("nthreads") = 0,
         "In-place q-ary FFT over the last axis of a C-contiguous complex64 array.");
+  m.def("qary_fft_copy", &fft_copy<double>, py::arg("data").noconvert(), py::arg("q"),
+        py::arg("inverse") = false, py::arg("nthreads") = 0,
+        "Out-of-place q-ary FFT over the last axis: a new array, one pass over memory less "
+        "than a copy and qary_fft_inplace.");
+  m.def("qary_fft_copy", &fft_copy<float>, py::arg("data").noconvert(), py::arg("q"),
+        py::arg("inverse") = false, py::arg("nthreads") = 0);
+  m.def("walsh_hadamard_copy", &wht_copy<double>, py::arg("data").noconvert(),
+        py::arg("inverse") = false, py::arg("nthreads") = 0,
+        "Out-of-place real Walsh-Hadamard transform over the last axis (a new array).");
+  m.def("walsh_hadamard_copy", &wht_copy<float>, py::arg("data").noconvert(),
+        py::arg("inverse") = false, py::arg("nthreads") = 0);
   m.def("qary_fft_gather", &fft_gather, py::arg("values"), py::arg("index").noconvert(),
         py::arg("shift"), py::arg("q"), py::arg("nthreads") = 0,
         "Forward q-ary FFT of values[index] - shift over the last axis of index (rows, inner, "

@@ -52,9 +52,12 @@ int qary_log(std::int64_t length, int q) {
 namespace {
 
 // Blocks of this many bytes are transformed in cache before moving on; column panels of
-// the remaining digits are gathered into buffers of about kPanelBytes.
-constexpr std::int64_t kBlockBytes = 128 * 1024;
-constexpr std::int64_t kPanelBytes = 256 * 1024;
+// the remaining digits are gathered into buffers of about kPanelBytes. Both fit a 1 MB L2
+// together; against 128 KB / 256 KB they put one more digit in the block pass and make the
+// panels' strided reads 8x longer (a 134 MB Walsh-Hadamard transform: 64-byte reads at a
+// 32 KB stride became 512-byte reads), 1.7x faster at 2^24 (bench/bench_fft.py).
+constexpr std::int64_t kBlockBytes = 256 * 1024;
+constexpr std::int64_t kPanelBytes = 512 * 1024;
 constexpr std::int64_t kInnerBlockBytes = 512 * 1024;
 constexpr std::int64_t kMinPanelWidth = 8;
 // Rows up to this size are transformed one whole row per task when the batch has enough
@@ -250,6 +253,23 @@ void execute(const Plan<float>& plan, float* data, std::int64_t batch, int nthre
   PLMSCOPE_DISPATCH_REAL(execute_f32, plan, data, batch, nthreads);
 }
 
+void execute(const Plan<std::complex<double>>& plan, const std::complex<double>* src,
+             std::complex<double>* data, std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH(execute_copy_c128, plan, src, data, batch, nthreads);
+}
+void execute(const Plan<std::complex<float>>& plan, const std::complex<float>* src,
+             std::complex<float>* data, std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH(execute_copy_c64, plan, src, data, batch, nthreads);
+}
+void execute(const Plan<double>& plan, const double* src, double* data, std::int64_t batch,
+             int nthreads) {
+  PLMSCOPE_DISPATCH_REAL(execute_copy_f64, plan, src, data, batch, nthreads);
+}
+void execute(const Plan<float>& plan, const float* src, float* data, std::int64_t batch,
+             int nthreads) {
+  PLMSCOPE_DISPATCH_REAL(execute_copy_f32, plan, src, data, batch, nthreads);
+}
+
 void execute_gather(const Plan<std::complex<double>>& plan, std::complex<double>* data,
                     std::int64_t batch, int nthreads, const double* values,
                     std::int64_t num_values, const std::int64_t* index, double shift,
@@ -265,9 +285,10 @@ void check_args(const E* data, std::int64_t batch, int q, int n) {
   (void)qary_length(q, n);
 }
 
+// src == nullptr: in place on data; else data = transform of src (rows of the same length).
 template <class T>
-void complex_fft(std::complex<T>* data, std::int64_t batch, int q, int n, bool inverse,
-                 int nthreads) {
+void complex_fft(const std::complex<T>* src, std::complex<T>* data, std::int64_t batch, int q,
+                 int n, bool inverse, int nthreads) {
   check_args(data, batch, q, n);
   if (batch == 0) return;
   auto plan = make_plan<std::complex<T>>(q, n, inverse, q == 2);
@@ -277,30 +298,59 @@ void complex_fft(std::complex<T>* data, std::int64_t batch, int q, int n, bool i
     plan.direct = direct.get();
   }
   const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1) * 4;
-  execute(plan, data, batch, threads_for_work(work, nthreads));
+  if (src)
+    execute(plan, src, data, batch, threads_for_work(work, nthreads));
+  else
+    execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 template <class T>
-void real_wht(T* data, std::int64_t batch, int n, bool inverse, int nthreads) {
+void real_wht(const T* src, T* data, std::int64_t batch, int n, bool inverse, int nthreads) {
   check_args(data, batch, 2, n);
   if (batch == 0) return;
   auto plan = make_plan<T>(2, n, inverse, true);
   const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1);
-  execute(plan, data, batch, threads_for_work(work, nthreads));
+  if (src)
+    execute(plan, src, data, batch, threads_for_work(work, nthreads));
+  else
+    execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 }  // namespace
 
 void qary_fft(std::complex<double>* data, std::int64_t batch, int q, int n, bool inverse,
               int nthreads) {
-  complex_fft(data, batch, q, n, inverse, nthreads);
+  complex_fft<double>(nullptr, data, batch, q, n, inverse, nthreads);
 }
 void qary_fft(std::complex<float>* data, std::int64_t batch, int q, int n, bool inverse,
               int nthreads) {
-  complex_fft(data, batch, q, n, inverse, nthreads);
+  complex_fft<float>(nullptr, data, batch, q, n, inverse, nthreads);
 }
 void walsh_hadamard(double* data, std::int64_t batch, int n, bool inverse, int nthreads) {
-  real_wht(data, batch, n, inverse, nthreads);
+  real_wht<double>(nullptr, data, batch, n, inverse, nthreads);
+}
+void walsh_hadamard(float* data, std::int64_t batch, int n, bool inverse, int nthreads) {
+  real_wht<float>(nullptr, data, batch, n, inverse, nthreads);
+}
+void qary_fft(const std::complex<double>* in, std::complex<double>* out, std::int64_t batch,
+              int q, int n, bool inverse, int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  complex_fft<double>(in, out, batch, q, n, inverse, nthreads);
+}
+void qary_fft(const std::complex<float>* in, std::complex<float>* out, std::int64_t batch,
+              int q, int n, bool inverse, int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  complex_fft<float>(in, out, batch, q, n, inverse, nthreads);
+}
+void walsh_hadamard(const double* in, double* out, std::int64_t batch, int n, bool inverse,
+                    int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  real_wht<double>(in, out, batch, n, inverse, nthreads);
+}
+void walsh_hadamard(const float* in, float* out, std::int64_t batch, int n, bool inverse,
+                    int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  real_wht<float>(in, out, batch, n, inverse, nthreads);
 }
 
 void qary_fft_gather(const double* values, std::int64_t num_values, const std::int64_t* index,
@@ -326,9 +376,6 @@ void qary_fft_gather(const double* values, std::int64_t num_values, const std::i
     PLMSCOPE_CHECK(index[i] >= 0 && index[i] < num_values,
                    "index must hold positions in [0, " << num_values << "), got " << index[i]
                                                        << " at flat entry " << i);
-}
-void walsh_hadamard(float* data, std::int64_t batch, int n, bool inverse, int nthreads) {
-  real_wht(data, batch, n, inverse, nthreads);
 }
 
 }  // namespace plmscope

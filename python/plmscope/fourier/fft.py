@@ -58,6 +58,11 @@ def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = F
     else:
         dtype = np.complex64 if single else np.complex128
     require_memory(x.size * np.dtype(dtype).itemsize, f"qary_fft of shape {x.shape}")
+    if x.size and x.dtype == dtype and x.flags.c_contiguous:
+        # the copy fused into the transform's first pass (one pass over memory less)
+        if real:
+            return _core.walsh_hadamard_copy(x, bool(inverse), nthreads)
+        return _core.qary_fft_copy(x, q, bool(inverse), nthreads)
     out = np.array(x, dtype=dtype, order="C", copy=True)
     if out.size:
         if real:
