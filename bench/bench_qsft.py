@@ -432,7 +432,7 @@ def compare(case: Case, args, trials: int, peer_trials: int):
                  {"plmscope (refine, default)": acc, "plmscope peel only (refine=False)": acc_peel,
                   **peer_acc}.items()], ["method", "K", "recall", "NMSE", "R2"])
     print(f"plmscope: {first.num_queries:,} distinct oracle calls for {first.num_samples:,} "
-          f"design points (duplicates found by {first.dedup}); noise sd estimated "
+          f"design points (duplicates found by {getattr(first, 'dedup', 'sort')}); noise sd estimated "
           f"{first.noise_sd:.4g} (true {case.noise_sd:.4g}); singletons per round "
           f"{first.singletons_per_round}; bins left {first.bins_left}")
     missed_report(case, first, matrices)
