@@ -116,7 +116,8 @@ def test_memory_error_says_how_much(monkeypatch):
     (4, 8, 2, np.complex64, False),
     (3, 1, 5, np.complex128, False),    # n = 1
     (7, 0, 4, np.complex128, False),    # n = 0: length-1 rows
-    (2, 19, 1, np.float64, True),       # Walsh-Hadamard with panels
+    (2, 20, 1, np.float64, True),       # Walsh-Hadamard with panels, 8 MB rows: fused copy
+    (4, 11, 1, np.complex64, False),    # 32 MB rows: fused copy
     (2, 12, 3, np.float32, True),
     (2, 1, 2, np.float64, True),
 ])
@@ -136,4 +137,8 @@ def test_out_of_place_equals_copy_then_in_place(q, n, batch, dtype, real, invers
         _core.qary_fft_inplace(want, q, inverse, 0)
     assert got.dtype == dtype and got.shape == x.shape
     np.testing.assert_array_equal(got, want)
+    for nthreads in (1, 2):  # the fused kernel itself, whatever size qary_fft hands it
+        fused = (_core.walsh_hadamard_copy(x, inverse, nthreads) if real
+                 else _core.qary_fft_copy(x, q, inverse, nthreads))
+        np.testing.assert_array_equal(fused, want)
     np.testing.assert_array_equal(qary_fft(x, q, inverse=inverse, real=real, nthreads=1), want)
