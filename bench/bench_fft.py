@@ -11,8 +11,10 @@ The plain baselines a user would write: for q > 2 ``scipy.fft.fftn`` on the (q,)
 array; for the Walsh-Hadamard transform a numpy butterfly (``numpy_wht``: one add/subtract
 per stage on a (.., 2, h) view, then the 2^-n scale qary_fft applies). The floor is one
 ``np.copy`` of the output (a fresh array, as every side returns one): vs_copy = time / copy
-time. "passes" is how often plmscope streams the array (the input copy fused with the
-cache-blocked low sites and, when q^n exceeds a block, the column panels). Times are medians of --trials
+time. "passes" is how often plmscope streams the array (the input copy, fused with the
+cache-blocked low sites for rows above 4 MB, and, when q^n exceeds a block, the column
+panels). Run with OMP_WAIT_POLICY=passive on a loaded machine: spinning OpenMP threads
+otherwise lose whole time slices at 2 threads. Times are medians of --trials
 warm runs (one warm-up each), for every side. Run: python bench/bench_fft.py [--threads N]
 """
 from __future__ import annotations
@@ -32,9 +34,14 @@ from plmscope.fourier import qary_fft  # noqa: E402
 BLOCK_BYTES = 256 * 1024  # the core's cache block (cpp/src/qary_fft.cpp)
 
 
+FUSED_COPY_ROW_BYTES = 4 * 1024 * 1024  # rows above it copy inside the first pass (fft.py)
+
+
 def passes(q: int, n: int, itemsize: int) -> int:
-    """The input copy fused into the block pass, plus the panel pass past one block."""
-    return 1 + (q**n * itemsize > BLOCK_BYTES)
+    """The input copy (its own pass for rows up to 4 MB, else fused into the block pass),
+    the block pass, and the panel pass past one block."""
+    row = q**n * itemsize
+    return (1 if row > FUSED_COPY_ROW_BYTES else 2) + (row > BLOCK_BYTES)
 
 
 def numpy_wht(x: np.ndarray) -> np.ndarray:
