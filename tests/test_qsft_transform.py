@@ -73,23 +73,32 @@ def first_occurrence_order(points):
     return flat[keep], rank[first][inverse.reshape(-1)]
 
 
-@pytest.mark.parametrize("q,n,b,C,R,kind,seed", [
-    (20, 6, 2, 2, 2, "nso", 3), (5, 4, 2, 3, 2, "nso", 1), (2, 6, 3, 3, 1, "identity", 0),
-    (4, 3, 3, 2, 1, "nso", 2),     # b = n: every delay row is all of Z_q^n
-    (3, 1, 1, 2, 2, "nso", 0),     # n = 1
-    (2, 5, 2, 4, 3, "nso", 5), (6, 5, 2, 3, 2, "nso", 4), (12, 4, 2, 3, 2, "nso", 6),
+@pytest.mark.parametrize("q,n,b,C,R,kind,seed,how", [
+    (20, 6, 2, 2, 2, "nso", 3, "structure"), (5, 4, 2, 3, 2, "nso", 1, "structure"),
+    (6, 5, 2, 3, 2, "nso", 4, "structure"), (12, 4, 2, 3, 2, "nso", 6, "structure"),
+    # duplicates by whole rows: more matches than points, so sorting finds them
+    (2, 6, 3, 3, 1, "identity", 0, "sort"),
+    (4, 3, 3, 2, 1, "nso", 2, "sort"),       # b = n: every delay row is all of Z_q^n
+    (3, 1, 1, 2, 2, "nso", 0, "sort"),       # n = 1
+    (2, 5, 2, 4, 3, "nso", 5, "sort"),
 ])
-def test_structural_dedup_equals_sorting(q, n, b, C, R, kind, seed):
+def test_structural_dedup_equals_sorting(q, n, b, C, R, kind, seed, how):
     rng = np.random.default_rng(seed)
     M = design.subsampling_matrices(rng, q, n, b, C)
     D = design.delay_rows(rng, q, n, kind, R)
     points, _ = design.query_points(M, D, q)
-    unique, inverse, removed = design.design_order_variants(points, M, D, q)
+    unique, inverse, removed, found_by = design.design_order_variants(points, M, D, q)
+    assert found_by == how
     ref_unique, ref_inverse = first_occurrence_order(points)
     np.testing.assert_array_equal(unique, ref_unique)
     np.testing.assert_array_equal(inverse, ref_inverse)
     assert removed == points.shape[0] * points.shape[1] * points.shape[2] - ref_unique.shape[0]
     assert removed >= (C - 1) * D.shape[0]  # every group asks the delays themselves at l = 0
+    if how == "structure":  # and the structure alone finds the same duplicates
+        positions, sources = design.structural_duplicates(points, M, D, q)
+        flat = points.reshape(-1, n)
+        assert positions.size == removed and np.all(sources < positions)
+        np.testing.assert_array_equal(flat[positions], flat[sources])
 
 
 def test_inverse_mod_composite_q():
@@ -110,7 +119,7 @@ def test_recover_same_with_sorted_fallback(monkeypatch):
     sorted_run = qsft.recover(oracle, q, n, b, **kwargs)
     assert sorted_run.dedup == "sort"
     assert sorted_run.num_queries == ours.num_queries
-    a, c = ours.transform, sorted_run.transform
-    np.testing.assert_array_equal(a.frequencies, c.frequencies)
-    np.testing.assert_allclose(a.values, c.values, rtol=0, atol=1e-12)
+    # the same asking order, so the same answers and the same result, bit for bit
+    np.testing.assert_array_equal(sorted_run.transform.frequencies, ours.transform.frequencies)
+    np.testing.assert_array_equal(sorted_run.transform.values, ours.transform.values)
     assert "found from the design's structure" in str(qsft.plan(q, n, b, 3, "nso", 2))

@@ -288,8 +288,8 @@ def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.n
                           q: int):
     """(positions, sources): the flat design positions (group, delay, l order) whose point
     already occurs earlier in the design, and the position of its first occurrence; both
-    sorted by position. None when a matrix has no b rows invertible modulo q (then use
-    :func:`unique_variants`). ``points`` is :func:`query_points`' (C, P, q^b, n) array."""
+    sorted by position. None when a matrix has no b rows invertible modulo q, or when the
+    matches outnumber the points (whole rows coincide), where sorting is the cheaper way. ``points`` is :func:`query_points`' (C, P, q^b, n) array."""
     C, P, B, n = points.shape
     b = matrices.shape[2]
     flat = points.reshape(-1, n)
@@ -307,6 +307,7 @@ def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.n
         syndromes.append(syndrome)
         solve.append((rows, a_inv))
     positions, sources = [], []
+    matched = 0
     place = q ** np.arange(b - 1, -1, -1)
     for c2 in range(C):
         for c in range(c2 + 1):
@@ -325,6 +326,9 @@ def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.n
             hit = np.flatnonzero(count)
             if hit.size == 0:
                 continue
+            matched += int(count[hit].sum())
+            if matched > flat.shape[0]:
+                return None  # whole delay rows coincide (e.g. b = n): sorting is cheaper
             # every (l', pair) with a matching hash: l' repeated once per pair it matches
             l2 = np.repeat(hit, count[hit])
             starts = np.repeat(lo[hit] - np.cumsum(count[hit]) + count[hit], count[hit])
@@ -348,20 +352,22 @@ def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.n
 
 
 def design_order_variants(points: np.ndarray, matrices: np.ndarray, delays: np.ndarray,
-                          q: int):
+                          q: int, nthreads: int = 0):
     """(distinct variants (m, n) uint8 in design order, inverse index of every point,
-    number of duplicates removed), or None when the structure cannot be used (see
-    :func:`structural_duplicates`). A point is kept where it first occurs in (group, delay,
-    l) order; the answers then arrive in nearly the order the transform reads them."""
-    found = structural_duplicates(points, matrices, delays, q)
-    if found is None:
-        return None
-    positions, sources = found
+    number of duplicates removed, how they were found: "structure" or "sort"). A point is
+    kept where it first occurs in (group, delay, l) order, so the answers arrive in nearly
+    the order the transform reads them. The duplicates are solved for from the matrices
+    (:func:`structural_duplicates`); where that cannot be used the points are sorted, with
+    the same result."""
     n = points.shape[-1]
     flat = points.reshape(-1, n)
     total = flat.shape[0]
+    found = structural_duplicates(points, matrices, delays, q)
+    if found is None:
+        return _sorted_design_order(flat, q, nthreads) + ("sort",)
+    positions, sources = found
     if positions.size == 0:
-        return flat, np.arange(total, dtype=np.int64), 0
+        return flat, np.arange(total, dtype=np.int64), 0, "structure"
     # every point after the k-th removed one moves k places up; a removed one points where
     # its first occurrence went (never itself removed: it is the earliest copy)
     inverse = np.empty(total, dtype=np.int64)
@@ -372,4 +378,17 @@ def design_order_variants(points: np.ndarray, matrices: np.ndarray, delays: np.n
         inverse[s:e] = np.arange(s - k, e - k)
         unique[s - k:e - k] = flat[s:e]
     inverse[positions] = inverse[sources]
-    return unique, inverse, int(positions.size)
+    return unique, inverse, int(positions.size), "structure"
+
+
+def _sorted_design_order(flat: np.ndarray, q: int, nthreads: int):
+    """design_order_variants' result by sorting: (unique, inverse, removed)."""
+    n = flat.shape[1]
+    if codes_fit(q, n):
+        _, by_value, first = _core.unique_codes(variant_codes(flat, q), nthreads)
+    else:
+        _, first, by_value = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")       # distinct values by first occurrence
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return flat[first[order]], rank[np.asarray(by_value).reshape(-1)], flat.shape[0] - order.size

@@ -316,8 +316,9 @@ def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None 
     how duplicates were found). The asking order is the design order (group, delay, l)
     with later copies left out: the duplicates are solved for from the matrices (see
     :func:`design.structural_duplicates`), which costs a small fraction of sorting every
-    point, and the answers arrive in the order the transform reads them. Only when a
-    matrix has no invertible b x b minor to solve with are the points sorted (code order)."""
+    point, and the answers arrive in the order the transform reads them. Where the
+    structure cannot be used (no invertible b x b minor, or whole rows coincide) the points
+    are sorted to find the same duplicates: the asking order is the design order either way."""
     q, n, b = the_plan.q, the_plan.n, the_plan.b
     seed = _check_int("seed", seed, 0)  # numpy's own error would not name it
     t0 = time.perf_counter()
@@ -326,14 +327,8 @@ def _design(the_plan: QueryPlan, seed: int, nthreads: int, timings: dict | None 
     delay_rows = design.delay_rows(rng, q, n, the_plan.delays, the_plan.num_repeat)
     points, _ = design.query_points(matrices, delay_rows, q, False, nthreads)
     t1 = time.perf_counter()
-    found = design.design_order_variants(points, matrices, delay_rows, q)
-    if found is not None:
-        unique, inverse, _ = found
-        how = "structure"
-    else:
-        codes = design.variant_codes(points.reshape(-1, n), q) if design.codes_fit(q, n) else None
-        unique, inverse = design.unique_variants(points, codes, q, nthreads)
-        how = "sort"
+    unique, inverse, _, how = design.design_order_variants(points, matrices, delay_rows, q,
+                                                           nthreads)
     if timings is not None:
         timings["design"] = t1 - t0
         timings["dedup"] = time.perf_counter() - t1
