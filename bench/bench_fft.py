@@ -1,13 +1,21 @@
-"""qary_fft against numpy.fft.fftn, scipy.fft.fftn and pyfwht, with a memory floor.
+"""qary_fft against numpy.fft.fftn, scipy.fft.fftn, a numpy butterfly WHT and pyfwht, with a
+memory floor, every side at the same thread count.
 
-Cases: q = 20, n = 4, batch 22 (q-SFT's inner transform at the paper setting); q = 4,
-n = 10; q = 2, n = 20 (real Walsh-Hadamard, also against pyfwht's OpenMP backend). The
-floor is np.copy of the output's bytes; "passes" is the number of times plmscope's
-transform streams the array (the input copy, the cache-blocked low sites and, when q^n
-exceeds a block, the column panels of the high sites), and "vs floor" is
-time / (passes x copy time). A batch of rows that each fit in cache (q = 20, n = 4) is
-transformed one row per task, so its panel pass reads the row back from cache, not memory,
-and vs_floor can drop below 1. Run: python bench/bench_fft.py [--threads N]
+Cases: q = 20, n = 4, batch 22 (q-SFT's inner transform at the paper setting, 56 MB);
+q = 4, n = 10; q = 2, n = 20 and n = 24 (real Walsh-Hadamard, 8 MB and 134 MB; fftn over 24 length-2
+axes takes tens of seconds, so at n = 24 only the butterfly and pyfwht run beside it). Each case
+runs at 1 thread and at all cores (or only --threads N): inside ``pinned_threads`` every
+pool a side may use is capped to that count (scipy's workers, OpenMP/OpenBLAS through
+threadpoolctl) and plmscope gets the same nthreads; numpy.fft is single-threaded by design.
+The plain baselines a user would write: for q > 2 ``scipy.fft.fftn`` on the (q,)*n reshaped
+array; for the Walsh-Hadamard transform a numpy butterfly (``numpy_wht``: one add/subtract
+per stage on a (.., 2, h) view, then the 2^-n scale qary_fft applies). The floor is one
+``np.copy`` of the output (a fresh array, as every side returns one): vs_copy = time / copy
+time. "passes" is how often plmscope streams the array (the input copy, fused with the
+cache-blocked low sites for rows above 4 MB, and, when q^n exceeds a block, the column
+panels). Run with OMP_WAIT_POLICY=passive on a loaded machine: spinning OpenMP threads
+otherwise lose whole time slices at 2 threads. Times are medians of --trials
+warm runs (one warm-up each), for every side. Run: python bench/bench_fft.py [--threads N]
 """
 from __future__ import annotations
 
@@ -19,20 +27,42 @@ import numpy as np
 import scipy.fft
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_line, median_time, print_table  # noqa: E402
+from common import machine_line, median_time, pinned_threads, print_table, thread_counts  # noqa: E402
 
 from plmscope.fourier import qary_fft  # noqa: E402
 
-BLOCK_BYTES = 128 * 1024  # the core's cache block (cpp/src/qary_fft.cpp)
+BLOCK_BYTES = 256 * 1024  # the core's cache block (cpp/src/qary_fft.cpp)
+
+
+FUSED_COPY_ROW_BYTES = 4 * 1024 * 1024  # rows above it copy inside the first pass (fft.py)
 
 
 def passes(q: int, n: int, itemsize: int) -> int:
-    return 2 + (q**n * itemsize > BLOCK_BYTES)
+    """The input copy (its own pass for rows up to 4 MB, else fused into the block pass),
+    the block pass, and the panel pass past one block."""
+    row = q**n * itemsize
+    return (1 if row > FUSED_COPY_ROW_BYTES else 2) + (row > BLOCK_BYTES)
+
+
+def numpy_wht(x: np.ndarray) -> np.ndarray:
+    """Normalised Walsh-Hadamard transform of a length-2^n vector: the standard butterfly,
+    one stage per site, in place on a copy with numpy slicing."""
+    y = np.array(x, dtype=np.float64)
+    h = 1
+    while h < y.size:
+        v = y.reshape(-1, 2, h)
+        a = v[:, 0, :].copy()
+        v[:, 0, :] += v[:, 1, :]
+        np.subtract(a, v[:, 1, :], out=v[:, 1, :])
+        h *= 2
+    y *= 1.0 / y.size
+    return y
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--threads", type=int, default=0, help="plmscope threads (0 = all cores)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="one thread count for every side (default: 1 and all cores)")
     ap.add_argument("--trials", type=int, default=5)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
@@ -41,47 +71,64 @@ def main() -> None:
     except ImportError:
         pyfwht = None
 
-    cases = [(20, 4, 22, False), (4, 10, 1, False), (2, 20, 1, True)]
+    cases = [(20, 4, 22, False), (4, 10, 1, False), (2, 20, 1, True), (2, 24, 1, True)]
     rows = []
-    for q, n, batch, real in cases:
-        shape = (batch, q**n)
-        x = rng.standard_normal(shape) if real else (
-            rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
-        out = qary_fft(x, q, real=real, nthreads=args.threads)
-        ref = np.fft.fftn(x.reshape((batch,) + (q,) * n), axes=range(1, n + 1)).reshape(shape)
-        err = float(np.abs(out - ref / q**n).max())
-        t_ours = median_time(lambda: qary_fft(x, q, real=real, nthreads=args.threads), args.trials)
-        t_np = median_time(lambda: np.fft.fftn(x.reshape((batch,) + (q,) * n),
-                                               axes=range(1, n + 1)), args.trials)
-        t_sp = median_time(lambda: scipy.fft.fftn(x.reshape((batch,) + (q,) * n),
-                                                  axes=range(1, n + 1), workers=-1), args.trials)
-        t_copy = median_time(lambda: np.copy(out), args.trials)
-        p = passes(q, n, out.itemsize)
-        row = {
-            "case": f"q={q} n={n} batch={batch}" + (" real" if real else ""),
-            "MB": out.nbytes / 1e6, "plmscope_ms": t_ours * 1e3, "numpy_ms": t_np * 1e3,
-            "scipy_ms": t_sp * 1e3, "vs_numpy": t_np / t_ours, "vs_scipy": t_sp / t_ours,
-            "copy_ms": t_copy * 1e3, "passes": p, "vs_floor": t_ours / (p * t_copy),
-            "max_err": err,
-        }
-        if q == 2 and real and pyfwht is not None:
-            # An explicit CPU backend: pyfwht's default picks CUDA whenever it was compiled
-            # with it, even with no usable driver. fwht() copies its input, as qary_fft does,
-            # and does not divide by 2^n.
-            backend = "cpu" if args.threads == 1 else "openmp"
-            fw_err = float(np.abs(pyfwht.fwht(x[0], backend=backend) / q**n - ref[0] / q**n).max())
-            if fw_err > 1e-9:
-                raise RuntimeError(f"pyfwht disagrees with numpy by {fw_err}: not the same transform")
-            t_fw = median_time(lambda: pyfwht.fwht(x[0], backend=backend), args.trials)
-            row["pyfwht_ms"] = t_fw * 1e3
-            row["vs_pyfwht"] = t_fw / t_ours
-        rows.append(row)
-    cols = ["case", "MB", "plmscope_ms", "numpy_ms", "vs_numpy", "scipy_ms", "vs_scipy",
-            "copy_ms", "passes", "vs_floor", "max_err"]
+    for threads in thread_counts(args.threads):
+        for q, n, batch, real in cases:
+            shape = (batch, q**n)
+            x = rng.standard_normal(shape) if real else (
+                rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+            cube = x.reshape((batch,) + (q,) * n)
+            axes = tuple(range(1, n + 1))
+            with pinned_threads(threads) as pin:
+                nt = pin.threads
+                out = qary_fft(x, q, real=real, nthreads=nt)
+                ref = scipy.fft.fftn(cube, axes=axes, workers=nt).reshape(shape) / q**n
+                err = float(np.abs(out - ref).max())
+                t_ours = median_time(lambda: qary_fft(x, q, real=real, nthreads=nt), args.trials)
+                if q**n * batch <= 2**22:
+                    t_np = median_time(lambda: np.fft.fftn(cube, axes=axes), args.trials)
+                    t_sp = median_time(lambda: scipy.fft.fftn(cube, axes=axes, workers=nt),
+                                       args.trials)
+                else:  # fftn over 24 length-2 axes takes tens of seconds: the butterfly stands in
+                    t_np = t_sp = float("nan")
+                t_copy = median_time(lambda: np.copy(out), args.trials)
+                row = {
+                    "threads": nt,
+                    "case": f"q={q} n={n} batch={batch}" + (" real" if real else ""),
+                    "MB": out.nbytes / 1e6, "plmscope_ms": t_ours * 1e3, "numpy_ms": t_np * 1e3,
+                    "scipy_ms": t_sp * 1e3, "vs_numpy": t_np / t_ours, "vs_scipy": t_sp / t_ours,
+                    "copy_ms": t_copy * 1e3, "vs_copy": t_ours / t_copy,
+                    "passes": passes(q, n, out.itemsize), "max_err": err,
+                }
+                if q == 2 and real:
+                    wht_err = float(np.abs(numpy_wht(x[0]) - out[0]).max())
+                    if wht_err > 1e-9:
+                        raise RuntimeError(f"numpy_wht disagrees with qary_fft by {wht_err}")
+                    t_bf = median_time(lambda: numpy_wht(x[0]), args.trials)
+                    row["butterfly_ms"], row["vs_butterfly"] = t_bf * 1e3, t_bf / t_ours
+                if q == 2 and real and pyfwht is not None:
+                    # An explicit CPU backend: pyfwht's default picks CUDA whenever it was
+                    # compiled with it, even with no usable driver. fwht() copies its input,
+                    # as qary_fft does, and does not divide by 2^n; its OpenMP pool is capped
+                    # by pinned_threads like every other.
+                    backend = "cpu" if nt == 1 else "openmp"
+                    fw = pyfwht.fwht(x[0], backend=backend) / q**n
+                    fw_err = float(np.abs(fw - out[0]).max())
+                    if fw_err > 1e-9:
+                        raise RuntimeError(f"pyfwht disagrees by {fw_err}: not the same transform")
+                    t_fw = median_time(lambda: pyfwht.fwht(x[0], backend=backend), args.trials)
+                    row["pyfwht_ms"], row["vs_pyfwht"] = t_fw * 1e3, t_fw / t_ours
+            rows.append(row)
+    cols = ["threads", "case", "MB", "plmscope_ms", "numpy_ms", "vs_numpy", "scipy_ms",
+            "vs_scipy", "copy_ms", "vs_copy", "passes", "max_err"]
+    if any("butterfly_ms" in r for r in rows):
+        cols += ["butterfly_ms", "vs_butterfly"]
     if any("pyfwht_ms" in r for r in rows):
         cols += ["pyfwht_ms", "vs_pyfwht"]
     print(machine_line(args.threads))
-    print("vs_* = peer time / plmscope time; vs_floor = time / (passes x copy)")
+    print("every side pinned to the row's thread count; medians of warm runs; "
+          "vs_* = peer time / plmscope time; vs_copy = plmscope time / np.copy time")
     print_table(rows, cols)
     if pyfwht is None:
         print("pyfwht: not installed (pip install pyfwht) - no Walsh-Hadamard peer in this run")

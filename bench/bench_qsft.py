@@ -15,14 +15,21 @@ function g(x) = f(-x) with delay bases -d_r: g is then asked exactly at plmscope
 (-(M l - d_r - e_i) = M(-l) + d_r + e_i) and its transform G[k] = F[-k] is mapped back. The
 peers are given the true noise sd; plmscope estimates it from the bins ("auto").
 
-Times: design = drawing M and D and computing every query point (plmscope: in C++, with the
-flat codes; "dedup" is plmscope's extra de-duplication pass, shown apart); transform = the
-q^b-point FFTs; decode = the peeling decoder (plmscope: noise estimate + C++ peel; peers:
-their ``transform`` call). plmscope's refit ("refine") is shown apart. plmscope: median of
---trials (small) / --paper-trials (paper) runs of ``recover`` after one warm-up, with all
-threads and with one (the peers are single-threaded, and on a busy machine OpenMP regions
-can cost more than they save); peers: ONE run each (they take tens of seconds). qsft 0.0.2 needs Python <= 3.10 and numpy < 1.24: it runs in a subprocess with
---qsft-python (default /work/venv-qsft/bin/python), timed inside the subprocess.
+Times: design = drawing M and D and computing every query point; dedup = plmscope's
+de-duplication (the peers ask duplicates twice and have none); transform = from the answers
+to the bins (plmscope: gather, mean, q^b-point FFTs; peers: their FFTs); decode = the
+peeling decoder (plmscope: noise estimate + C++ peel; peers: their ``transform`` call);
+refine = plmscope's refit and re-peel after peeling, which its result (and the recall
+quoted) includes; plmscope runs decoder="peel", the peers' algorithm. The ratios a user sees
+are design_x (design + dedup) and decode_x (decode + refine); design_x_no_dedup and decode_x_no_refine are shown beside them. Every
+side runs inside ``bench/common.py``'s ``pinned_threads`` at 1 thread and at all cores
+(plmscope's nthreads the same), and every time is a median of warm runs: plmscope --trials
+(small) / --paper-trials (paper) runs of ``recover`` after one warm-up, each peer
+--peer-trials / --paper-peer-trials runs after one warm-up. "bare FFT" is ``qary_fft`` of
+the (C P, q^b) samples alone, the transform phase's floor. qsft 0.0.2 needs Python <= 3.10
+and numpy < 1.24: it runs in a subprocess with --qsft-python (default
+/work/venv-qsft/bin/python), timed inside the subprocess (its own threads: OMP and
+OpenBLAS environment variables set to the row's count).
 
 Accuracy: recall = fraction of the true nonzero-frequency coefficients (k != 0) found; NMSE =
 sum |F_hat - F|^2 / sum |F|^2 over k != 0 (the mean is left out: it would dominate); K =
@@ -32,8 +39,9 @@ Then a sample-efficiency table: plmscope's R^2 on the real GB1 test set for b in
 C in {2, 3}, repeats in {1, 2}, and whether R^2 >= 0.71 (the paper's) is reached with at
 most half the paper's 7,040,000 queries.
 
-Run: python bench/bench_qsft.py [--trials 5] [--paper-trials 3] [--skip-peers]
-         [--qsft-python PATH] [--cases small,paper,efficiency]   (~3 minutes on 2 cores)
+Run: python bench/bench_qsft.py [--trials 5] [--paper-trials 3] [--peer-trials 3]
+         [--paper-peer-trials 1] [--threads N] [--skip-peers] [--qsft-python PATH]
+         [--cases small,paper,efficiency]   (~10 minutes on 2 cores with sparse-transform)
 """
 from __future__ import annotations
 
@@ -49,9 +57,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import print_table  # noqa: E402
+from common import machine_line, pinned_threads, print_table, thread_counts  # noqa: E402
 
-from plmscope.fourier import SparseFourier, SurrogateOracle, qsft  # noqa: E402
+from plmscope.fourier import SparseFourier, SurrogateOracle, qary_fft, qsft  # noqa: E402
 from plmscope.fourier.qsft import design  # noqa: E402
 
 # The published files (tests/reproduction/README.md): PLMSCOPE_DATA, or the workspace's copy.
@@ -182,24 +190,55 @@ def from_peer(freqs, values, q: int, n: int) -> SparseFourier:
 
 # -- plmscope ------------------------------------------------------------------------------
 
-def run_plmscope(case: Case, trials: int):
-    """Median timings per thread setting, accuracy (with and without refine), the table of
+def run_plmscope(case: Case, trials: int, counts: list[int]):
+    """Median timings per thread count, accuracy (with and without refine), the table of
     answers for the peers, and the first recovery."""
     q, n = case.q, case.n
+    # the peeling decoder, as the peers: decoder "auto" would regress at the small case
+    # (bench/bench_efficiency.py measures that decoder)
     kwargs = dict(num_subsample=NUM_SUBSAMPLE, delays="nso", num_repeat=NUM_REPEAT, seed=0,
-                  batch_size=1_000_000, progress=False)
+                  batch_size=1_000_000, progress=False, decoder="peel")
     recorder = Recorder(case.oracle, q)
     first = qsft.recover(recorder, q, n, B, **kwargs)  # the warm-up asks the surrogate
     table = recorder.table()
     timings, accs = {}, {}
-    for nthreads in (0, 1):
-        runs = [qsft.recover(table, q, n, B, nthreads=nthreads, **kwargs) for _ in range(trials)]
-        timings[nthreads] = {k: statistics.median(r.timings[k] for r in runs) for k in first.timings}
-        accs[nthreads] = accuracy(runs[0].transform, case)
-    if accs[0] != accs[1]:
-        raise RuntimeError(f"plmscope differs between 1 and all threads: {accs}")
+    for threads in counts:
+        with pinned_threads(threads) as pin:
+            runs = [qsft.recover(table, q, n, B, nthreads=pin.threads, **kwargs)
+                    for _ in range(trials)]
+            timings[pin.threads] = {k: statistics.median(r.timings[k] for r in runs)
+                                    for k in first.timings}
+            timings[pin.threads]["bare_fft"] = bare_fft(table, q, n, pin.threads, trials)
+        accs[pin.threads] = accuracy(runs[0].transform, case)
+    if len({json.dumps(a, sort_keys=True) for a in accs.values()}) > 1:
+        raise RuntimeError(f"plmscope differs between thread counts: {accs}")
     peel_only = qsft.recover(table, q, n, B, refine=False, **kwargs)
-    return timings, accs[0], accuracy(peel_only.transform, case), table, first
+    return timings, next(iter(accs.values())), accuracy(peel_only.transform, case), table, first
+
+
+def bare_fft(table: TableOracle, q: int, n: int, nthreads: int, trials: int) -> float:
+    """Median time of qary_fft on the (C P, q^b) samples alone (answers in design order)."""
+    matrices, delays = plmscope_design(q, n, B)
+    points, _ = design.query_points(matrices, delays, q)
+    samples = table(points.reshape(-1, n)).reshape(-1, q**B)
+    del points
+    qary_fft(samples, q, nthreads=nthreads)
+    times = []
+    for _ in range(trials):
+        t0 = time.perf_counter()
+        qary_fft(samples, q, nthreads=nthreads)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def peer_median(run, trials: int):
+    """(median timings, accuracy) of `trials` warm runs of a peer after one warm-up, or
+    (None, reason) when it cannot run."""
+    first = run()
+    if first[0] is None:
+        return first
+    runs = [run() for _ in range(trials)]
+    return {k: statistics.median(r[0][k] for r in runs) for k in first[0]}, runs[0][1]
 
 
 # -- sparse-transform 0.2.1 (in this process) ----------------------------------------------
@@ -308,7 +347,8 @@ np.savez(sys.argv[2], freqs=freqs, values=values, timings=json.dumps(
 '''
 
 
-def run_qsft_peer(case: Case, table: TableOracle, matrices, delays, python: str):
+def run_qsft_peer(case: Case, table: TableOracle, matrices, delays, python: str,
+                  threads: int = 1):
     """(timings, accuracy) or (None, reason) when the peer cannot run."""
     if not os.path.exists(python):
         return None, f"no Python at {python} (make a Python 3.10 venv with numpy<1.24 qsft==0.0.2)"
@@ -324,7 +364,10 @@ def run_qsft_peer(case: Case, table: TableOracle, matrices, delays, python: str)
         np.savez(inp, q=q, n=n, b=B, C=NUM_SUBSAMPLE, R=NUM_REPEAT, noise_sd=case.noise_sd,
                  codes=table.codes, answers=table.answers, matrices=matrices,
                  peer_delays=(-delays.astype(np.int64)) % q)
-        run = subprocess.run([python, script, inp, out], capture_output=True, text=True)
+        env = {**os.environ, **{k: str(threads) for k in (
+            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+        run = subprocess.run([python, script, inp, out], capture_output=True, text=True,
+                             env=env)
         if run.returncode:
             return None, "qsft 0.0.2 failed: " + run.stderr.strip()[-500:]
         res = np.load(out)
@@ -334,59 +377,76 @@ def run_qsft_peer(case: Case, table: TableOracle, matrices, delays, python: str)
 
 # -- the report ----------------------------------------------------------------------------
 
-def compare(case: Case, args, trials: int):
+def compare(case: Case, args, trials: int, peer_trials: int):
     q, n = case.q, case.n
+    counts = thread_counts(args.threads)
     plan = qsft.plan(q, n, B, NUM_SUBSAMPLE, "nso", NUM_REPEAT)
     print(f"\n== {case.name}: b={B}, C={NUM_SUBSAMPLE}, NSO x{NUM_REPEAT} (P={plan.num_delays}), "
           f"{plan.num_samples:,} queries; |truth|={len(case.truth)}, noise sd "
           f"{case.noise_sd:.4g}; R2 on the {case.test_label} ==")
-    timings, acc, acc_peel, table, first = run_plmscope(case, trials)
+    print(plan)
+    timings, acc, acc_peel, table, first = run_plmscope(case, trials, counts)
     matrices, delays = plmscope_design(q, n, B)
-    ours = {f"plmscope all threads (median of {trials})": timings[0],
-            f"plmscope 1 thread (median of {trials})": timings[1]}
+    ours = {f"plmscope {t} thread(s)": timings[t] for t in timings}
     peers, peer_acc = {}, {}
     if not args.skip_peers:
-        t, a = run_sparse_transform(case, table, matrices, delays)
-        peers["sparse-transform 0.2.1 nso-soft (1 run)"], peer_acc["sparse-transform"] = t, a
-        t, a = run_qsft_peer(case, table, matrices, delays, args.qsft_python)
-        if t is None:
-            print(f"qsft 0.0.2: not run: {a}")
-        else:
-            peers["qsft 0.0.2 nso (1 run)"], peer_acc["qsft 0.0.2"] = t, a
-    print("times (s):")
+        for threads in counts:
+            with pinned_threads(threads) as pin:
+                t, a = peer_median(lambda: run_sparse_transform(case, table, matrices, delays),
+                                   peer_trials)
+                peers[f"sparse-transform 0.2.1 nso-soft {pin.threads} thread(s)"] = t
+                peer_acc["sparse-transform"] = a
+                t, a = peer_median(lambda: run_qsft_peer(case, table, matrices, delays,
+                                                         args.qsft_python, pin.threads),
+                                   peer_trials)
+                if t is None:
+                    print(f"qsft 0.0.2: not run: {a}")
+                else:
+                    peers[f"qsft 0.0.2 nso {pin.threads} thread(s)"], peer_acc["qsft 0.0.2"] = t, a
+    print(f"times (s), medians of warm runs: plmscope {trials}, peers {peer_trials}; "
+          f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores:")
     print_table([{"method": m, **{k: t.get(k, "") for k in
-                                  ("design", "dedup", "transform", "decode", "refine")}}
+                                  ("design", "dedup", "transform", "bare_fft", "decode", "refine")}}
                  for m, t in {**ours, **peers}.items()],
-                ["method", "design", "dedup", "transform", "decode", "refine"])
+                ["method", "design", "dedup", "transform", "bare_fft", "decode", "refine"])
+    for label, t in ours.items():
+        print(f"{label}: transform {t['transform']:.4f} s = {t['transform'] / t['bare_fft']:.2f}x "
+              f"the bare FFT ({t['bare_fft']:.4f} s; target <= 1.5x)")
     if peers:
-        print("ratios (peer time / plmscope time):")
+        print("ratios (peer time / plmscope time, same thread count; design_x includes "
+              "de-duplication, decode_x includes refine):")
         rows = []
         for pm, pt in peers.items():
-            for om, ot in ours.items():
-                rows.append({"peer": pm.split(" (")[0], "vs": om.split(" (")[0],
-                             "design_x": pt["design"] / ot["design"],
-                             "design_x_with_dedup": pt["design"] / (ot["design"] + ot["dedup"]),
-                             "decode_x": pt["decode"] / ot["decode"],
-                             "decode_x_with_refine": pt["decode"] / (ot["decode"] + ot["refine"])})
-        print_table(rows, ["peer", "vs", "design_x", "design_x_with_dedup", "decode_x",
-                           "decode_x_with_refine"])
+            count = pm.rsplit(" ", 2)[-2]
+            ot = ours[f"plmscope {count} thread(s)"]
+            rows.append({"peer": pm.rsplit(" ", 2)[0], "threads": count,
+                         "design_x": pt["design"] / (ot["design"] + ot["dedup"]),
+                         "design_x_no_dedup": pt["design"] / ot["design"],
+                         "transform_x": pt["transform"] / ot["transform"],
+                         "decode_x": pt["decode"] / (ot["decode"] + ot["refine"]),
+                         "decode_x_no_refine": pt["decode"] / ot["decode"]})
+        print_table(rows, ["peer", "threads", "design_x", "design_x_no_dedup", "transform_x",
+                           "decode_x", "decode_x_no_refine"])
     print("accuracy (recall and NMSE over k != 0):")
     print_table([{"method": m, **a} for m, a in
                  {"plmscope (refine, default)": acc, "plmscope peel only (refine=False)": acc_peel,
                   **peer_acc}.items()], ["method", "K", "recall", "NMSE", "R2"])
     print(f"plmscope: {first.num_queries:,} distinct oracle calls for {first.num_samples:,} "
-          f"design points; noise sd estimated {first.noise_sd:.4g} (true {case.noise_sd:.4g}); "
-          f"singletons per round {first.singletons_per_round}; bins left {first.bins_left}")
+          f"design points (duplicates found by {getattr(first, 'dedup', 'sort')}); noise sd estimated "
+          f"{first.noise_sd:.4g} (true {case.noise_sd:.4g}); singletons per round "
+          f"{first.singletons_per_round}; bins left {first.bins_left}")
     missed_report(case, first, matrices)
     if peers:
         better = all(acc["recall"] >= a["recall"] and acc["NMSE"] <= a["NMSE"]
                      for a in peer_acc.values())
-        for label, t in (("all threads", timings[0]), ("1 thread", timings[1])):
-            d_x = min(p["decode"] for p in peers.values()) / t["decode"]
-            g_x = min(p["design"] for p in peers.values()) / t["design"]
-            print(f"targets, plmscope {label} vs the faster peer: decode {d_x:.1f}x (>= 100x: "
-                  f"{'met' if d_x >= 100 else 'NOT met'}); design {g_x:.1f}x (>= 10x: "
-                  f"{'met' if g_x >= 10 else 'NOT met'})")
+        for label, t in ours.items():
+            count = label.split(" ")[1]
+            same = [p for m, p in peers.items() if m.endswith(f" {count} thread(s)")]
+            d_x = min(p["decode"] for p in same) / (t["decode"] + t["refine"])
+            g_x = min(p["design"] for p in same) / (t["design"] + t["dedup"])
+            print(f"targets, {label} vs the faster peer at {count} thread(s): decode+refine "
+                  f"{d_x:.1f}x (>= 100x: {'met' if d_x >= 100 else 'NOT met'}); design+dedup "
+                  f"{g_x:.1f}x (>= 10x: {'met' if g_x >= 10 else 'NOT met'})")
         print(f"target: recall and NMSE equal or better than every peer: "
               f"{'met' if better else 'NOT met'}")
     return first
@@ -448,6 +508,12 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=5, help="plmscope runs, small case (median)")
     ap.add_argument("--paper-trials", type=int, default=3,
                     help="plmscope runs per thread setting, paper case (median)")
+    ap.add_argument("--peer-trials", type=int, default=3,
+                    help="warm runs of each peer, small case (median)")
+    ap.add_argument("--paper-peer-trials", type=int, default=1,
+                    help="warm runs of each peer, paper case (median; after a warm-up)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="one thread count for every side (default: 1 and all cores)")
     ap.add_argument("--skip-peers", action="store_true", help="only plmscope")
     ap.add_argument("--qsft-python", default=os.environ.get("PLMSCOPE_QSFT_PYTHON",
                                                             "/work/venv-qsft/bin/python"))
@@ -455,13 +521,13 @@ def main() -> None:
                     help="comma-separated subset of small, paper, efficiency")
     args = ap.parse_args()
     cases = set(args.cases.split(","))
-    print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (a shared machine: "
-          "wall times are noisy); peers are single-threaded Python")
+    print(machine_line(args.threads) + " (a shared machine: wall times are noisy)")
     if "small" in cases:
-        compare(small_case(), args, args.trials)
+        compare(small_case(), args, args.trials, args.peer_trials)
     if cases & {"paper", "efficiency"}:
         paper = paper_case()
-        paper_run = compare(paper, args, args.paper_trials) if "paper" in cases else None
+        paper_run = (compare(paper, args, args.paper_trials, args.paper_peer_trials)
+                     if "paper" in cases else None)
         if "efficiency" in cases:
             sample_efficiency(paper, paper_run)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")

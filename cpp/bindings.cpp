@@ -49,12 +49,62 @@ void fft_inplace(CArray<std::complex<T>> data, int q, bool inverse, int nthreads
   plmscope::qary_fft(ptr, batch, q, n, inverse, nthreads);
 }
 
+// Out of place: a new array holding the transform of `data` (same shape and dtype).
+template <class T>
+py::array_t<std::complex<T>> fft_copy(CArray<std::complex<T>> data, int q, bool inverse,
+                                      int nthreads) {
+  auto [batch, n] = fft_shape(data, q);
+  py::array_t<std::complex<T>> out(std::vector<py::ssize_t>(data.shape(), data.shape() + data.ndim()));
+  const auto* in = data.data();
+  auto* o = out.mutable_data();
+  py::gil_scoped_release release;
+  plmscope::qary_fft(in, o, batch, q, n, inverse, nthreads);
+  return out;
+}
+
+template <class T>
+py::array_t<T> wht_copy(CArray<T> data, bool inverse, int nthreads) {
+  auto [batch, n] = fft_shape(data, 2);
+  py::array_t<T> out(std::vector<py::ssize_t>(data.shape(), data.shape() + data.ndim()));
+  const auto* in = data.data();
+  auto* o = out.mutable_data();
+  py::gil_scoped_release release;
+  plmscope::walsh_hadamard(in, o, batch, n, inverse, nthreads);
+  return out;
+}
+
 template <class T>
 void wht_inplace(CArray<T> data, bool inverse, int nthreads) {
   auto [batch, n] = fft_shape(data, 2);
   auto* ptr = data.mutable_data();
   py::gil_scoped_release release;
   plmscope::walsh_hadamard(ptr, batch, n, inverse, nthreads);
+}
+
+// index: (rows, inner, q^n) positions into values; out: (rows, q^n, inner).
+py::array_t<std::complex<double>> fft_gather(py::array_t<double, py::array::c_style | py::array::forcecast> values,
+                                             CArray<std::int64_t> index, double shift,
+                                             std::int64_t q64, std::int64_t nthreads64) {
+  PLMSCOPE_CHECK(q64 >= 2 && q64 <= (1 << 30), "q must be >= 2, got q=" << q64);
+  PLMSCOPE_CHECK(nthreads64 >= 0 && nthreads64 <= 1 << 20,
+                 "nthreads must be in [0, 2^20] (0 = all cores), got nthreads=" << nthreads64);
+  PLMSCOPE_CHECK(values.ndim() == 1, "values must be 1-D, got ndim=" << values.ndim());
+  PLMSCOPE_CHECK(index.ndim() == 3,
+                 "index must be 3-D (rows, inner, q**n), got ndim=" << index.ndim());
+  const int q = static_cast<int>(q64);
+  const std::int64_t rows = index.shape(0), inner = index.shape(1), len = index.shape(2);
+  PLMSCOPE_CHECK(inner >= 1, "index must have an inner axis of length >= 1, got 0");
+  const int n = qary_log(len, q);
+  py::array_t<std::complex<double>> out({rows, len, inner});
+  const double* v = values.data();
+  const std::int64_t* ix = index.data();
+  auto* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    plmscope::qary_fft_gather(v, values.size(), ix, shift, rows, inner, q, n, o,
+                              static_cast<int>(nthreads64));
+  }
+  return out;
 }
 
 py::array_t<double> evaluate(CArray<std::uint8_t> freqs, CArray<std::complex<double>> values,
@@ -494,6 +544,21 @@ PYBIND11_MODULE(_core, m) {
   m.def("qary_fft_inplace", &fft_inplace<float>, py::arg("data").noconvert(), py::arg("q"),
         py::arg("inverse"), py::arg("nthreads") = 0,
         "In-place q-ary FFT over the last axis of a C-contiguous complex64 array.");
+  m.def("qary_fft_copy", &fft_copy<double>, py::arg("data").noconvert(), py::arg("q"),
+        py::arg("inverse") = false, py::arg("nthreads") = 0,
+        "Out-of-place q-ary FFT over the last axis: a new array, one pass over memory less "
+        "than a copy and qary_fft_inplace.");
+  m.def("qary_fft_copy", &fft_copy<float>, py::arg("data").noconvert(), py::arg("q"),
+        py::arg("inverse") = false, py::arg("nthreads") = 0);
+  m.def("walsh_hadamard_copy", &wht_copy<double>, py::arg("data").noconvert(),
+        py::arg("inverse") = false, py::arg("nthreads") = 0,
+        "Out-of-place real Walsh-Hadamard transform over the last axis (a new array).");
+  m.def("walsh_hadamard_copy", &wht_copy<float>, py::arg("data").noconvert(),
+        py::arg("inverse") = false, py::arg("nthreads") = 0);
+  m.def("qary_fft_gather", &fft_gather, py::arg("values"), py::arg("index").noconvert(),
+        py::arg("shift"), py::arg("q"), py::arg("nthreads") = 0,
+        "Forward q-ary FFT of values[index] - shift over the last axis of index (rows, inner, "
+        "q**n), returned as (rows, q**n, inner) complex128, in one fused, threaded pass.");
   m.def("walsh_hadamard_inplace", &wht_inplace<double>, py::arg("data").noconvert(),
         py::arg("inverse"), py::arg("nthreads") = 0,
         "In-place Walsh-Hadamard transform over the last axis of a float64 array.");

@@ -302,14 +302,10 @@ def test_stopped_driver_resumes_from_the_store_asking_nothing_again(cluster, tmp
 
 def _batch_variants(store, index):
     """The variants of batch ``index`` of RUN's design (what recover sends as that batch)."""
-    from plmscope.fourier.qsft import design
+    from plmscope.fourier.qsft import query_variants
 
-    rng = np.random.default_rng(RUN["seed"])
-    q, n, b = RUN["q"], RUN["n"], RUN["b"]
-    matrices = design.subsampling_matrices(rng, q, n, b, RUN["num_subsample"])
-    delays = design.delay_rows(rng, q, n, RUN["delays"], RUN["num_repeat"])
-    points, codes = design.query_points(matrices, delays, q, True)
-    unique, _ = design.unique_variants(points, codes, q)
+    unique = query_variants(RUN["q"], RUN["n"], RUN["b"], RUN["num_subsample"], RUN["delays"],
+                            RUN["num_repeat"], RUN["seed"])
     size = RUN["batch_size"]
     return unique[index * size:(index + 1) * size]
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from plmscope import _core
 from plmscope.fourier import qary_fft
 from reference import qary_fft_ref
 
@@ -108,3 +109,36 @@ def test_memory_error_says_how_much(monkeypatch):
     monkeypatch.setattr(mem, "available_bytes", lambda: 1000)
     with pytest.raises(ValueError, match=r"qary_fft of shape \(1, 400\) would need .* GiB"):
         qary_fft(np.zeros((1, 400)), 20)
+
+
+@pytest.mark.parametrize("q,n,batch,dtype,real", [
+    (20, 4, 3, np.complex128, False),   # q-SFT's rows, past one cache block: panels
+    (4, 8, 2, np.complex64, False),
+    (3, 1, 5, np.complex128, False),    # n = 1
+    (7, 0, 4, np.complex128, False),    # n = 0: length-1 rows
+    (2, 20, 1, np.float64, True),       # Walsh-Hadamard with panels, 8 MB rows: fused copy
+    (4, 11, 1, np.complex64, False),    # 32 MB rows: fused copy
+    (2, 12, 3, np.float32, True),
+    (2, 1, 2, np.float64, True),
+])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_out_of_place_equals_copy_then_in_place(q, n, batch, dtype, real, inverse):
+    """qary_fft fuses its input copy into the first pass: bit for bit the in-place result."""
+    rng = np.random.default_rng(q * 100 + n)
+    x = rng.standard_normal((batch, q**n))
+    if not real:
+        x = x + 1j * rng.standard_normal((batch, q**n))
+    x = x.astype(dtype)
+    got = qary_fft(x, q, inverse=inverse, real=real)
+    want = x.copy()
+    if real:
+        _core.walsh_hadamard_inplace(want, inverse, 0)
+    else:
+        _core.qary_fft_inplace(want, q, inverse, 0)
+    assert got.dtype == dtype and got.shape == x.shape
+    np.testing.assert_array_equal(got, want)
+    for nthreads in (1, 2):  # the fused kernel itself, whatever size qary_fft hands it
+        fused = (_core.walsh_hadamard_copy(x, inverse, nthreads) if real
+                 else _core.qary_fft_copy(x, q, inverse, nthreads))
+        np.testing.assert_array_equal(fused, want)
+    np.testing.assert_array_equal(qary_fft(x, q, inverse=inverse, real=real, nthreads=1), want)

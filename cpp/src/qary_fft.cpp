@@ -52,9 +52,13 @@ int qary_log(std::int64_t length, int q) {
 namespace {
 
 // Blocks of this many bytes are transformed in cache before moving on; column panels of
-// the remaining digits are gathered into buffers of about kPanelBytes.
-constexpr std::int64_t kBlockBytes = 128 * 1024;
-constexpr std::int64_t kPanelBytes = 256 * 1024;
+// the remaining digits are gathered into buffers of about kPanelBytes. Both fit a 1 MB L2
+// together; against 128 KB / 256 KB they put one more digit in the block pass and make the
+// panels' strided reads 8x longer (a 134 MB Walsh-Hadamard transform: 64-byte reads at a
+// 32 KB stride became 512-byte reads), 1.7x faster at 2^24 (bench/bench_fft.py).
+constexpr std::int64_t kBlockBytes = 256 * 1024;
+constexpr std::int64_t kPanelBytes = 512 * 1024;
+constexpr std::int64_t kInnerBlockBytes = 512 * 1024;
 constexpr std::int64_t kMinPanelWidth = 8;
 // Rows up to this size are transformed one whole row per task when the batch has enough
 // rows, so a row is still in cache (L2/L3) when its column panels read it back.
@@ -107,8 +111,12 @@ struct RealOf<std::complex<T>> { using type = T; };
 template <class E>
 struct Plan {
   using T = typename RealOf<E>::type;
-  std::vector<Digit> digits;  // least significant (stride 1) first
+  std::vector<Digit> digits;  // least significant (stride `inner`) first
   int low = 0;                // digits [0, low) are done in cache blocks
+  // The forward scale is applied after this many digits: where a plan with inner = 1
+  // applies it (after its low digits), so every layout rounds the same way.
+  int scale_after = 0;
+  std::int64_t inner = 1;     // contiguous points per transform position (not transformed)
   std::int64_t len = 1, block = 1, panel_rows = 1, panel_width = 1;
   T sg = -1;
   T scale = 1;
@@ -127,13 +135,30 @@ Kind dft_kind(int q) {
   }
 }
 
+// Digits [0, low) whose product with `inner` still fits a cache block (at least one).
+inline int low_digits(const std::vector<Digit>& digits, std::int64_t inner,
+                      std::int64_t max_block, std::int64_t* block) {
+  int low = 0;
+  *block = inner;
+  for (const Digit& d : digits) {
+    if (low > 0 && *block * d.radix > max_block) break;
+    *block *= d.radix;
+    ++low;
+  }
+  return low;
+}
+
 template <class E>
-Plan<E> make_plan(int q, int n, bool inverse, bool hadamard) {
+Plan<E> make_plan(int q, int n, bool inverse, bool hadamard, std::int64_t inner = 1) {
   Plan<E> plan;
-  plan.len = qary_length(q, n);
+  const std::int64_t points = qary_length(q, n);
+  PLMSCOPE_CHECK(inner >= 1 && points <= std::numeric_limits<std::int64_t>::max() / inner,
+                 "inner must be >= 1 with q^n * inner in int64, got inner=" << inner);
+  plan.inner = inner;
+  plan.len = points * inner;
   plan.sg = inverse ? 1 : -1;
-  plan.scale = inverse ? 1 : static_cast<typename Plan<E>::T>(1.0 / double(plan.len));
-  std::int64_t stride = 1;
+  plan.scale = inverse ? 1 : static_cast<typename Plan<E>::T>(1.0 / double(points));
+  std::int64_t stride = inner;
   if (hadamard) {  // fuse up to three binary sites per digit
     int left = n;
     while (left > 0) {
@@ -150,12 +175,14 @@ Plan<E> make_plan(int q, int n, bool inverse, bool hadamard) {
     }
   }
   const std::int64_t max_block = std::max<std::int64_t>(1, kBlockBytes / sizeof(E));
-  plan.block = 1;
-  for (const Digit& d : plan.digits) {
-    if (plan.low > 0 && plan.block * d.radix > max_block) break;
-    plan.block *= d.radix;
-    ++plan.low;
-  }
+  std::int64_t unused;
+  plan.scale_after = low_digits(plan.digits, 1, max_block, &unused);
+  // With an inner axis the rows are long (q-SFT: 56 MB), so no row is read back from
+  // cache: larger blocks put more digits in the first pass and leave the panels wider
+  // (fewer, longer strided reads). 512 KB measured best at q = 20, b = 4, inner = 22.
+  const std::int64_t inner_block =
+      inner > 1 ? std::max<std::int64_t>(1, kInnerBlockBytes / sizeof(E)) : max_block;
+  plan.low = low_digits(plan.digits, inner, inner_block, &plan.block);
   const std::int64_t rows = plan.len / plan.block;
   const std::int64_t w = kPanelBytes / std::int64_t(sizeof(E)) / std::max<std::int64_t>(rows, 1);
   plan.panel_width = std::min(plan.block, std::max(kMinPanelWidth, w));
@@ -226,6 +253,31 @@ void execute(const Plan<float>& plan, float* data, std::int64_t batch, int nthre
   PLMSCOPE_DISPATCH_REAL(execute_f32, plan, data, batch, nthreads);
 }
 
+void execute(const Plan<std::complex<double>>& plan, const std::complex<double>* src,
+             std::complex<double>* data, std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH(execute_copy_c128, plan, src, data, batch, nthreads);
+}
+void execute(const Plan<std::complex<float>>& plan, const std::complex<float>* src,
+             std::complex<float>* data, std::int64_t batch, int nthreads) {
+  PLMSCOPE_DISPATCH(execute_copy_c64, plan, src, data, batch, nthreads);
+}
+void execute(const Plan<double>& plan, const double* src, double* data, std::int64_t batch,
+             int nthreads) {
+  PLMSCOPE_DISPATCH_REAL(execute_copy_f64, plan, src, data, batch, nthreads);
+}
+void execute(const Plan<float>& plan, const float* src, float* data, std::int64_t batch,
+             int nthreads) {
+  PLMSCOPE_DISPATCH_REAL(execute_copy_f32, plan, src, data, batch, nthreads);
+}
+
+void execute_gather(const Plan<std::complex<double>>& plan, std::complex<double>* data,
+                    std::int64_t batch, int nthreads, const double* values,
+                    std::int64_t num_values, const std::int64_t* index, double shift,
+                    unsigned char* bad) {
+  PLMSCOPE_DISPATCH(execute_gather_c128, plan, data, batch, nthreads, values, num_values, index,
+                    shift, bad);
+}
+
 template <class E>
 void check_args(const E* data, std::int64_t batch, int q, int n) {
   PLMSCOPE_CHECK(batch >= 0, "batch must be >= 0, got " << batch);
@@ -233,9 +285,10 @@ void check_args(const E* data, std::int64_t batch, int q, int n) {
   (void)qary_length(q, n);
 }
 
+// src == nullptr: in place on data; else data = transform of src (rows of the same length).
 template <class T>
-void complex_fft(std::complex<T>* data, std::int64_t batch, int q, int n, bool inverse,
-                 int nthreads) {
+void complex_fft(const std::complex<T>* src, std::complex<T>* data, std::int64_t batch, int q,
+                 int n, bool inverse, int nthreads) {
   check_args(data, batch, q, n);
   if (batch == 0) return;
   auto plan = make_plan<std::complex<T>>(q, n, inverse, q == 2);
@@ -245,33 +298,84 @@ void complex_fft(std::complex<T>* data, std::int64_t batch, int q, int n, bool i
     plan.direct = direct.get();
   }
   const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1) * 4;
-  execute(plan, data, batch, threads_for_work(work, nthreads));
+  if (src)
+    execute(plan, src, data, batch, threads_for_work(work, nthreads));
+  else
+    execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 template <class T>
-void real_wht(T* data, std::int64_t batch, int n, bool inverse, int nthreads) {
+void real_wht(const T* src, T* data, std::int64_t batch, int n, bool inverse, int nthreads) {
   check_args(data, batch, 2, n);
   if (batch == 0) return;
   auto plan = make_plan<T>(2, n, inverse, true);
   const double work = double(batch) * double(plan.len) * double(plan.digits.size() + 1);
-  execute(plan, data, batch, threads_for_work(work, nthreads));
+  if (src)
+    execute(plan, src, data, batch, threads_for_work(work, nthreads));
+  else
+    execute(plan, data, batch, threads_for_work(work, nthreads));
 }
 
 }  // namespace
 
 void qary_fft(std::complex<double>* data, std::int64_t batch, int q, int n, bool inverse,
               int nthreads) {
-  complex_fft(data, batch, q, n, inverse, nthreads);
+  complex_fft<double>(nullptr, data, batch, q, n, inverse, nthreads);
 }
 void qary_fft(std::complex<float>* data, std::int64_t batch, int q, int n, bool inverse,
               int nthreads) {
-  complex_fft(data, batch, q, n, inverse, nthreads);
+  complex_fft<float>(nullptr, data, batch, q, n, inverse, nthreads);
 }
 void walsh_hadamard(double* data, std::int64_t batch, int n, bool inverse, int nthreads) {
-  real_wht(data, batch, n, inverse, nthreads);
+  real_wht<double>(nullptr, data, batch, n, inverse, nthreads);
 }
 void walsh_hadamard(float* data, std::int64_t batch, int n, bool inverse, int nthreads) {
-  real_wht(data, batch, n, inverse, nthreads);
+  real_wht<float>(nullptr, data, batch, n, inverse, nthreads);
+}
+void qary_fft(const std::complex<double>* in, std::complex<double>* out, std::int64_t batch,
+              int q, int n, bool inverse, int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  complex_fft<double>(in, out, batch, q, n, inverse, nthreads);
+}
+void qary_fft(const std::complex<float>* in, std::complex<float>* out, std::int64_t batch,
+              int q, int n, bool inverse, int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  complex_fft<float>(in, out, batch, q, n, inverse, nthreads);
+}
+void walsh_hadamard(const double* in, double* out, std::int64_t batch, int n, bool inverse,
+                    int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  real_wht<double>(in, out, batch, n, inverse, nthreads);
+}
+void walsh_hadamard(const float* in, float* out, std::int64_t batch, int n, bool inverse,
+                    int nthreads) {
+  PLMSCOPE_CHECK(in != nullptr || batch == 0, "input is null");
+  real_wht<float>(in, out, batch, n, inverse, nthreads);
+}
+
+void qary_fft_gather(const double* values, std::int64_t num_values, const std::int64_t* index,
+                     double shift, std::int64_t rows, std::int64_t inner, int q, int n,
+                     std::complex<double>* out, int nthreads) {
+  PLMSCOPE_CHECK(rows >= 0, "rows must be >= 0, got " << rows);
+  PLMSCOPE_CHECK(num_values >= 0, "num_values must be >= 0, got " << num_values);
+  auto plan = make_plan<std::complex<double>>(q, n, false, q == 2, inner);
+  if (rows == 0) return;
+  PLMSCOPE_CHECK(out && index && (values || num_values == 0), "null array");
+  std::unique_ptr<DirectDft<double>> direct;
+  if (q != 2 && dft_kind(q) == Kind::Direct) {
+    direct = std::make_unique<DirectDft<double>>(q, plan.sg);
+    plan.direct = direct.get();
+  }
+  const double work = double(rows) * double(plan.len) * double(plan.digits.size() + 1) * 4;
+  std::vector<unsigned char> bad(rows * (plan.len / plan.block), 0);
+  execute_gather(plan, out, rows, threads_for_work(work, nthreads), values, num_values, index,
+                 shift, bad.data());
+  if (std::find(bad.begin(), bad.end(), 1) == bad.end()) return;
+  const std::int64_t total = rows * plan.len;  // = the number of indices
+  for (std::int64_t i = 0; i < total; ++i)
+    PLMSCOPE_CHECK(index[i] >= 0 && index[i] < num_values,
+                   "index must hold positions in [0, " << num_values << "), got " << index[i]
+                                                       << " at flat entry " << i);
 }
 
 }  // namespace plmscope

@@ -8,6 +8,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "plmscope/qary_fft.h"
@@ -176,6 +177,52 @@ TEST(QaryFft, BatchedRowsMatchSingleRowsBitForBit) {
       for (int b = 0; b < batch; ++b) plmscope::qary_fft(rows.data() + b * len, 1, q, n, false, 2);
       ASSERT_EQ(std::memcmp(all.data(), rows.data(), all.size() * sizeof(cd)), 0);
     }
+}
+
+TEST(QaryFft, OutOfPlaceEqualsInPlaceBitForBit) {
+  for (const auto& [q, n, batch] : {std::tuple{20, 4, 2}, std::tuple{4, 9, 1}, std::tuple{7, 2, 3}}) {
+    const std::int64_t len = plmscope::qary_length(q, n);
+    const std::vector<cd> x = random_signal(len * batch, 7);
+    std::vector<cd> in_place = x, out(x.size());
+    plmscope::qary_fft(in_place.data(), batch, q, n, false, 2);
+    plmscope::qary_fft(x.data(), out.data(), batch, q, n, false, 2);
+    EXPECT_EQ(0, std::memcmp(in_place.data(), out.data(), x.size() * sizeof(cd))) << q << " " << n;
+  }
+  std::vector<double> w(1 << 18), wi, wo(w.size());
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> z;
+  for (double& v : w) v = z(rng);
+  wi = w;
+  plmscope::walsh_hadamard(wi.data(), 1, 18, false, 2);
+  plmscope::walsh_hadamard(w.data(), wo.data(), 1, 18, false, 2);
+  EXPECT_EQ(0, std::memcmp(wi.data(), wo.data(), w.size() * sizeof(double)));
+}
+
+// out[r, x, j] = FFT over x of values[index[(r, j, x)]] - shift: the q-SFT bins layout.
+TEST(QaryFftGather, EqualsGatherThenTransformThenTranspose) {
+  const int q = 20, n = 3;
+  const std::int64_t rows = 2, inner = 5, len = plmscope::qary_length(q, n);
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z;
+  std::vector<double> values(rows * inner * len - 4);
+  for (double& v : values) v = z(rng);
+  std::vector<std::int64_t> index(rows * inner * len);
+  std::uniform_int_distribution<std::int64_t> pick(0, std::int64_t(values.size()) - 1);
+  for (auto& i : index) i = pick(rng);
+  std::vector<cd> out(index.size());
+  plmscope::qary_fft_gather(values.data(), values.size(), index.data(), 0.5, rows, inner, q, n,
+                            out.data(), 2);
+  std::vector<cd> rowwise(index.size());
+  for (std::size_t i = 0; i < index.size(); ++i) rowwise[i] = {values[index[i]] - 0.5, 0.0};
+  plmscope::qary_fft(rowwise.data(), rows * inner, q, n, false, 1);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < inner; ++j)
+      for (std::int64_t x = 0; x < len; ++x)
+        ASSERT_EQ(rowwise[(r * inner + j) * len + x], out[(r * len + x) * inner + j]);
+  index[17] = std::int64_t(values.size());
+  EXPECT_THROW(plmscope::qary_fft_gather(values.data(), values.size(), index.data(), 0.0, rows,
+                                         inner, q, n, out.data(), 1),
+               std::invalid_argument);
 }
 
 TEST(QaryFft, RejectsBadArguments) {

@@ -37,4 +37,29 @@ void qary_fft(std::complex<float>* data, std::int64_t batch, int q, int n, bool 
 void walsh_hadamard(double* data, std::int64_t batch, int n, bool inverse, int nthreads = 0);
 void walsh_hadamard(float* data, std::int64_t batch, int n, bool inverse, int nthreads = 0);
 
+/// Out of place: `out` = the transform of `in` (both `batch` rows of q^n, not overlapping).
+/// Each cache block is copied just before it is transformed, so the data crosses memory
+/// once less than a copy followed by the in-place transform; bit for bit the same result.
+void qary_fft(const std::complex<double>* in, std::complex<double>* out, std::int64_t batch,
+              int q, int n, bool inverse, int nthreads = 0);
+void qary_fft(const std::complex<float>* in, std::complex<float>* out, std::int64_t batch,
+              int q, int n, bool inverse, int nthreads = 0);
+void walsh_hadamard(const double* in, double* out, std::int64_t batch, int n, bool inverse,
+                    int nthreads = 0);
+void walsh_hadamard(const float* in, float* out, std::int64_t batch, int n, bool inverse,
+                    int nthreads = 0);
+
+/// The forward transform of gathered, shifted real values, written with an untransformed
+/// inner axis: for every row r < rows, transform position x < q^n and j < inner,
+///   out[(r * q^n + x) * inner + j] = values[index[(r * inner + j) * q^n + x]] - shift,
+/// then the forward q-ary transform of each (r, j) over x (bit for bit what qary_fft gives
+/// on that gathered row). One fused pass gathers each cache block and transforms it while
+/// it is still in cache, and the inner layout spares a transposed copy afterwards (q-SFT:
+/// rows = groups, inner = delays, out = the bins the peeling decoder reads). Every index
+/// must lie in [0, num_values) (std::invalid_argument otherwise). Thread-safe; uses up to
+/// `nthreads` threads (0 = all cores).
+void qary_fft_gather(const double* values, std::int64_t num_values, const std::int64_t* index,
+                     double shift, std::int64_t rows, std::int64_t inner, int q, int n,
+                     std::complex<double>* out, int nthreads = 0);
+
 }  // namespace plmscope

@@ -60,12 +60,19 @@ class QueryPlan:
         return (f"q-SFT plan: {self.num_samples:,} queries = {self.num_subsample} subsamples x "
                 f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
                 f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
-                f"oracle calls after de-duplication; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
+                f"oracle calls: {DEDUP_NOTE}; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
+
 
     def arguments(self) -> dict:
         """The arguments that made this plan (as :func:`plan` takes them)."""
         return {"q": self.q, "n": self.n, "b": self.b, "num_subsample": self.num_subsample,
                 "delays": self.delays, "num_repeat": self.num_repeat}
+
+
+# Why and how the design is de-duplicated (the plan printout says it).
+DEDUP_NOTE = ("points that coincide are asked once, found from the design's structure (two "
+              "groups always share the P points l = 0; other coincidences are solved for "
+              "from the matrices, not sorted out of all points), asked in design order")
 
 
 def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
@@ -112,6 +119,7 @@ class Design:
     inverse: np.ndarray      # (C P q^b,) int64
     digest: str
     timings: dict = field(default_factory=dict, compare=False)  # seconds: design, dedup
+    dedup: str = "structure"  # how coinciding points were found: "structure" or "sort"
 
     @property
     def num_queries(self) -> int:
@@ -185,14 +193,16 @@ def nested_design(the_plan: QueryPlan, seed: int = 0, nthreads: int = 0) -> Desi
 
 
 def _with_variants(the_plan, seed, matrices, delays, nthreads, t0) -> Design:
-    q, n = the_plan.q, the_plan.n
-    points, codes = query_points(matrices, delays, q, codes_fit(q, n), nthreads)
+    q = the_plan.q
+    points, _ = query_points(matrices, delays, q, False, nthreads)
     t1 = time.perf_counter()
-    variants, inverse = unique_variants(points, codes, q, nthreads)
-    del points, codes
+    # asked in design order, each point where it first occurs; duplicates solved for from the
+    # matrices (sorting every point costs 10x more where 22 of 7.04M coincide)
+    variants, inverse, _, how = design_order_variants(points, matrices, delays, q, nthreads)
+    del points
     timings = {"design": t1 - t0, "dedup": time.perf_counter() - t1}
     return Design(the_plan, seed, matrices, delays, variants, inverse, design_digest(variants),
-                  timings)
+                  timings, how)
 
 
 def load_design(path: str | os.PathLike, nthreads: int = 0) -> Design:
@@ -406,3 +416,190 @@ def decode_codes(codes: np.ndarray, q: int, n: int) -> np.ndarray:
         out[:, i] = rest % q
         rest //= q
     return out
+
+
+# -- duplicates from the design's structure --------------------------------------------------
+#
+# Group c asks x = M_c l + d_p. With rows R of M_c forming a matrix A invertible modulo q
+# (the construction puts one there), v lies in M_c's image exactly when its syndrome
+# s_c(v) = v_rest - G_c v_R (mod q), G_c = M_rest A^-1, is zero, and then l = A^-1 v_R. So
+# a point M_c' l' + d_p' of a later group (or of a later delay of the same group) equals a
+# point of group c, delay p, exactly when T l' = s_c(d_p) - s_c(d_p') with T = s_c(M_c'), a
+# linear map of l' alone: the q^b values T l' are hashed once per pair of groups and the P^2
+# delay pairs are looked up in them. That finds every duplicate in O(C^2 (q^b + P^2)) hash
+# operations instead of sorting all C P q^b points; every candidate is checked on the points
+# themselves, so a hash collision cannot merge two different variants.
+
+def _inverse_mod(a: np.ndarray, q: int) -> np.ndarray | None:
+    """A^-1 modulo q (int64), or None when A is not invertible modulo q: Gauss-Jordan
+    modulo each prime power of q (a local ring, where an invertible column always has a unit
+    entry), combined by the CRT."""
+    b = a.shape[0]
+    parts = []
+    for p, pe in _prime_powers(q):
+        m = np.concatenate([np.asarray(a, dtype=np.int64) % pe, np.eye(b, dtype=np.int64)], axis=1)
+        for col in range(b):
+            pivot = next((r for r in range(col, b) if m[r, col] % p), None)
+            if pivot is None:
+                return None
+            m[[col, pivot]] = m[[pivot, col]]
+            m[col] = m[col] * pow(int(m[col, col]), -1, pe) % pe
+            for r in range(b):
+                if r != col and m[r, col]:
+                    m[r] = (m[r] - m[r, col] * m[col]) % pe
+        parts.append(m[:, b:])
+    return _crt(parts, q)
+
+
+def _invertible_rows(matrix: np.ndarray, q: int, tries: int = 5000):
+    """(rows R, A^-1) for the first b rows of `matrix` (in combination order) invertible
+    modulo q, or None within `tries` combinations."""
+    from itertools import combinations, islice
+
+    n, b = matrix.shape
+    for rows in islice(combinations(range(n), b), tries):
+        inv = _inverse_mod(matrix[list(rows)], q)
+        if inv is not None:
+            return np.array(rows), inv
+    return None
+
+
+def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b in int64 for a short inner axis (b or n - b terms): one vector pass per term,
+    no BLAS thread team for a product this small."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    out = np.zeros(a.shape[:-1] + b.shape[1:], np.int64)
+    for k in range(a.shape[-1]):
+        out += a[..., k, None] * b[k]
+    return out
+
+
+def _all_images(t_map: np.ndarray, q: int) -> np.ndarray:
+    """(q^b, k) int16: t_map @ l mod q for every l of Z_q^b in flat order (most significant
+    digit first), built digit by digit as sums of a column's multiples (no products)."""
+    k, b = t_map.shape
+    if k == 0:  # b = n: every syndrome is empty
+        return np.zeros((q**b, 0), np.int16)
+    out = np.zeros((1, k), np.int16)
+    for t in range(b):
+        column = (np.arange(q)[:, None] * t_map[:, t]) % q                 # (q, k)
+        out = (out[:, None, :] + column[None, :, :].astype(np.int16)).reshape(-1, k)
+        out %= q
+    return out
+
+
+def _hash_rows(v: np.ndarray) -> np.ndarray:
+    """uint64 hash of each row of a small-integer array (equal rows, equal hashes)."""
+    weights = np.random.default_rng(12345).integers(1, 2**63, size=v.shape[-1], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return np.asarray(v).astype(np.uint64) @ (weights | np.uint64(1))
+
+
+def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.ndarray,
+                          q: int):
+    """(positions, sources): the flat design positions (group, delay, l order) whose point
+    already occurs earlier in the design, and the position of its first occurrence; both
+    sorted by position. None when a matrix has no b rows invertible modulo q, or when the
+    matches outnumber the points (whole rows coincide), where sorting is the cheaper way. ``points`` is :func:`query_points`' (C, P, q^b, n) array."""
+    C, P, B, n = points.shape
+    b = matrices.shape[2]
+    flat = points.reshape(-1, n)
+    syndromes, solve = [], []
+    for c in range(C):
+        found = _invertible_rows(matrices[c].astype(np.int64), q)
+        if found is None:
+            return None
+        rows, a_inv = found
+        rest = np.setdiff1d(np.arange(n), rows)
+        g = matrices[c][rest].astype(np.int64) @ a_inv % q               # (n - b, b)
+
+        def syndrome(v, rows=rows, rest=rest, g=g):                      # v: (..., n)
+            return (v[..., rest] - _small_matmul(v[..., rows], g.T)) % q
+        syndromes.append(syndrome)
+        solve.append((rows, a_inv))
+    positions, sources = [], []
+    matched = 0
+    place = q ** np.arange(b - 1, -1, -1)
+    for c2 in range(C):
+        for c in range(c2 + 1):
+            syndrome = syndromes[c]
+            rows, a_inv = solve[c]
+            t_map = syndrome(matrices[c2].T.astype(np.int64)).T             # (n - b, b)
+            t_hash = _hash_rows(_all_images(t_map, q))                       # (q^b,) over l'
+            s_c = syndrome(delays.astype(np.int64))                         # (P, n - b)
+            # target[p2, p]: the value T l' must take for (c2, p2, l') to equal (c, p, l)
+            p2s, ps = np.nonzero(np.ones((P, P), bool) if c < c2 else
+                                 np.arange(P)[None, :] < np.arange(P)[:, None])
+            targets = _hash_rows((s_c[ps] - s_c[p2s]) % q)
+            order = np.argsort(targets, kind="stable")
+            lo = np.searchsorted(targets[order], t_hash, side="left")
+            count = np.searchsorted(targets[order], t_hash, side="right") - lo
+            hit = np.flatnonzero(count)
+            if hit.size == 0:
+                continue
+            matched += int(count[hit].sum())
+            if matched > flat.shape[0]:
+                return None  # whole delay rows coincide (e.g. b = n): sorting is cheaper
+            # every (l', pair) with a matching hash: l' repeated once per pair it matches
+            l2 = np.repeat(hit, count[hit])
+            starts = np.repeat(lo[hit] - np.cumsum(count[hit]) + count[hit], count[hit])
+            pair = order[starts + np.arange(l2.size)]
+            p2, p = p2s[pair], ps[pair]
+            here = (c2 * P + p2) * B + l2
+            v = (flat[here][:, rows].astype(np.int64) - delays[p][:, rows]) % q
+            there = (c * P + p) * B + (_small_matmul(v, a_inv.T) % q) @ place
+            same = np.all(flat[here] == flat[there], axis=1)
+            positions.append(here[same])
+            sources.append(there[same])
+    if not positions:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    positions, sources = np.concatenate(positions), np.concatenate(sources)
+    # the earliest of all earlier copies: sort by (position, source), keep each position's first
+    order = np.lexsort((sources, positions))
+    positions, sources = positions[order], sources[order]
+    first = np.ones(positions.size, bool)
+    first[1:] = positions[1:] != positions[:-1]
+    return positions[first].astype(np.int64), sources[first].astype(np.int64)
+
+
+def design_order_variants(points: np.ndarray, matrices: np.ndarray, delays: np.ndarray,
+                          q: int, nthreads: int = 0):
+    """(distinct variants (m, n) uint8 in design order, inverse index of every point,
+    number of duplicates removed, how they were found: "structure" or "sort"). A point is
+    kept where it first occurs in (group, delay, l) order, so the answers arrive in nearly
+    the order the transform reads them. The duplicates are solved for from the matrices
+    (:func:`structural_duplicates`); where that cannot be used the points are sorted, with
+    the same result."""
+    n = points.shape[-1]
+    flat = points.reshape(-1, n)
+    total = flat.shape[0]
+    found = structural_duplicates(points, matrices, delays, q)
+    if found is None:
+        return _sorted_design_order(flat, q, nthreads) + ("sort",)
+    positions, sources = found
+    if positions.size == 0:
+        return flat, np.arange(total, dtype=np.int64), 0, "structure"
+    # every point after the k-th removed one moves k places up; a removed one points where
+    # its first occurrence went (never itself removed: it is the earliest copy)
+    inverse = np.empty(total, dtype=np.int64)
+    unique = np.empty((total - positions.size, n), dtype=np.uint8)
+    starts = np.concatenate([[0], positions + 1])
+    bounds = np.append(positions, total)
+    for k, (s, e) in enumerate(zip(starts, bounds)):
+        inverse[s:e] = np.arange(s - k, e - k)
+        unique[s - k:e - k] = flat[s:e]
+    inverse[positions] = inverse[sources]
+    return unique, inverse, int(positions.size), "structure"
+
+
+def _sorted_design_order(flat: np.ndarray, q: int, nthreads: int):
+    """design_order_variants' result by sorting: (unique, inverse, removed)."""
+    n = flat.shape[1]
+    if codes_fit(q, n):
+        _, by_value, first = _core.unique_codes(variant_codes(flat, q), nthreads)
+    else:
+        _, first, by_value = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")       # distinct values by first occurrence
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return flat[first[order]], rank[np.asarray(by_value).reshape(-1)], flat.shape[0] - order.size

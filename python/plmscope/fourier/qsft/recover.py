@@ -12,9 +12,9 @@ from scipy import special
 
 from ... import _core
 from ..._checks import check_int as _check_int, check_nthreads
-from ..fft import qary_fft
 from ..sparse import SparseFourier
 from .ask import ask_batches
+from . import transform as _transform
 from .design import Design, QueryPlan, make_design, plan
 from .refine import bin_energy, conjugate_closure, refit, symmetrize
 
@@ -51,6 +51,11 @@ class Recovery:
     fit: object = None               # the regression Fit (decoder "regress"), else None
     design: Design = None            # the design that was asked
 
+    @property
+    def dedup(self) -> str | None:
+        """How the design's coinciding points were found ("structure" or "sort")."""
+        return None if self.design is None else self.design.dedup
+
     def summary(self) -> dict:
         return {
             "num_coefficients": len(self.transform), "num_queries": self.num_queries,
@@ -59,6 +64,7 @@ class Recovery:
             "residual_energy": self.residual_energy,
             "singletons_per_round": list(map(int, self.singletons_per_round)),
             "timings": dict(self.timings), "decoder": self.decoder,
+            "dedup": self.dedup,
             "cv_r2": None if self.fit is None else self.fit.cv_r2,
             **{f"config_{k}": v for k, v in self.config.items()},
         }
@@ -221,13 +227,10 @@ def design_bins(design: Design, answers: np.ndarray, nthreads: int = 0):
     """((C, q^b, P) complex bins of the answers minus their mean, that mean): the q-ary FFT
     of every coset of the design. Removing the mean changes only F[0]; it is added back."""
     p = design.plan
-    samples = answers[design.inverse].reshape(p.num_subsample * p.num_delays, p.num_bins)
     mean = float(answers.mean()) if answers.size else 0.0
-    samples -= mean
-    spectra = qary_fft(samples, p.q, nthreads=nthreads)
-    del samples
-    bins = np.ascontiguousarray(
-        spectra.reshape(p.num_subsample, p.num_delays, p.num_bins).transpose(0, 2, 1))
+    # gather, mean removal and FFT in one threaded pass, written in the decoder's layout
+    bins = _transform.bins(answers, design.inverse, mean, p.num_subsample, p.num_delays, p.q,
+                           p.b, nthreads)
     return bins, mean
 
 
