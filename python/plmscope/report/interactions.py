@@ -293,7 +293,9 @@ def write_interactions_report(folder, transform: SparseFourier, summary: dict,
                    for r in bud["rounds"]]
         rounds_png = plot_rounds([r["queries"] for r in bud["rounds"]], stop_r2,
                                  folder / "rounds.png", title, summary["test"]["r2"],
-                                 bud["tolerance"])
+                                 bud["tolerance"],
+                                 "cross-validated R^2 (answers so far)" if bud["design"] == "random"
+                                 else f"R^2 on {bud['num_validation']:,} validation variants")
         files.append(rounds_png)
         what = ("cross-validated R^2 of the fit to every answer so far" if bud["design"] == "random"
                 else f"R^2 on {bud['num_validation']:,} random validation variants")

@@ -294,14 +294,17 @@ def plot_score_scatter(measured, predicted, num_mutations, path: str | os.PathLi
 
 
 def plot_rounds(queries: Sequence[int], cv_r2: Sequence[float], path: str | os.PathLike,
-                title: str, test_r2: float | None = None, tolerance: float | None = None) -> Path:
-    """R^2 against queries over the rounds of a self-stopping budget: each round's
-    cross-validated R^2 (on the answers so far), and the held-out R^2 of the final fit."""
+                title: str, test_r2: float | None = None, tolerance: float | None = None,
+                label: str = "cross-validated R^2 (answers so far)") -> Path:
+    """R^2 against queries over the rounds of a self-stopping budget: the R^2 each round
+    stopped on (`label` says which), and the held-out R^2 of the final fit."""
+    from matplotlib.ticker import FuncFormatter
+
     queries = np.asarray(queries, dtype=np.float64)
     cv = np.asarray(cv_r2, dtype=np.float64)
     fig = _figure(6.0, 3.8)
     ax = fig.add_subplot()
-    ax.plot(queries, cv, "o-", color="#3b75af", label="cross-validated R^2 (answers so far)")
+    ax.plot(queries, cv, "o-", color="#3b75af", label=label)
     for x, y, r in zip(queries, cv, range(1, len(queries) + 1)):
         ax.annotate(str(r), (x, y), textcoords="offset points", xytext=(0, 6), ha="center",
                     fontsize=8, color="#3b75af")
@@ -310,6 +313,10 @@ def plot_rounds(queries: Sequence[int], cv_r2: Sequence[float], path: str | os.P
                 label="held-out R^2 of the final fit")
     if queries.size > 1 and queries.min() > 0:
         ax.set_xscale("log")
+        ax.set_xticks(queries)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
+    ax.margins(y=0.12)
     ax.set_xlabel("queries (distinct variants asked)")
     ax.set_ylabel("R^2")
     stop = "" if tolerance is None else f"; stops below a gain of {tolerance:g}"
