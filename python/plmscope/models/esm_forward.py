@@ -1,0 +1,147 @@
+"""A leaner CPU forward pass for fair-esm ESM2, computed from the module's own weights.
+
+fair-esm's ESM2 runs in (T, B, E) layout, splits heads with transposed copies, applies the
+rotary embedding with a concatenation per call, scales and soft-maxes attention in separate
+kernels and spells GELU as erf arithmetic. On a CPU those elementwise kernels cost about as
+much as a third of the matrix products. This pass computes the same function in (B, T, E)
+layout: one matrix product for Q, K and V, the rotary embedding as one complex multiply
+(Q and K rows permuted so each rotated pair sits side by side; a permutation shared by Q and
+K leaves every dot product unchanged), ``scaled_dot_product_attention`` and ``F.gelu``.
+
+Precision: in float32 the logits equal fair-esm's to float32 rounding (the tests bound the
+difference). With a bfloat16 compute dtype the matrix products and attention run in
+bfloat16 while the residual stream, layer norms and logits stay float32 (what autocast
+does), which is about twice as fast on CPUs with AVX512-BF16 or AMX and changes scores by
+the amounts ``tests/test_models_esm_forward.py`` states.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+_MASK_RATIO_TRAIN = 0.15 * 0.8  # fair-esm's token-dropout constant
+
+
+def supports(module) -> bool:
+    """Whether `module` is a fair-esm ESM2 this pass reproduces (rotary attention, no extra
+    key/value biases)."""
+    try:
+        from esm.model.esm2 import ESM2
+    except ImportError:
+        return False
+    if not isinstance(module, ESM2):
+        return False
+    attn = [layer.self_attn for layer in module.layers]
+    return all(a.rot_emb is not None and a.bias_k is None and not a.add_zero_attn
+               for a in attn)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class _Layer:
+    __slots__ = ("ln1", "wqkv", "bqkv", "wo", "bo", "ln2", "w1", "b1", "w2", "b2")
+
+
+class ESM2Forward:
+    """Masked-LM logits of a fair-esm ESM2 module. Weights are read (and, for Q/K/V and a
+    bfloat16 compute dtype, copied) once at construction; build a new one after changing the
+    module's weights."""
+
+    def __init__(self, module, compute_dtype: torch.dtype = torch.float32):
+        if not supports(module):
+            raise ValueError("ESM2Forward needs a fair-esm ESM2 module with rotary attention")
+        if compute_dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"compute_dtype must be float32 or bfloat16, got {compute_dtype}")
+        self.module = module
+        self.dtype = compute_dtype
+        self.attention = "auto"
+        self.heads = module.attention_heads
+        self.head_dim = module.embed_dim // self.heads
+        d = self.head_dim
+        # row order within each head that puts rotary pair (j, j + d/2) at (2j, 2j + 1)
+        pair = torch.stack([torch.arange(d // 2), torch.arange(d // 2) + d // 2], 1).reshape(-1)
+        perm = (torch.arange(self.heads)[:, None] * d + pair[None, :]).reshape(-1)
+        self.layers = []
+        with torch.no_grad():
+            for layer in module.layers:
+                a = layer.self_attn
+                p = _Layer()
+                p.ln1, p.ln2 = layer.self_attn_layer_norm, layer.final_layer_norm
+                p.wqkv = self._cast(torch.cat([a.q_proj.weight[perm], a.k_proj.weight[perm],
+                                               a.v_proj.weight]))
+                p.bqkv = self._cast(torch.cat([a.q_proj.bias[perm], a.k_proj.bias[perm],
+                                               a.v_proj.bias]))
+                p.wo, p.bo = self._cast(a.out_proj.weight), self._cast(a.out_proj.bias)
+                p.w1, p.b1 = self._cast(layer.fc1.weight), self._cast(layer.fc1.bias)
+                p.w2, p.b2 = self._cast(layer.fc2.weight), self._cast(layer.fc2.bias)
+                self.layers.append(p)
+        self.inv_freq = module.layers[0].self_attn.rot_emb.inv_freq.float()
+        self._rotary: tuple[int, torch.Tensor] | None = None
+
+    def _cast(self, w: torch.Tensor) -> torch.Tensor:
+        w = w.detach()
+        return w.to(self.dtype).contiguous() if w.dtype != self.dtype else w.contiguous()
+
+    def _rotation(self, T: int, device) -> torch.Tensor:
+        """(T, 1, d/2) complex e^{i t f_j}: fair-esm's rotary angles for positions 0..T-1."""
+        if self._rotary is None or self._rotary[0] != T or self._rotary[1].device != device:
+            t = torch.arange(T, device=device, dtype=torch.float32)
+            angles = torch.outer(t, self.inv_freq.to(device))
+            self._rotary = (T, torch.polar(torch.ones_like(angles), angles)[:, None, :])
+        return self._rotary[1]
+
+    def _rotate(self, x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+        """Rotary embedding of x (B, T, H, d), rows already in pair order."""
+        B, T, H, d = x.shape
+        z = torch.view_as_complex(x.float().reshape(B, T, H, d // 2, 2))
+        return torch.view_as_real(z * rot).reshape(B, T, H, d).to(self.dtype)
+
+    def _attention(self, q, k, v, attn_mask):
+        """softmax(q k^T / sqrt(d)) v over (B, H, T, d); True in attn_mask = attend."""
+        if self.dtype == torch.float32 or self.attention == "sdpa":
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        # bfloat16: at protein lengths the CPU flash kernel is slower than two batched
+        # products around a float32 softmax (autocast's recipe)
+        s = torch.matmul(q, k.transpose(-1, -2)).float() * self.head_dim ** -0.5
+        if attn_mask is not None:
+            s = s.masked_fill(~attn_mask, float("-inf"))
+        return torch.matmul(torch.softmax(s, dim=-1).to(self.dtype), v)
+
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, T, V) float32 logits of token ids (B, T), as ``module(tokens)["logits"]``."""
+        m = self.module
+        B, T = tokens.shape
+        H, d = self.heads, self.head_dim
+        padding = tokens.eq(m.padding_idx)
+        x = m.embed_scale * m.embed_tokens(tokens).float()
+        if m.token_dropout:
+            masked = tokens.eq(m.mask_idx)
+            x = x.masked_fill(masked[..., None], 0.0)
+            observed = masked.sum(-1).float() / (~padding).sum(-1)
+            x = x * ((1 - _MASK_RATIO_TRAIN) / (1 - observed))[:, None, None]
+        attn_mask = None
+        if padding.any():
+            x = x * (~padding)[..., None].float()
+            attn_mask = ~padding[:, None, None, :]  # (B, 1, 1, T): True = attend
+        rot = self._rotation(T, tokens.device)
+        for p in self.layers:
+            h = p.ln1(x).to(self.dtype)
+            qkv = F.linear(h, p.wqkv, p.bqkv).view(B, T, 3, H, d)
+            q = self._rotate(qkv[:, :, 0], rot).transpose(1, 2)
+            k = self._rotate(qkv[:, :, 1], rot).transpose(1, 2)
+            v = qkv[:, :, 2].transpose(1, 2)
+            o = self._attention(q, k, v, attn_mask)
+            o = o.transpose(1, 2).reshape(B, T, H * d)
+            x = x + F.linear(o, p.wo, p.bo).float()
+            h = F.gelu(F.linear(p.ln2(x).to(self.dtype), p.w1, p.b1))
+            x = x + F.linear(h, p.w2, p.b2).float()
+        x = m.emb_layer_norm_after(x)
+        head = m.lm_head
+        x = head.layer_norm(F.gelu(head.dense(x)))
+        return F.linear(x, head.weight) + head.bias
