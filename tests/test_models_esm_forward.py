@@ -1,4 +1,5 @@
-"""The leaner ESM2 forward pass (plmscope.models.esm_forward) against fair-esm's own forward:
+"""The leaner ESM2 forward pass (plmscope.models.esm_forward) against fair-esm's and
+transformers' own forward:
 equal in float32 (padding, mask tokens, every length), within a stated tolerance with
 bfloat16 matrix products, and used exactly where it applies."""
 import copy
@@ -7,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 from plmscope.landscape import Landscape
-from plmscope.models import Oracle, from_fair_esm, load, random_fair_esm, save_random_model
+from plmscope.models import (
+    Oracle,
+    fair_esm_to_transformers,
+    from_fair_esm,
+    load,
+    random_fair_esm,
+    save_random_model,
+)
 from plmscope.models.esm_forward import ESM2Forward, supports
 from plmscope.models.random_weights import random_transformers
 
@@ -45,15 +53,30 @@ def test_float32_logits_equal_fair_esm(heads):
             torch.testing.assert_close(got[real], want[real], rtol=0, atol=1e-5 * scale)
 
 
+def test_transformers_esm_logits_equal_its_forward():
+    """transformers' EsmForMaskedLM (the same weights converted) through the lean pass equals
+    its own forward, padding and masks included."""
+    module, alphabet = random_fair_esm(2, 32, 4, seed=7, jitter=0.1)
+    hf, _ = fair_esm_to_transformers(module)
+    fast = ESM2Forward(hf.eval())
+    toks = awkward_batch(alphabet)
+    real = toks != alphabet.padding_idx
+    with torch.inference_mode():
+        want = hf(input_ids=toks, attention_mask=real.long()).logits
+        got = fast.logits(toks)
+    scale = float(want.abs().max())
+    torch.testing.assert_close(got[real], want[real], rtol=0, atol=1e-5 * scale)
+
+
 def test_refuses_what_it_does_not_reproduce(tiny):
-    """It computes in float32 or bfloat16, for fair-esm ESM2 modules only."""
+    """It computes in float32 or bfloat16, for ESM2 modules only."""
     module, _ = tiny
     with pytest.raises(ValueError, match="compute_dtype"):
         ESM2Forward(module, torch.float16)
-    hf, _ = random_transformers("esm", seed=3)
-    assert not supports(hf)
-    with pytest.raises(ValueError, match="fair-esm ESM2"):
-        ESM2Forward(hf)
+    bert, _ = random_transformers("bert", seed=3)
+    assert not supports(bert)
+    with pytest.raises(ValueError, match="ESM2 with rotary attention"):
+        ESM2Forward(bert)
 
 
 def test_bfloat16_logits_within_stated_tolerance(tiny):
@@ -115,13 +138,15 @@ def test_bf16_autocast_scores_within_stated_tolerance(tmp_path, scorer):
 
 
 def test_lean_pass_only_where_it_applies(tmp_path):
-    """float32 fair-esm on the CPU uses it; float64 and transformers models keep their own
-    forward (the float64 tests elsewhere hold them to 1e-9)."""
+    """float32 ESM2 on the CPU (either backend) uses it; float64 and bfloat16 weights and
+    other families keep their own forward (the float64 tests elsewhere hold those to 1e-9)."""
     ckpt = save_random_model("esm", tmp_path / "esm2_tiny.pt", backend="fair-esm", seed=6)
     assert load(ckpt)._fast_forward() is not None
+    assert load(ckpt, backend="transformers")._fast_forward() is not None
     assert load(ckpt, dtype="float64")._fast_forward() is None
     assert load(ckpt, dtype="bfloat16")._fast_forward() is None
-    assert load(ckpt, backend="transformers")._fast_forward() is None
+    bert = save_random_model("bert", tmp_path / "bert", seed=6)
+    assert load(bert)._fast_forward() is None
 
 
 def test_unknown_dtype_names_the_choices():

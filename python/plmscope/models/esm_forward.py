@@ -1,4 +1,4 @@
-"""A leaner CPU forward pass for fair-esm ESM2, computed from the module's own weights.
+"""A leaner CPU forward pass for ESM2 (fair-esm or transformers), from the module's own weights.
 
 fair-esm's ESM2 runs in (T, B, E) layout, splits heads with transposed copies, applies the
 rotary embedding with a concatenation per call, scales and soft-maxes attention in separate
@@ -22,18 +22,68 @@ import torch.nn.functional as F
 _MASK_RATIO_TRAIN = 0.15 * 0.8  # fair-esm's token-dropout constant
 
 
-def supports(module) -> bool:
-    """Whether `module` is a fair-esm ESM2 this pass reproduces (rotary attention, no extra
-    key/value biases)."""
+class _Parts:
+    """The pieces of an ESM2 network, named the same whichever library holds them."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _fair_esm_parts(module) -> _Parts | None:
     try:
         from esm.model.esm2 import ESM2
     except ImportError:
-        return False
+        return None
     if not isinstance(module, ESM2):
-        return False
+        return None
     attn = [layer.self_attn for layer in module.layers]
-    return all(a.rot_emb is not None and a.bias_k is None and not a.add_zero_attn
-               for a in attn)
+    if not all(a.rot_emb is not None and a.bias_k is None and not a.add_zero_attn for a in attn):
+        return None
+    head = module.lm_head
+    return _Parts(
+        embed=module.embed_tokens, embed_scale=module.embed_scale, heads=module.attention_heads,
+        padding_idx=module.padding_idx, mask_idx=module.mask_idx,
+        token_dropout=module.token_dropout,
+        layers=[(layer.self_attn_layer_norm, a.q_proj, a.k_proj, a.v_proj, a.out_proj,
+                 layer.final_layer_norm, layer.fc1, layer.fc2)
+                for layer, a in zip(module.layers, attn)],
+        final_norm=module.emb_layer_norm_after, head_dense=head.dense,
+        head_norm=head.layer_norm, head_weight=head.weight, head_bias=head.bias)
+
+
+def _transformers_parts(module) -> _Parts | None:
+    try:
+        from transformers import EsmForMaskedLM
+    except ImportError:
+        return None
+    if not isinstance(module, EsmForMaskedLM):
+        return None
+    cfg = module.config
+    if (cfg.position_embedding_type != "rotary" or cfg.emb_layer_norm_before
+            or getattr(cfg, "is_decoder", False)
+            or getattr(module.esm.embeddings, "layer_norm", None) is not None):
+        return None
+    head = module.lm_head
+    return _Parts(
+        embed=module.esm.embeddings.word_embeddings, embed_scale=1.0,
+        heads=cfg.num_attention_heads, padding_idx=cfg.pad_token_id,
+        mask_idx=cfg.mask_token_id, token_dropout=bool(cfg.token_dropout),
+        layers=[(layer.attention.LayerNorm, layer.attention.self.query,
+                 layer.attention.self.key, layer.attention.self.value,
+                 layer.attention.output.dense, layer.LayerNorm, layer.intermediate.dense,
+                 layer.output.dense) for layer in module.esm.encoder.layer],
+        final_norm=module.esm.encoder.emb_layer_norm_after, head_dense=head.dense,
+        head_norm=head.layer_norm, head_weight=head.decoder.weight, head_bias=head.bias)
+
+
+def _parts(module) -> _Parts | None:
+    return _fair_esm_parts(module) or _transformers_parts(module)
+
+
+def supports(module) -> bool:
+    """Whether `module` is an ESM2 this pass reproduces: fair-esm's ESM2 or transformers'
+    EsmForMaskedLM, with rotary attention and no extra key/value biases."""
+    return _parts(module) is not None
 
 
 def cpu_has_bf16() -> bool:
@@ -49,39 +99,39 @@ class _Layer:
 
 
 class ESM2Forward:
-    """Masked-LM logits of a fair-esm ESM2 module. Weights are read (and, for Q/K/V and a
+    """Masked-LM logits of an ESM2 module (fair-esm or transformers). Weights are read (and, for Q/K/V and a
     bfloat16 compute dtype, copied) once at construction; build a new one after changing the
     module's weights."""
 
     def __init__(self, module, compute_dtype: torch.dtype = torch.float32):
-        if not supports(module):
-            raise ValueError("ESM2Forward needs a fair-esm ESM2 module with rotary attention")
+        parts = _parts(module)
+        if parts is None:
+            raise ValueError("ESM2Forward needs an ESM2 with rotary attention (fair-esm ESM2 or "
+                             "transformers EsmForMaskedLM)")
         if compute_dtype not in (torch.float32, torch.bfloat16):
             raise ValueError(f"compute_dtype must be float32 or bfloat16, got {compute_dtype}")
-        self.module = module
+        self.parts = parts
         self.dtype = compute_dtype
         self.attention = "auto"
-        self.heads = module.attention_heads
-        self.head_dim = module.embed_dim // self.heads
+        self.heads = parts.heads
+        self.head_dim = parts.embed.embedding_dim // self.heads
         d = self.head_dim
         # row order within each head that puts rotary pair (j, j + d/2) at (2j, 2j + 1)
         pair = torch.stack([torch.arange(d // 2), torch.arange(d // 2) + d // 2], 1).reshape(-1)
         perm = (torch.arange(self.heads)[:, None] * d + pair[None, :]).reshape(-1)
         self.layers = []
         with torch.no_grad():
-            for layer in module.layers:
-                a = layer.self_attn
+            for ln1, q, k, v, o, ln2, fc1, fc2 in parts.layers:
                 p = _Layer()
-                p.ln1, p.ln2 = layer.self_attn_layer_norm, layer.final_layer_norm
-                p.wqkv = self._cast(torch.cat([a.q_proj.weight[perm], a.k_proj.weight[perm],
-                                               a.v_proj.weight]))
-                p.bqkv = self._cast(torch.cat([a.q_proj.bias[perm], a.k_proj.bias[perm],
-                                               a.v_proj.bias]))
-                p.wo, p.bo = self._cast(a.out_proj.weight), self._cast(a.out_proj.bias)
-                p.w1, p.b1 = self._cast(layer.fc1.weight), self._cast(layer.fc1.bias)
-                p.w2, p.b2 = self._cast(layer.fc2.weight), self._cast(layer.fc2.bias)
+                p.ln1, p.ln2 = ln1, ln2
+                p.wqkv = self._cast(torch.cat([q.weight[perm], k.weight[perm], v.weight]))
+                p.bqkv = self._cast(torch.cat([q.bias[perm], k.bias[perm], v.bias]))
+                p.wo, p.bo = self._cast(o.weight), self._cast(o.bias)
+                p.w1, p.b1 = self._cast(fc1.weight), self._cast(fc1.bias)
+                p.w2, p.b2 = self._cast(fc2.weight), self._cast(fc2.bias)
                 self.layers.append(p)
-        self.inv_freq = module.layers[0].self_attn.rot_emb.inv_freq.float()
+        # both libraries' rotary frequencies: 1 / 10000^(2j / d)
+        self.inv_freq = 1.0 / (10000 ** (torch.arange(0, d, 2).float() / d))
         self._rotary: tuple[int, torch.Tensor] | None = None
 
     def _cast(self, w: torch.Tensor) -> torch.Tensor:
@@ -114,12 +164,15 @@ class ESM2Forward:
         return torch.matmul(torch.softmax(s, dim=-1).to(self.dtype), v)
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, T, V) float32 logits of token ids (B, T), as ``module(tokens)["logits"]``."""
-        m = self.module
+        """(B, T, V) float32 logits of token ids (B, T), as the module's own forward gives
+        them (padding read from the padding token, as plmscope pads)."""
+        m = self.parts
         B, T = tokens.shape
         H, d = self.heads, self.head_dim
         padding = tokens.eq(m.padding_idx)
-        x = m.embed_scale * m.embed_tokens(tokens).float()
+        x = m.embed(tokens).float()
+        if m.embed_scale != 1:
+            x = m.embed_scale * x
         if m.token_dropout:
             masked = tokens.eq(m.mask_idx)
             x = x.masked_fill(masked[..., None], 0.0)
@@ -141,7 +194,5 @@ class ESM2Forward:
             x = x + F.linear(o, p.wo, p.bo).float()
             h = F.gelu(F.linear(p.ln2(x).to(self.dtype), p.w1, p.b1))
             x = x + F.linear(h, p.w2, p.b2).float()
-        x = m.emb_layer_norm_after(x)
-        head = m.lm_head
-        x = head.layer_norm(F.gelu(head.dense(x)))
-        return F.linear(x, head.weight) + head.bias
+        x = m.head_norm(F.gelu(m.head_dense(m.final_norm(x))))
+        return F.linear(x, m.head_weight) + m.head_bias

@@ -178,16 +178,23 @@ class ProteinModel:
 
     def _fast_forward(self):
         """The leaner ESM2 pass of :mod:`.esm_forward` where it computes this model's logits:
-        fair-esm ESM2 with float32 weights on the CPU (bfloat16 matrix products under
-        ``dtype="bf16-autocast"``); None elsewhere (GPUs keep the module's own forward)."""
+        ESM2 (fair-esm, or transformers' EsmForMaskedLM) with float32 weights on the CPU
+        (bfloat16 matrix products under ``dtype="bf16-autocast"``); None elsewhere (GPUs keep
+        the module's own forward)."""
         if self._fast is None:
             from . import esm_forward
 
-            usable = (self.backend == FAIR_ESM and self.device.type == "cpu"
-                      and self.dtype == torch.float32 and self.autocast in (None, torch.bfloat16)
+            tok = self.tokenization
+            usable = (self.device.type == "cpu" and self.dtype == torch.float32
+                      and self.autocast in (None, torch.bfloat16) and self.has_lm_head
                       and esm_forward.supports(self.module))
             compute = torch.float32 if self.autocast is None else torch.bfloat16
-            self._fast = esm_forward.ESM2Forward(self.module, compute) if usable else False
+            fast = esm_forward.ESM2Forward(self.module, compute) if usable else None
+            # it reads padding and masks from token ids, so they must be the tokenizer's
+            if fast is not None and (fast.parts.padding_idx != tok.pad_id
+                                     or fast.parts.mask_idx != tok.mask_id):
+                fast = None
+            self._fast = fast or False
         return self._fast or None
 
     def require_lm_head(self) -> None:
