@@ -13,9 +13,9 @@ once and timed as the median of --trials runs, in the same process, interleaved.
 plmscope's side: a fresh Oracle per run (so its wild-type pass is timed every time), q-ary
 variants turned into token ids by table lookup, duplicates removed, masked_marginal one pass
 per distinct set of mutated sites (with random variants at 10 sites most variants share the
-all-sites pattern, so this scorer's ratio grows with the variant count), and for fair-esm
-models on the CPU the leaner ESM2 forward pass of plmscope.models.esm_forward.
-``--before`` adds the rows of plmscope's previous path (fair-esm's own forward pass).
+all-sites pattern, so this scorer's ratio grows with the variant count), and for ESM2 on the
+CPU (both backends) the leaner forward pass of plmscope.models.esm_forward. ``--before`` adds
+the rows of plmscope's previous path (the module's own forward pass).
 
 Models: ESM2 architectures with random weights (the cost of a forward pass does not depend on
 the weights): ESM2-8M (6 layers, 320 wide, 20 heads) and ESM2-35M (12, 480, 20) on the CPU;
@@ -145,8 +145,9 @@ def bench_model(label, module, alphabet, L, x, device, args, threads, reference)
                          "plmscope": lambda: Oracle(model, L, scorer, batch_size=args.batch,
                                                     progress=False)(x)}
                 if args.before and model._fast_forward() is not None:
-                    before = from_fair_esm(module, alphabet, name=label, device=device,
-                                           dtype=dtype)
+                    before = (from_fair_esm(module, alphabet, name=label, device=device,
+                                            dtype=dtype) if backend == "fair-esm" else
+                              from_transformers(hf, tok, name=label, device=device, dtype=dtype))
                     before._fast = False  # the module's own forward, as before esm_forward
                     sides["before"] = lambda: Oracle(before, L, scorer, batch_size=args.batch,
                                                      progress=False)(x)

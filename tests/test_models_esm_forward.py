@@ -40,9 +40,13 @@ def awkward_batch(alphabet):
 
 
 @pytest.mark.parametrize("heads", [1, 4])
-def test_float32_logits_equal_fair_esm(heads):
+@pytest.mark.parametrize("linear", ["default", "F.linear"])
+def test_float32_logits_equal_fair_esm(heads, linear):
+    """Both matrix-product paths (oneDNN with fused GELU where available, F.linear)."""
     module, alphabet = random_fair_esm(2, 32, heads, seed=heads, jitter=0.1)
     fast = ESM2Forward(module)
+    if linear == "F.linear":
+        fast.onednn = None
     with torch.inference_mode():
         for toks in (awkward_batch(alphabet), awkward_batch(alphabet)[:1, :9]):
             want = module(toks)["logits"]
