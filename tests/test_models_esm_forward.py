@@ -158,3 +158,32 @@ def test_unknown_dtype_names_the_choices():
         from plmscope.models.model import resolve_dtype
 
         resolve_dtype("bf17", torch.device("cpu"))
+
+
+def test_cli_score_takes_bf16_autocast(tmp_path, capsys):
+    """`plmscope score --dtype bf16-autocast` scores with the opt-in precision: the same
+    numbers as the Oracle of a model loaded that way."""
+    import pandas as pd
+    from plmscope.cli import main
+
+    ckpt = save_random_model("esm", tmp_path / "esm2_tiny.pt", backend="fair-esm", seed=8)
+    mutants = ["Y3A", "K4W:L5P", "T11S", "Y3G:K4C:T11C"]
+    seqs = []
+    for mutant in mutants:
+        chars = list(GB1)
+        for m in mutant.split(":"):
+            chars[int(m[1:-1]) - 1] = m[-1]
+        seqs.append("".join(chars))
+    pd.DataFrame({"mutant": mutants, "mutated_sequence": seqs,
+                  "DMS_score": [0.1, -0.4, 0.3, 1.2]}).to_csv(tmp_path / "dms.csv", index=False)
+    rc = main(["score", "--table", str(tmp_path / "dms.csv"), "--model", str(ckpt), "--scorer",
+               "pllr", "--device", "cpu", "--dtype", "bf16-autocast", "--out",
+               str(tmp_path / "run"), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    got = pd.read_csv(tmp_path / "run" / "scored.csv")["model_score"].to_numpy()
+    model = load(ckpt, dtype="bf16-autocast")
+    for mutant, score in zip(mutants, got):
+        muts = mutant.split(":")
+        L = Landscape(GB1, [int(m[1:-1]) for m in muts])
+        x = np.array([[L.residues[i].index(m[-1]) for i, m in enumerate(muts)]], np.uint8)
+        np.testing.assert_allclose(score, Oracle(model, L, "pllr")(x)[0], rtol=1e-6, atol=1e-6)
