@@ -108,18 +108,18 @@ def careful_transformers(hf, tokenizer, batch, autocast, device):
                        autocast, device)
 
 
-def timed_pair(sides, trials):
-    """{name: median seconds} of the sides' callables, warmed up once each and timed
-    interleaved (trial by trial), so a change in machine load hits every side alike."""
-    for fn in sides.values():
-        fn()
+def timed_sides(sides, trials):
+    """({name: median seconds}, {name: warm-up result}) of the sides' callables, warmed up
+    once each and timed interleaved (trial by trial), so a change in machine load hits every
+    side alike."""
+    results = {k: fn() for k, fn in sides.items()}
     times = {k: [] for k in sides}
     for _ in range(trials):
         for k, fn in sides.items():
             t0 = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: statistics.median(v) for k, v in times.items()}, results
 
 
 def bench_model(label, module, alphabet, L, x, device, args, threads, reference) -> list[dict]:
@@ -152,9 +152,8 @@ def bench_model(label, module, alphabet, L, x, device, args, threads, reference)
                     sides["before"] = lambda: Oracle(before, L, scorer, batch_size=args.batch,
                                                      progress=False)(x)
                 with pinned_threads(threads):
-                    want = careful.score(scorer, GB1, seqs)
-                    got = sides["plmscope"]()
-                    t = timed_pair(sides, args.trials)
+                    t, results = timed_sides(sides, args.trials)
+                want, got = results["careful"], results["plmscope"]
                 ref = reference.setdefault((label, backend, scorer, threads), want)
                 for side in sides:
                     rows.append({

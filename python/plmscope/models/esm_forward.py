@@ -14,6 +14,9 @@ difference). With a bfloat16 compute dtype the matrix products and attention run
 bfloat16 while the residual stream, layer norms and logits stay float32 (what autocast
 does), which is about twice as fast on CPUs with AVX512-BF16 or AMX and changes scores by
 the amounts ``tests/test_models_esm_forward.py`` states.
+
+Memory: the pass keeps a copy of each layer's Q, K and V weights (a quarter of the layer;
+with a bfloat16 compute dtype, every layer weight again at half the size).
 """
 from __future__ import annotations
 
