@@ -109,17 +109,21 @@ def careful_transformers(hf, tokenizer, batch, autocast, device):
 
 
 def timed_sides(sides, trials):
-    """({name: median seconds}, {name: warm-up result}) of the sides' callables, warmed up
-    once each and timed interleaved (trial by trial), so a change in machine load hits every
-    side alike."""
+    """({name: median wall seconds}, {name: median CPU seconds}, {name: warm-up result}) of
+    the sides' callables, warmed up once each and timed interleaved (trial by trial), so a
+    change in machine load hits every side alike. CPU time (this process's, all threads) is
+    the steadier figure on a shared machine: time spent waiting for a core is not in it."""
     results = {k: fn() for k, fn in sides.items()}
-    times = {k: [] for k in sides}
+    wall, cpu = {k: [] for k in sides}, {k: [] for k in sides}
     for _ in range(trials):
         for k, fn in sides.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}, results
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    med = statistics.median
+    return ({k: med(v) for k, v in wall.items()}, {k: med(v) for k, v in cpu.items()},
+            results)
 
 
 def bench_model(label, module, alphabet, L, x, device, args, threads, reference) -> list[dict]:
@@ -152,7 +156,7 @@ def bench_model(label, module, alphabet, L, x, device, args, threads, reference)
                     sides["before"] = lambda: Oracle(before, L, scorer, batch_size=args.batch,
                                                      progress=False)(x)
                 with pinned_threads(threads):
-                    t, results = timed_sides(sides, args.trials)
+                    t, c, results = timed_sides(sides, args.trials)
                 want, got = results["careful"], results["plmscope"]
                 ref = reference.setdefault((label, backend, scorer, threads), want)
                 for side in sides:
@@ -161,6 +165,7 @@ def bench_model(label, module, alphabet, L, x, device, args, threads, reference)
                         "precision": precision, "scorer": scorer, "variants": m,
                         "side": side if side != "before" else "plmscope before",
                         "var/s": m / t[side], "x careful": t["careful"] / t[side],
+                        "x careful (cpu)": c["careful"] / c[side],
                         "max|diff|": float(np.abs(got - want).max()) if side == "plmscope"
                         else 0.0 if side == "careful" else "",
                         "vs fp32": float(np.abs((got if side == "plmscope" else want)
@@ -186,7 +191,7 @@ def main() -> None:
                     help="variants per model (default: 128 ESM2-8M, 64 ESM2-35M; 2048 on a GPU)")
     ap.add_argument("--threads", type=int, default=0,
                     help="thread count for both sides (default 0: report 1 and all cores)")
-    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64, help="sequences per forward pass, both sides")
     ap.add_argument("--scorers", default="pllr,masked_marginal,wt_marginal")
     ap.add_argument("--precisions", default="float32,bf16-autocast",
@@ -219,10 +224,10 @@ def main() -> None:
             rows += bench_model(label, module, alphabet, L, x_all[:m], device, args, threads,
                                 reference)
     print_table(rows, ["model", "threads", "backend", "precision", "scorer", "variants", "side",
-                       "var/s", "x careful", "max|diff|", "vs fp32"])
+                       "var/s", "x careful", "x careful (cpu)", "max|diff|", "vs fp32"])
     print(f"after: {machine_line(0)}")
     print("x careful = careful-loop time / this side's time, same run, same threads, same "
-          "precision; max|diff| = largest difference from the careful loop's scores; vs fp32 = "
+          "precision (wall-clock medians; (cpu): CPU-time medians, steadier under load); max|diff| = largest difference from the careful loop's scores; vs fp32 = "
           "from the careful loop's float32 scores (bf16 rows: the precision's own error)")
 
 
