@@ -227,8 +227,9 @@ def main() -> None:
                        "var/s", "x careful", "x careful (cpu)", "max|diff|", "vs fp32"])
     print(f"after: {machine_line(0)}")
     print("x careful = careful-loop time / this side's time, same run, same threads, same "
-          "precision (wall-clock medians; (cpu): CPU-time medians, steadier under load); max|diff| = largest difference from the careful loop's scores; vs fp32 = "
-          "from the careful loop's float32 scores (bf16 rows: the precision's own error)")
+          "precision (wall-clock medians; (cpu): CPU-time medians, steadier under load); "
+          "max|diff| = largest difference from the careful loop's scores; vs fp32 = from the "
+          "careful loop's float32 scores (bf16 rows: the precision's own error)")
 
 
 if __name__ == "__main__":

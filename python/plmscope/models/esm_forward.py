@@ -121,9 +121,9 @@ class _Layer:
 
 
 class ESM2Forward:
-    """Masked-LM logits of an ESM2 module (fair-esm or transformers). Weights are read (and, for Q/K/V and a
-    bfloat16 compute dtype, copied) once at construction; build a new one after changing the
-    module's weights."""
+    """Masked-LM logits of an ESM2 module (fair-esm or transformers). Weights are read (and,
+    for Q/K/V and a bfloat16 compute dtype, copied) once at construction; build a new one
+    after changing the module's weights."""
 
     def __init__(self, module, compute_dtype: torch.dtype = torch.float32):
         parts = _parts(module)
