@@ -1,37 +1,44 @@
-"""Variants scored per second: plmscope's Oracle against the naive path of the published code.
+"""Variants scored per second: plmscope's Oracle against a careful plain loop over the same model.
 
-The naive path (Tsui & Aghazadeh's ESM helper, via esm-variants): fp32, fixed batches of 512
-variants in query order, every batch tokenised from strings with fair-esm's batch converter,
-the wild type recomputed for every batch as 512 copies, and two forward passes per batch where
-one is used (the second result is thrown away). Its PLL is computed here at each residue's
-own position (the published helper indexed logits by token id), so both paths return the
-same numbers and the table shows their largest difference. For masked_marginal and
-wt_marginal the naive analogues are one masked pass per variant and one wild-type pass per
-batch.
+The careful loop is what a competent user writes with the model library alone (fair-esm, or
+transformers for the transformers rows): the wild type tokenised and run once per call, every
+variant tokenised from its sequence in one batched call, one forward pass per needed input
+(pllr: each variant; masked_marginal: the wild type with that variant's sites masked, one per
+variant as the method is written; wt_marginal: none beyond the wild type's), batches of
+--batch sequences, torch.inference_mode, log-softmax in float64, and the same precision as
+plmscope's side (float32, or torch.autocast bfloat16 for the bf16-autocast rows). Both sides
+run inside bench/common.py's pinned_threads with the same thread count, both are warmed up
+once and timed as the median of --trials runs, in the same process, interleaved.
 
-plmscope's path: the wild-type pass once, duplicates removed, masked_marginal one pass per
-distinct mask pattern, token ids built straight from the q-ary variants, inference_mode, and
-on a GPU bf16 autocast and SDPA attention (transformers backend).
+plmscope's side: a fresh Oracle per run (so its wild-type pass is timed every time), q-ary
+variants turned into token ids by table lookup, duplicates removed, masked_marginal one pass
+per distinct set of mutated sites (with random variants at 10 sites most variants share the
+all-sites pattern, so this scorer's ratio grows with the variant count), and for ESM2 on the
+CPU (both backends) the leaner forward pass of plmscope.models.esm_forward. ``--before`` adds
+the rows of plmscope's previous path (the module's own forward pass).
 
-Models: random weights with the real architectures (the cost of a forward pass does not
-depend on the weights): a tiny ESM2 (2 layers, 32 wide) and ESM2-8M on the CPU; ESM2-650M and
-ESM2-3B on a GPU when one is present. Variants: random q = 20 variants of GB1 at the paper's
-ten random-coil sites (seed 0).
+Models: ESM2 architectures with random weights (the cost of a forward pass does not depend on
+the weights): ESM2-8M (6 layers, 320 wide, 20 heads) and ESM2-35M (12, 480, 20) on the CPU;
+ESM2-650M and ESM2-3B with --device cuda. Variants: random q = 20 variants of GB1 at the
+paper's ten random-coil sites (seed 0). max|diff| is the largest difference from the careful
+loop's scores in the same precision; "vs fp32" from the careful loop's float32 scores.
 
-Run: python bench/bench_models.py [--device cpu|cuda] [--variants 1024] [--trials 3]
+Run: python bench/bench_models.py [--threads 0] [--trials 3] [--precisions float32,bf16-autocast]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import statistics
 import sys
-from functools import partial
+import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median_time, print_table
+from common import machine_line, pinned_threads, print_table, thread_counts
 from plmscope.landscape import Landscape
 from plmscope.models import (
     KNOWN_MODELS,
@@ -44,134 +51,185 @@ from plmscope.models import (
 
 GB1 = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
 RANDOM_COILS = [12, 15, 6, 47, 40, 9, 37, 50, 21, 38]  # the paper's GB1 sites, 1-based
-NAIVE_BATCH = 512
+CPU_MODELS = [("ESM2-8M", 6, 320, 20, 128), ("ESM2-35M", 12, 480, 20, 64)]
+GPU_MODELS = ["esm2_t33_650M_UR50D", "esm2_t36_3B_UR50D"]
 
 
-class Naive:
-    """The published scoring loop, kept as the peer."""
+class CarefulLoop:
+    """The plain loop: `encode` turns strings into (B, T) token ids the library's way,
+    `forward` maps token ids to logits; both come from the library being compared."""
 
-    def __init__(self, module, alphabet, device):
-        self.module, self.alphabet, self.device = module, alphabet, device
-        self.converter = alphabet.get_batch_converter()
+    def __init__(self, encode, forward, mask_id, batch, autocast, device):
+        self.encode, self.forward, self.mask_id = encode, forward, mask_id
+        self.batch, self.autocast, self.device = batch, autocast, device
 
-    def _log_probs(self, seqs):
-        _, _, toks = self.converter([("_", s) for s in seqs])
-        toks = toks.to(self.device)
-        with torch.no_grad():
-            out = self.module(toks, repr_layers=[self.module.num_layers])
-            lp = torch.log_softmax(out["logits"], -1)
-            torch.log_softmax(self.module(toks)["logits"], -1)  # the published second pass
-        return lp[:, 1:-1].double(), toks[:, 1:-1]
+    def _log_probs(self, toks):
+        ctx = (torch.autocast(self.device.type, dtype=self.autocast) if self.autocast
+               else contextlib.nullcontext())
+        with torch.inference_mode(), ctx:
+            logits = self.forward(toks.to(self.device))
+        return torch.log_softmax(logits.double(), dim=-1)
 
-    def _pll(self, seqs):
-        lp, toks = self._log_probs(seqs)
-        return lp.gather(-1, toks.unsqueeze(-1)).squeeze(-1).sum(-1).cpu().numpy()
-
-    def score(self, scorer, wildtype, seqs, mutated_positions):
+    def score(self, scorer, wildtype, seqs):
+        wt = self.encode([wildtype])  # (1, T): residue i at token 1 + i in both libraries
+        wt_lp = self._log_probs(wt)[0]
+        var = self.encode(seqs)
+        changed = var != wt  # (m, T)
+        if scorer == "wt_marginal":  # no pass beyond the wild type's
+            gain = wt_lp.gather(-1, var.T.to(wt_lp.device)).T - wt_lp.gather(-1, wt.T).T
+            return (gain * changed).sum(-1).cpu().numpy()
+        if scorer == "pllr":
+            wt_pll = wt_lp.gather(-1, wt[0, :, None])[1:-1].sum()
         out = []
-        for a in range(0, len(seqs), NAIVE_BATCH):
-            batch = seqs[a:a + NAIVE_BATCH]
+        for a in range(0, len(seqs), self.batch):
+            v, c = var[a:a + self.batch], changed[a:a + self.batch]
             if scorer == "pllr":
-                out.append(self._pll(batch) - self._pll([wildtype] * len(batch)))
+                lp = self._log_probs(v)
+                pll = lp.gather(-1, v[..., None]).squeeze(-1)[:, 1:-1].sum(-1)
+                out.append((pll - wt_pll).cpu().numpy())
                 continue
-            if scorer == "wt_marginal":
-                lp, wt_toks = self._log_probs([wildtype])
-                lp = lp.expand(len(batch), -1, -1)
-            else:  # masked_marginal: the wild type with this variant's sites masked
-                masked = []
-                for s, pos in zip(batch, mutated_positions[a:a + NAIVE_BATCH]):
-                    chars = list(wildtype)
-                    for p in pos:
-                        chars[p] = "<mask>"
-                    masked.append("".join(chars))
-                lp, _ = self._log_probs(masked)
-                _, wt_toks = self._log_probs([wildtype])
-            _, mut_toks = self._log_probs(batch)
-            wt_toks = wt_toks.expand_as(mut_toks)
-            gain = lp.gather(-1, mut_toks.unsqueeze(-1)) - lp.gather(-1, wt_toks.unsqueeze(-1))
-            out.append(gain.squeeze(-1).sum(-1).cpu().numpy())
+            masked = torch.where(c, self.mask_id, wt)  # wild type, this variant's sites masked
+            lp = self._log_probs(masked)
+            gain = lp.gather(-1, v[..., None]) - lp.gather(-1, wt.expand_as(v)[..., None])
+            out.append((gain.squeeze(-1) * c).sum(-1).cpu().numpy())
         return np.concatenate(out)
 
 
-def architectures(device: str, variants: int | None) -> list[tuple[str, int, int, int, int]]:
-    """(label, layers, width, heads, variants scored) per model of this run."""
-    archs = [("tiny (2x32)", 2, 32, 4, variants or 1024)]
-    if device == "cpu":  # the naive path runs ESM2-8M at ~4 variants/s on 2 cores
-        names = [("esm2_t6_8M_UR50D", variants or 64)]
-    else:
-        names = [("esm2_t33_650M_UR50D", variants or 4096), ("esm2_t36_3B_UR50D", variants or 2048)]
-    for name, m in names:
-        k = KNOWN_MODELS[name]
-        archs.append((name, k.num_layers, k.embed_dim, k.attention_heads, m))
-    return archs
+def careful_fair_esm(module, alphabet, batch, autocast, device):
+    convert = alphabet.get_batch_converter()
+    return CarefulLoop(lambda seqs: convert([("", s) for s in seqs])[2],
+                       lambda toks: module(toks)["logits"], alphabet.mask_idx, batch, autocast,
+                       device)
 
 
-def bench_architecture(label, layers, dim, heads, L, x, device, args) -> list[dict]:
-    """Rows of the table for one architecture: the naive path and plmscope's two backends."""
+def careful_transformers(hf, tokenizer, batch, autocast, device):
+    return CarefulLoop(lambda seqs: tokenizer(seqs, return_tensors="pt")["input_ids"],
+                       lambda toks: hf(input_ids=toks).logits, tokenizer.mask_token_id, batch,
+                       autocast, device)
+
+
+def timed_sides(sides, trials):
+    """({name: median wall seconds}, {name: median CPU seconds}, {name: warm-up result}) of
+    the sides' callables, warmed up once each and timed interleaved (trial by trial), so a
+    change in machine load hits every side alike. CPU time (this process's, all threads) is
+    the steadier figure on a shared machine: time spent waiting for a core is not in it."""
+    results = {k: fn() for k, fn in sides.items()}
+    wall, cpu = {k: [] for k in sides}, {k: [] for k in sides}
+    for _ in range(trials):
+        for k, fn in sides.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    med = statistics.median
+    return ({k: med(v) for k, v in wall.items()}, {k: med(v) for k, v in cpu.items()},
+            results)
+
+
+def bench_model(label, module, alphabet, L, x, device, args, threads, reference) -> list[dict]:
+    """Rows for one architecture at one thread count: per backend, precision and scorer."""
     m = x.shape[0]
     seqs = L.sequences(x)
-    mutated = [L.positions[row > 0] for row in x]
-    with torch.device(device):
-        module, alphabet = random_fair_esm(layers, dim, heads, seed=0, jitter=0.0)
-    module = module.to(device).eval()
-    naive = Naive(module, alphabet, device)
-    hf, tok = fair_esm_to_transformers(module)
-    paths = [("plmscope fair-esm", from_fair_esm(module, alphabet, name=label, device=device)),
-             ("plmscope transformers+sdpa",
-              from_transformers(hf.to(device), tok, name=label, device=device))]
     rows = []
-    for scorer in args.scorers.split(","):
-        ref = naive.score(scorer, GB1, seqs, mutated)  # also the warm-up
-        t_naive = median_time(partial(naive.score, scorer, GB1, seqs, mutated), args.trials, 0)
-        rows.append({"model": label, "scorer": scorer, "variants": m,
-                     "path": "naive (published)", "precision": "float32", "var/s": m / t_naive,
-                     "speedup": 1.0, "max|diff|": 0.0})
-        for name, model in paths:
-            run = partial(score_once, model, L, scorer, args.batch, x)
-            got = run()
-            t = median_time(run, args.trials, 0)
-            rows.append({"model": label, "scorer": scorer, "variants": m, "path": name,
-                         "precision": model.precision, "var/s": m / t, "speedup": t_naive / t,
-                         "max|diff|": float(np.abs(got - ref).max())})
+    for backend in args.backends.split(","):
+        if backend == "transformers":
+            hf, tok = fair_esm_to_transformers(module)
+            hf = hf.to(device).eval()
+        for precision in args.precisions.split(","):
+            autocast = torch.bfloat16 if precision == "bf16-autocast" else None
+            dtype = None if autocast is None else precision
+            if backend == "fair-esm":
+                careful = careful_fair_esm(module, alphabet, args.batch, autocast, device)
+                model = from_fair_esm(module, alphabet, name=label, device=device, dtype=dtype)
+            else:
+                careful = careful_transformers(hf, tok, args.batch, autocast, device)
+                model = from_transformers(hf, tok, name=label, device=device, dtype=dtype)
+            for scorer in args.scorers.split(","):
+                sides = {"careful": lambda: careful.score(scorer, GB1, seqs),
+                         "plmscope": lambda: Oracle(model, L, scorer, batch_size=args.batch,
+                                                    progress=False)(x)}
+                if args.before and model._fast_forward() is not None:
+                    before = (from_fair_esm(module, alphabet, name=label, device=device,
+                                            dtype=dtype) if backend == "fair-esm" else
+                              from_transformers(hf, tok, name=label, device=device, dtype=dtype))
+                    before._fast = False  # the module's own forward, as before esm_forward
+                    sides["before"] = lambda: Oracle(before, L, scorer, batch_size=args.batch,
+                                                     progress=False)(x)
+                with pinned_threads(threads):
+                    t, c, results = timed_sides(sides, args.trials)
+                want, got = results["careful"], results["plmscope"]
+                ref = reference.setdefault((label, backend, scorer, threads), want)
+                for side in sides:
+                    rows.append({
+                        "model": label, "threads": threads, "backend": backend,
+                        "precision": precision, "scorer": scorer, "variants": m,
+                        "side": side if side != "before" else "plmscope before",
+                        "var/s": m / t[side], "x careful": t["careful"] / t[side],
+                        "x careful (cpu)": c["careful"] / c[side],
+                        "max|diff|": float(np.abs(got - want).max()) if side == "plmscope"
+                        else 0.0 if side == "careful" else "",
+                        "vs fp32": float(np.abs((got if side == "plmscope" else want)
+                                                - ref).max()) if side != "before" else ""})
     return rows
 
 
-def score_once(model, L, scorer, batch, x):
-    """A fresh Oracle each time, so the wild-type pass is part of every measurement."""
-    return Oracle(model, L, scorer, batch_size=batch, progress=False)(x)
+def architectures(device, variants):
+    if device.type == "cpu":
+        return [(label, l, d, h, variants or m) for label, l, d, h, m in CPU_MODELS]
+    out = []
+    for name in GPU_MODELS:
+        k = KNOWN_MODELS[name]
+        out.append((name, k.num_layers, k.embed_dim, k.attention_heads, variants or 2048))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--variants", type=int, default=None,
-                    help="variants per model (default: 1024 tiny, 64 ESM2-8M on CPU, 4096/2048 "
-                         "ESM2-650M/3B on GPU)")
-    ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=256, help="plmscope batch size")
+                    help="variants per model (default: 128 ESM2-8M, 64 ESM2-35M; 2048 on a GPU)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="thread count for both sides (default 0: report 1 and all cores)")
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=64, help="sequences per forward pass, both sides")
     ap.add_argument("--scorers", default="pllr,masked_marginal,wt_marginal")
+    ap.add_argument("--precisions", default="float32,bf16-autocast",
+                    help="float32 and/or bf16-autocast (the same on both sides)")
+    ap.add_argument("--backends", default="fair-esm,transformers")
+    ap.add_argument("--models", default=None,
+                    help="comma-separated labels to run (default: all of this device's)")
+    ap.add_argument("--before", action="store_true",
+                    help="also time plmscope's previous path (fair-esm's own forward pass)")
     args = ap.parse_args()
     device = torch.device(args.device)
-    rng = np.random.default_rng(0)
     L = Landscape(GB1, RANDOM_COILS, q=20)
-    archs = architectures(device.type, args.variants)
+    archs = architectures(device, args.variants)
+    if args.models:
+        keep = set(args.models.split(","))
+        archs = [a for a in archs if a[0] in keep]
+    rng = np.random.default_rng(0)
     x_all = rng.integers(0, 20, size=(max(a[-1] for a in archs), L.n)).astype(np.uint8)
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    print(f"device: {gpu or 'cpu'}; torch threads: {torch.get_num_threads()}; random q=20 "
-          f"variants of GB1 at {L.n} sites (seed 0); median of {args.trials} trials")
-    if device.type == "cpu":
-        print("no GPU in this run: ESM2-650M / ESM2-3B rows need --device cuda on a GPU machine "
-              "(none was lent to this session)")
-    rows = []
+    from plmscope.models.esm_forward import cpu_has_bf16
+    print(f"device: {device}; CPU bf16 matrix products: {cpu_has_bf16()}; random q=20 variants "
+          f"of GB1 at {L.n} sites (seed 0); batch {args.batch}; median of {args.trials} warm "
+          "trials, sides interleaved")
+    rows, reference = [], {}
     for label, layers, dim, heads, m in archs:
-        rows += bench_architecture(label, layers, dim, heads, L, x_all[:m], device, args)
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-    print_table(rows, ["model", "scorer", "variants", "path", "precision", "var/s", "speedup",
-                       "max|diff|"])
-    print("speedup = naive time / plmscope time in the same run; "
-          "max|diff| = largest difference from the naive scores")
+        with torch.device(device):
+            module, alphabet = random_fair_esm(layers, dim, heads, seed=0, jitter=0.0)
+        module = module.to(device).eval()
+        for threads in thread_counts(args.threads):
+            print(f"{label}: {machine_line(threads)}", flush=True)
+            rows += bench_model(label, module, alphabet, L, x_all[:m], device, args, threads,
+                                reference)
+    print_table(rows, ["model", "threads", "backend", "precision", "scorer", "variants", "side",
+                       "var/s", "x careful", "x careful (cpu)", "max|diff|", "vs fp32"])
+    print(f"after: {machine_line(0)}")
+    print("x careful = careful-loop time / this side's time, same run, same threads, same "
+          "precision (wall-clock medians; (cpu): CPU-time medians, steadier under load); "
+          "max|diff| = largest difference from the careful loop's scores; vs fp32 = from the "
+          "careful loop's float32 scores (bf16 rows: the precision's own error)")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ def register(sub) -> None:
                    help="model score to time (default pllr)")
     m.add_argument("--backend", help="fair-esm or transformers (default: automatic)")
     m.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
-    m.add_argument("--dtype", help="float32, bfloat16, float16 (default: the models layer's)")
+    m.add_argument("--dtype", help="float32, bfloat16, float16, bf16-autocast (default: the models "
+                   "layer's)")
     m.add_argument("--model-batch-size", type=int, default=None,
                    help="sequences per forward pass (default: the models layer's)")
     m.add_argument("--measure-variants", type=int, default=2048,
