@@ -6,23 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmscope.cli import main
 from plmscope.experiment import run_interactions
 from plmscope.fourier import SurrogateOracle, random_real_transform
 from report_check import check_report
-
-
-def planted_file(tmp_path, q=4, n=6, seed=0):
-    sf = random_real_transform(q, n, {1: (4, 1.0), 2: (3, 1.0)}, 0.5, np.random.default_rng(seed))
-    path = tmp_path / "planted.npz"
-    sf.save(path)
-    return path, sf
-
-
-def cli(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+from test_cli_interactions import cli, planted_file
 
 
 BASE = ("--budget", "auto", "--start", 40, "--test", 300, "--batch-size", 30, "--no-progress")

@@ -263,26 +263,12 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
         the_design.check(q=q, n=n, b=b, num_subsample=num_subsample, delays=delays,
                          num_repeat=num_repeat, seed=seed)
         the_plan = the_design.plan
-    labels = labels or SiteLabels.plain(n)
-    if labels.n != n:
-        raise ValueError(f"labels name {labels.n} sites but n={n}")
-    test = int(test)
-    if test < 0:
-        raise ValueError(f"test must be >= 0 held-out variants, got test={test}")
-    info = oracle_info if oracle_info is not None else describe_oracle(oracle)
+    labels, test, info = _checked_inputs(oracle, n, labels, test, oracle_info)
     config = interactions_config(info, the_plan, noise_sd, seed, test, batch_size, labels,
                                  decoder)
-    folder = RunFolder(out, config) if out is not None else None
-    if folder is not None:
-        folder.check()
-        folders.prepare(folder.path)
-    # one process per run folder: a second one would ask everything again and race on files
-    with folders.locked(folder.path) if folder is not None else contextlib.nullcontext():
-        if folder is not None:
-            if folder.is_finished():
-                return load_interactions(folder.path, report=report)
-            folder.create()
-
+    with _opened(out, config) as (folder, finished):
+        if finished:
+            return load_interactions(folder.path, report=report)
         t_start = time.perf_counter()
         if the_design is None:
             the_design = qsft.make_design(the_plan, seed, nthreads)
@@ -319,6 +305,35 @@ def run_interactions(oracle: Callable, q: int, n: int, b: int, *, num_subsample:
             test_x, run_fields, timings, recovery, folder, t_start, info, q, n, seed, test,
             batch_size, progress, executor, extra_tests, labels, title, note, truth, view,
             reference_order, report)
+
+
+def _checked_inputs(oracle, n: int, labels, test, oracle_info):
+    """(labels, test, oracle identity) of a run, or ValueError naming the bad argument."""
+    labels = labels or SiteLabels.plain(n)
+    if labels.n != n:
+        raise ValueError(f"labels name {labels.n} sites but n={n}")
+    test = int(test)
+    if test < 0:
+        raise ValueError(f"test must be >= 0 held-out variants, got test={test}")
+    return labels, test, oracle_info if oracle_info is not None else describe_oracle(oracle)
+
+
+@contextlib.contextmanager
+def _opened(out, config: dict):
+    """(the run folder of `config` at `out`, whether it is finished), checked against what
+    it holds, prepared and locked for this process (a second process would ask everything
+    again and race on the files); an unfinished folder is created. No `out`: (None, False)."""
+    folder = RunFolder(out, config) if out is not None else None
+    if folder is None:
+        yield None, False
+        return
+    folder.check()
+    folders.prepare(folder.path)
+    with folders.locked(folder.path):
+        finished = folder.is_finished()
+        if not finished:
+            folder.create()
+        yield folder, finished
 
 
 def _measure_and_keep(oracle, transform, stages, fit, num_queries, test_x, run_fields, timings,
@@ -420,24 +435,12 @@ def _run_in_rounds(oracle, q, n, b, *, num_repeat, delays, seed, test, out, labe
     """run_interactions with budget="auto": rounds instead of one q-SFT design."""
     from .fourier.rounds import ask_in_rounds
 
-    labels = labels or SiteLabels.plain(n)
-    if labels.n != n:
-        raise ValueError(f"labels name {labels.n} sites but n={n}")
-    test = int(test)
-    if test < 0:
-        raise ValueError(f"test must be >= 0 held-out variants, got test={test}")
-    info = oracle_info if oracle_info is not None else describe_oracle(oracle)
+    labels, test, info = _checked_inputs(oracle, n, labels, test, oracle_info)
     config = rounds_config(info, q, n, b, num_repeat, delays, seed, test, batch_size, labels,
                            round_design, tolerance, start, max_queries, validation)
-    folder = RunFolder(out, config) if out is not None else None
-    if folder is not None:
-        folder.check()
-        folders.prepare(folder.path)
-    with folders.locked(folder.path) if folder is not None else contextlib.nullcontext():
-        if folder is not None:
-            if folder.is_finished():
-                return load_interactions(folder.path, report=report)
-            folder.create()
+    with _opened(out, config) as (folder, finished):
+        if finished:
+            return load_interactions(folder.path, report=report)
         t_start = time.perf_counter()
         rounds = ask_in_rounds(
             oracle, q, n, design=round_design, tolerance=tolerance, start=start,

@@ -262,7 +262,7 @@ def check_budget_args(args) -> None:
 
 
 def _run(args: argparse.Namespace, out: Path, noise) -> int:
-    from ..experiment import SUMMARY_KEYS, budget_line, interactions_config, run_interactions
+    from ..experiment import budget_line, interactions_config, run_interactions
     from ..fourier import qsft
     from ..report.interactions import summary_lines
     from ..run_folder import RunFolder, release_oracle
@@ -277,11 +277,7 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
     folder = RunFolder(out, config)
     folder.check()
     if folder.is_finished():
-        print(f"{out} holds a finished run with these arguments; nothing recomputed.")
-        summary = folder.load_summary(SUMMARY_KEYS)
-        if args.view is not None and (summary.get("view") or {}).get("given") != view_key(args):
-            summary = _add_view(out, args, source)
-        return _finish(out, summary_lines, summary)
+        return _finished(folder, out, args, source)
     print(budget_line(the_plan, source.q, source.n))
     confirm(the_plan, args)
     # the design (which checks the memory) before the model: a run too large for this
@@ -318,7 +314,7 @@ def _run(args: argparse.Namespace, out: Path, noise) -> int:
 
 def _run_budget(args, out: Path, source, executor) -> int:
     """--budget auto: the rounds, the held-out R^2 and the report in the run folder."""
-    from ..experiment import SUMMARY_KEYS, rounds_config, run_interactions
+    from ..experiment import rounds_config, run_interactions
     from ..fourier import qsft
     from ..report.interactions import summary_lines
     from ..run_folder import RunFolder, release_oracle
@@ -335,11 +331,7 @@ def _run_budget(args, out: Path, source, executor) -> int:
     folder = RunFolder(out, config)
     folder.check()
     if folder.is_finished():
-        print(f"{out} holds a finished run with these arguments; nothing recomputed.")
-        summary = folder.load_summary(SUMMARY_KEYS)
-        if args.view is not None and (summary.get("view") or {}).get("given") != view_key(args):
-            summary = _add_view(out, args, source)
-        return _finish(out, summary_lines, summary)
+        return _finished(folder, out, args, source)
     cap = "no cap" if args.max_queries is None else f"at most {args.max_queries:,} queries"
     print(f"budget auto: {args.design} rounds of doubling size until a round gains less than "
           f"{args.tolerance:g} R^2 ({cap}); then {args.test:,} held-out variants")
@@ -364,6 +356,18 @@ def _run_budget(args, out: Path, source, executor) -> int:
     finally:
         release_oracle(oracle)
     return _finish(out, summary_lines, result.summary)
+
+
+def _finished(folder, out: Path, args, source) -> int:
+    """A finished run with these arguments: its summary again (and a --view it lacks)."""
+    from ..experiment import SUMMARY_KEYS
+    from ..report.interactions import summary_lines
+
+    print(f"{out} holds a finished run with these arguments; nothing recomputed.")
+    summary = folder.load_summary(SUMMARY_KEYS)
+    if args.view is not None and (summary.get("view") or {}).get("given") != view_key(args):
+        summary = _add_view(out, args, source)
+    return _finish(out, summary_lines, summary)
 
 
 def _add_view(out: Path, args, source) -> dict:
