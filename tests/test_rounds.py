@@ -138,6 +138,15 @@ def test_max_queries_caps_the_rounds():
     assert [r.new_queries for r in res.rounds] == [50, 50, 20]
 
 
+def test_validation_counts_against_max_queries():
+    q, n = 4, 6
+    f = real_part(planted(q, n))
+    res = ask_in_rounds(Counting(f, noise=1.0), q, n, design="qsft", b=1, validation=30,
+                        max_queries=100, tolerance=0.0)
+    assert res.num_queries == 100 and res.stopped == "max_queries"
+    assert res.validation_x.shape[0] == 30 and res.variants.shape[0] == 70
+
+
 def test_exhausting_a_small_space_stops():
     q, n = 2, 4
     f = real_part(planted(q, n, pairs=1))
@@ -169,6 +178,7 @@ def test_fresh_random_never_repeats_and_fills_the_space():
     (dict(seed=-1), "seed must be"),
     (dict(max_rounds=0), "max_rounds must be"),
     (dict(validation=-1), "validation must be an integer >= 0"),
+    (dict(design="qsft", b=2, validation=5, max_queries=10), "leaves no query for the rounds"),
 ])
 def test_bad_arguments_name_themselves(kwargs, match):
     f = real_part(planted(2, 6))

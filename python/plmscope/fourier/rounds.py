@@ -197,7 +197,13 @@ def ask_in_rounds(oracle: Callable, q: int, n: int, *, design: str = "random",
     scores = np.zeros(0)
     seen = _Seen(q, n)
     # the validation variants first (round 0 of the stream), so no round asks them again
-    val_x = _fresh_random(q, n, min(int(validation), int(min(total, 2**62)) // 10), seed, 0, seen)
+    val_count = min(int(validation), int(min(total, 2**62)) // 10)
+    # the validation variants count against max_queries too
+    cap = None if max_queries is None else int(max_queries) - val_count
+    if cap is not None and cap < 1:
+        raise ValueError(f"max_queries={max_queries} leaves no query for the rounds after "
+                         f"{val_count} validation variants: raise it or lower validation")
+    val_x = _fresh_random(q, n, val_count, seed, 0, seen)
     val_y = np.zeros(0)
     if val_x.shape[0]:
         val_y = ask_batches(oracle, val_x, batch_size,
@@ -214,10 +220,10 @@ def ask_in_rounds(oracle: Callable, q: int, n: int, *, design: str = "random",
         else:
             the_design = _round_design(q, n, int(b), delays, int(num_repeat), seed, r, nthreads)
             new = the_design.variants[seen.new(the_design.variants)]
-        if max_queries is not None and asked.shape[0] + new.shape[0] > max_queries:
-            new = new[: max(0, int(max_queries) - asked.shape[0])]
+        if cap is not None and asked.shape[0] + new.shape[0] > cap:
+            new = new[: max(0, cap - asked.shape[0])]
         if new.shape[0] == 0:
-            stopped = "exhausted" if asked.shape[0] >= total else "max_queries"
+            stopped = "max_queries" if cap is not None and asked.shape[0] >= cap else "exhausted"
             break
         t0 = time.perf_counter()
         answers = ask_batches(oracle, new, batch_size,
@@ -257,10 +263,10 @@ def ask_in_rounds(oracle: Callable, q: int, n: int, *, design: str = "random",
         if gain is not None and gain < tolerance:
             stopped = "tolerance"
             break
-        if asked.shape[0] >= total:
+        if asked.shape[0] + val_x.shape[0] >= total:
             stopped = "exhausted"
             break
-        if max_queries is not None and asked.shape[0] >= max_queries:
+        if cap is not None and asked.shape[0] >= cap:
             stopped = "max_queries"
             break
     if result_fit is None:
