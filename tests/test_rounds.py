@@ -145,6 +145,10 @@ def test_validation_counts_against_max_queries():
                         max_queries=100, tolerance=0.0)
     assert res.num_queries == 100 and res.stopped == "max_queries"
     assert res.validation_x.shape[0] == 30 and res.variants.shape[0] == 70
+    oracle = Counting(f)
+    with pytest.raises(ValueError, match="max_queries=15 leaves no query for the rounds after 20"):
+        ask_in_rounds(oracle, q, n, design="qsft", b=1, validation=20, max_queries=15)
+    assert oracle.asked == []  # refused before anything was asked
 
 
 def test_exhausting_a_small_space_stops():
@@ -178,7 +182,6 @@ def test_fresh_random_never_repeats_and_fills_the_space():
     (dict(seed=-1), "seed must be"),
     (dict(max_rounds=0), "max_rounds must be"),
     (dict(validation=-1), "validation must be an integer >= 0"),
-    (dict(design="qsft", b=2, validation=5, max_queries=10), "leaves no query for the rounds"),
 ])
 def test_bad_arguments_name_themselves(kwargs, match):
     f = real_part(planted(2, 6))

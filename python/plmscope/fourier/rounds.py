@@ -220,8 +220,10 @@ def ask_in_rounds(oracle: Callable, q: int, n: int, *, design: str = "random",
         else:
             the_design = _round_design(q, n, int(b), delays, int(num_repeat), seed, r, nthreads)
             new = the_design.variants[seen.new(the_design.variants)]
+        whole = True  # the round asks all of its design (a qsft round cut short cannot be binned)
         if cap is not None and asked.shape[0] + new.shape[0] > cap:
             new = new[: max(0, cap - asked.shape[0])]
+            whole = False
         if new.shape[0] == 0:
             stopped = "max_queries" if cap is not None and asked.shape[0] >= cap else "exhausted"
             break
@@ -235,7 +237,7 @@ def ask_in_rounds(oracle: Callable, q: int, n: int, *, design: str = "random",
         asked = np.vstack([asked, new])
         scores = np.concatenate([scores, answers])
         t0 = time.perf_counter()
-        if design == "random":
+        if design == "random" or not whole:
             result_fit = fit(asked, scores, q, max_order=max_order, seed=int(seed),
                              nthreads=nthreads)
         else:
