@@ -25,6 +25,19 @@ def add_protein_args(p) -> None:
                         "per site (q = 2: one letter per site, e.g. A,G,W)")
 
 
+def add_model_args(p, scorer: str = "pllr", scorer_note: str = "") -> None:
+    """The model options every model-scoring command takes (--scorer, --backend, --device,
+    --dtype, --model-batch-size), with one wording; `p` is a parser or an argument group."""
+    p.add_argument("--scorer", default=scorer, choices=SCORERS,
+                   help=f"model score (default {scorer}{scorer_note})")
+    p.add_argument("--backend", help="model backend (fair-esm or transformers; default: automatic)")
+    p.add_argument("--device", help="model device (cpu, cuda, cuda:1; default: automatic)")
+    p.add_argument("--dtype", help="model precision (float32, bfloat16, float16, or bf16-autocast: "
+                   "float32 weights, bf16 products; about 2x on CPUs with AVX512-BF16)")
+    p.add_argument("--model-batch-size", type=int, default=None,
+                   help="sequences per forward pass (default: the models layer's)")
+
+
 def add_view_args(p) -> None:
     g = p.add_argument_group("view of the interactions (plmscope.landscape.background)")
     g.add_argument("--view", choices=("fourier", "reference", "weighted"),

@@ -13,7 +13,7 @@ from . import seed
 from .. import folders
 from ..folders import read_npz
 from ..distributed import add_ray_arguments
-from .common import (SCORERS, add_protein_args, add_view_args, check_positive, check_view_args,
+from .common import (add_model_args, add_protein_args, add_view_args, check_positive, check_view_args,
                      model_identity, parse_noise, protein_landscape, ray_executor,
                      ray_model_oracle, resolve_view, view_key)
 
@@ -32,13 +32,7 @@ def register(sub) -> None:
     src.add_argument("--oracle", help="surrogate:PATH.npz, a SparseFourier file (plmscope or the "
                                       "published coef_index/coef_value format)")
     add_protein_args(p)
-    p.add_argument("--scorer", default="pllr", choices=SCORERS, help="model score (default pllr)")
-    p.add_argument("--backend", help="model backend (fair-esm or transformers; default: automatic)")
-    p.add_argument("--device", help="model device (cpu, cuda, cuda:1; default: automatic)")
-    p.add_argument("--dtype", help="model precision (float32, bfloat16, float16, or bf16-autocast: "
-                   "float32 weights, bf16 products; about 2x on CPUs with AVX512-BF16)")
-    p.add_argument("--model-batch-size", type=int, default=None,
-                   help="sequences per forward pass (default: the models layer's)")
+    add_model_args(p)
     p.add_argument("--surrogate-noise", default="0",
                    help="noise sd added to the surrogate's answers, or 'residual': the sd of "
                         "its error on the file's held-out set (default 0)")

@@ -13,7 +13,7 @@ from . import seed
 from .. import folders
 from ..folders import read_npz, scalar_int
 from ..distributed import add_ray_arguments
-from .common import (SCORERS, add_protein_args, check_positive, model_identity, parse_noise,
+from .common import (add_model_args, add_protein_args, check_positive, model_identity, parse_noise,
                      ray_executor, ray_model_oracle)
 
 MAX_VARIANTS = 1 << 20
@@ -33,13 +33,7 @@ def register(sub) -> None:
     p.add_argument("--repeats", type=int, default=1,
                    help="landscapes with a fresh random choice of substitutes per site "
                         "(q < 20, model only; the paper: q = 2, 19 repeats)")
-    p.add_argument("--scorer", default="pllr", choices=SCORERS, help="model score (default pllr)")
-    p.add_argument("--backend", help="model backend (fair-esm or transformers; default: automatic)")
-    p.add_argument("--device", help="model device (cpu, cuda, cuda:1; default: automatic)")
-    p.add_argument("--dtype", help="model precision (float32, bfloat16, float16, or bf16-autocast: "
-                   "float32 weights, bf16 products; about 2x on CPUs with AVX512-BF16)")
-    p.add_argument("--model-batch-size", type=int, default=None,
-                   help="sequences per forward pass (default: the models layer's)")
+    add_model_args(p)
     p.add_argument("--surrogate-noise", default="0", help="noise sd of the surrogate's answers")
     p.add_argument("--surrogate-seed", type=seed, default=0, help="seed of the surrogate's noise")
     p.add_argument("--seed", type=seed, default=0, help="seeds the random substitutes")

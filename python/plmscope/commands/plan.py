@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import seed
+from .common import add_model_args
 
 EXACT_COUNT_LIMIT = 20_000_000  # design points above which the distinct count is not computed
 
@@ -50,14 +51,7 @@ def register(sub) -> None:
     m.add_argument("--fasta", help="FASTA file with the wild-type sequence (for --measure)")
     m.add_argument("--record", help="record id when the FASTA has several (default: the first)")
     m.add_argument("--sites", help="1-based residue numbers (default: n sites spread evenly)")
-    m.add_argument("--scorer", default="pllr", choices=("pllr", "masked_marginal", "wt_marginal"),
-                   help="model score to time (default pllr)")
-    m.add_argument("--backend", help="fair-esm or transformers (default: automatic)")
-    m.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
-    m.add_argument("--dtype", help="float32, bfloat16, float16, bf16-autocast (default: the models "
-                   "layer's)")
-    m.add_argument("--model-batch-size", type=int, default=None,
-                   help="sequences per forward pass (default: the models layer's)")
+    add_model_args(m, scorer_note=", the one timed")
     m.add_argument("--measure-variants", type=int, default=2048,
                    help="variants per timed trial (default 2048; 3 trials after a warm-up)")
     p.add_argument("--json", help="also write the prediction to this JSON file")

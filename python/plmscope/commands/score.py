@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..distributed import add_ray_arguments
-from .common import SCORERS, model_identity, ray_executor, ray_model_oracle
+from .common import add_model_args, model_identity, ray_executor, ray_model_oracle
 
 SCORE_FORMAT = "plmscope.score/1"
 MODEL_COLUMN = "model_score"
@@ -28,14 +28,7 @@ def register(sub) -> None:
     add_table_args(p)
     p.add_argument("--model", required=True, help="model name (e.g. esm2_t33_650M_UR50D) or "
                                                   "local checkpoint")
-    p.add_argument("--scorer", default="masked_marginal", choices=SCORERS,
-                   help="model score (default masked_marginal, the ProteinGym zero-shot score)")
-    p.add_argument("--backend", help="model backend (fair-esm or transformers; default: automatic)")
-    p.add_argument("--device", help="model device (cpu, cuda, cuda:1; default: automatic)")
-    p.add_argument("--dtype", help="model precision (float32, bfloat16, float16, or bf16-autocast: "
-                   "float32 weights, bf16 products; about 2x on CPUs with AVX512-BF16)")
-    p.add_argument("--model-batch-size", type=int, default=None,
-                   help="sequences per forward pass (default: the models layer's)")
+    add_model_args(p, "masked_marginal", ", the ProteinGym zero-shot score")
     p.add_argument("--batch-size", type=int, default=10_000,
                    help="variants per checkpoint (default 10000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
