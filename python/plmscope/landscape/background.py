@@ -27,12 +27,12 @@ supp(k); the terms whose residual factors sit on exactly T give
 """
 from __future__ import annotations
 
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
 from ..fourier import SparseFourier
+from .reference import frequencies_by_site_set
 from .variants import ALPHABET
 
 VIEWS = ("fourier", "reference", "weighted")
@@ -99,12 +99,7 @@ def background_effects(transform: SparseFourier, weights, max_order: int = 2):
     freqs = transform.frequencies.astype(np.int64)
     values = transform.values
     site_means = m[np.arange(n)[None, :], freqs]  # (K, n): m_i(k_i); 1 where k_i = 0
-    by_set: dict[tuple[int, ...], list[int]] = {}
-    for idx, row in enumerate(freqs):
-        support = tuple(int(i) for i in np.flatnonzero(row))
-        for size in range(1, min(max_order, len(support)) + 1):
-            for subset in combinations(support, size):
-                by_set.setdefault(subset, []).append(idx)
+    by_set = frequencies_by_site_set(freqs, max_order)
     omega = np.exp(2j * np.pi / q)
     orders, sites, states, effects, probs = [], [], [], [], []
     for subset in sorted(by_set, key=lambda s: (len(s), s)):

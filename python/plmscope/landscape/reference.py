@@ -46,12 +46,7 @@ def reference_effects(transform: SparseFourier, max_order: int = 2):
     max_order = min(int(max_order), n)
     freqs = transform.frequencies.astype(np.int64)
     values = transform.values
-    by_set: dict[tuple[int, ...], list[int]] = {}
-    for idx, row in enumerate(freqs):
-        support = tuple(int(i) for i in np.flatnonzero(row))
-        for size in range(1, min(max_order, len(support)) + 1):
-            for subset in combinations(support, size):
-                by_set.setdefault(subset, []).append(idx)
+    by_set = frequencies_by_site_set(freqs, max_order)
     orders, sites, states, effects = [], [], [], []
     omega = np.exp(2j * np.pi / q)
     for subset in sorted(by_set, key=lambda s: (len(s), s)):
@@ -79,3 +74,15 @@ def reference_effects(transform: SparseFourier, max_order: int = 2):
 def wildtype_value(transform: SparseFourier) -> float:
     """f(0), the score of the wild type: Re sum_k F[k]."""
     return float(np.sum(transform.values).real)
+
+
+def frequencies_by_site_set(freqs: np.ndarray, max_order: int) -> dict:
+    """{site set S (sorted tuple, 1 <= |S| <= max_order): rows of `freqs` whose support
+    contains S}: the coefficients that contribute to each effect of order |S|."""
+    by_set: dict[tuple[int, ...], list[int]] = {}
+    for idx, row in enumerate(freqs):
+        support = tuple(int(i) for i in np.flatnonzero(row))
+        for size in range(1, min(max_order, len(support)) + 1):
+            for subset in combinations(support, size):
+                by_set.setdefault(subset, []).append(idx)
+    return by_set
