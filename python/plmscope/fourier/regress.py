@@ -426,6 +426,25 @@ def _path(blocks, state, x, y, w, lambdas, xv, nthreads, max_active=-1, yv=None,
                                     nthreads=nthreads, start=start)
 
 
+def _fold_threads(state) -> tuple[int, int]:
+    """(folds fitted side by side, threads within each fold)."""
+    total = state["nthreads"] or _cores()
+    workers = max(1, min(len(state["evaluated"]), total))
+    return workers, max(1, total // workers)
+
+
+def _split(state, k: int) -> tuple:
+    """(x, y, w of the training answers, x, y, w of the held-out ones) of fold k, contiguous;
+    made once per fit and shared by every round of growth and by the relaxation."""
+    splits = state.setdefault("splits", {})
+    if k not in splits:
+        x, y, w = state["x"], state["y"], state["w"]
+        train = state["fold_of"] != k
+        splits[k] = tuple(np.ascontiguousarray(a) for a in
+                          (x[train], y[train], w[train], x[~train], y[~train], w[~train]))
+    return splits[k]
+
+
 def _cross_validate(blocks, state) -> dict:
     """Lasso path over `blocks`, K-fold cross-validated; the best point and its support."""
     x, y, w, q, n = state["x"], state["y"], state["w"], state["q"], state["n"]
@@ -437,17 +456,15 @@ def _cross_validate(blocks, state) -> dict:
     L = state["num_lambdas"]
     lambdas = lmax * np.logspace(0, math.log10(ratio), L) if lmax > 0 else np.zeros(1)
 
-    workers = max(1, min(len(state["evaluated"]), nthreads or _cores()))
-    inner = max(1, (nthreads or _cores()) // workers)
+    workers, inner = _fold_threads(state)
 
     def one_fold(k):
-        train, test = fold_of != k, fold_of == k
-        res = _path(blocks, state, np.ascontiguousarray(x[train]), y[train], w[train], lambdas,
-                    np.ascontiguousarray(x[test]), inner, max_active=int(train.sum()),
-                    yv=np.ascontiguousarray(y[test]), wv=np.ascontiguousarray(w[test]))
+        xtr, ytr, wtr, xte, yte, wte = _split(state, k)
+        res = _path(blocks, state, xtr, ytr, wtr, lambdas, xte, inner,
+                    max_active=int(ytr.size), yv=yte, wv=wte)
         err = np.full(len(lambdas), np.inf)
         pred = res["predictions"]
-        err[: pred.shape[0]] = ((pred - y[test][None, :]) ** 2) @ w[test]
+        err[: pred.shape[0]] = ((pred - yte[None, :]) ** 2) @ wte
         return err, res["coefficients"]
 
     evaluated = state["evaluated"]
@@ -542,23 +559,19 @@ def _restricted_path(blocks, coef, state, x, y, w, lambdas, xv, nthreads, yv=Non
 def _relax(best, state) -> dict:
     """Chooses the relaxed penalty on the held-out folds and refits the support with it."""
     x, y, w, n = state["x"], state["y"], state["w"], state["n"]
-    fold_of, nthreads, blocks = state["fold_of"], state["nthreads"], best["blocks"]
+    nthreads, blocks = state["nthreads"], best["blocks"]
     lam = float(best["lambdas"][best["index"]])  # the folds' penalty (final: best["lam"])
     if not lam > 0 or not math.isfinite(best["cv_r2"]):
         return best
     factors = np.array(RELAX)
-    workers = max(1, min(len(state["evaluated"]), nthreads or _cores()))
-    inner = max(1, (nthreads or _cores()) // workers)
+    workers, inner = _fold_threads(state)
 
     def one_fold(args):
         k, coef = args
-        train, test = fold_of != k, fold_of == k
-        res, _, _ = _restricted_path(blocks, coef, state, np.ascontiguousarray(x[train]),
-                                     y[train], w[train], lam * factors,
-                                     np.ascontiguousarray(x[test]), inner,
-                                     yv=np.ascontiguousarray(y[test]),
-                                     wv=np.ascontiguousarray(w[test]))
-        return ((res["predictions"] - y[test][None, :]) ** 2) @ w[test]
+        xtr, ytr, wtr, xte, yte, wte = _split(state, k)
+        res, _, _ = _restricted_path(blocks, coef, state, xtr, ytr, wtr, lam * factors, xte,
+                                     inner, yv=yte, wv=wte)
+        return ((res["predictions"] - yte[None, :]) ** 2) @ wte
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         sse = np.sum(list(pool.map(one_fold, zip(state["evaluated"],
