@@ -315,9 +315,7 @@ class _Seen:
         """Mask of the rows not seen before and not repeated earlier in `variants`."""
         if self.codes is not None:
             codes = variant_codes(variants, self.q)
-            pos = np.searchsorted(self.codes, codes)
-            old = (pos < self.codes.size) & (self.codes[np.minimum(pos, max(self.codes.size - 1, 0))] == codes) \
-                if self.codes.size else np.zeros(codes.size, bool)
+            old = np.isin(codes, self.codes, assume_unique=False)
             _, first = np.unique(codes, return_index=True)
             once = np.zeros(codes.size, bool)
             once[first] = True
