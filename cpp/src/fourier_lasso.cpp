@@ -326,17 +326,23 @@ class Solver {
         }
       });
     };
+    over_samples(b.cells, out, run);
+  }
+
+  // out (cells, zeroed by the caller) += the sums run(lo, hi, h) adds into h over samples
+  // [lo, hi): the samples split over the threads, each into its own sums, added at the end.
+  template <class Run>
+  void over_samples(std::int64_t cells, std::vector<double>& out, Run&& run) const {
     if (threads_ <= 1) {
       run(0, M_, out.data());
       return;
     }
-    std::vector<std::vector<double>> part(threads_, std::vector<double>(b.cells, 0.0));
+    std::vector<std::vector<double>> part(threads_, std::vector<double>(cells, 0.0));
     parallel_team(threads_, [&](int t, int team) {
-      const std::int64_t lo = M_ * t / team, hi = M_ * (t + 1) / team;
-      run(lo, hi, part[t].data());
+      run(M_ * t / team, M_ * (t + 1) / team, part[t].data());
     });
     for (const auto& p : part)
-      for (std::int64_t c = 0; c < b.cells; ++c) out[c] += p[c];
+      for (std::int64_t c = 0; c < cells; ++c) out[c] += p[c];
   }
 
   void histogram(const Block& b, std::vector<double>& H) const { accumulate(b, r_.data(), H); }
@@ -534,16 +540,7 @@ class Solver {
           for (std::int64_t m = 0; m < len; ++m) h[c[m]] += r[a + m];
       });
     };
-    if (threads_ <= 1) {
-      run(0, M_, H.data());
-      return;
-    }
-    std::vector<std::vector<double>> part(threads_, std::vector<double>(b.cells, 0.0));
-    parallel_team(threads_, [&](int t, int team) {
-      run(M_ * t / team, M_ * (t + 1) / team, part[t].data());
-    });
-    for (const auto& p : part)
-      for (std::int64_t c = 0; c < b.cells; ++c) H[c] += p[c];
+    over_samples(b.cells, H, run);
   }
 
   std::int64_t M_;
