@@ -48,7 +48,9 @@ def test_fit_of_a_planted_table(planted, capsys, monkeypatch):
     rc, text, err = cli(capsys, *args)
     assert rc == 0, err
     assert "243 distinct variants, 5 repeated rows averaged" in text and "CV R^2" in text
+    assert "penalty:       weight by order 1: 0, 2: 1, 3: 1.5, 4: 2, ...; adaptive refit" in text
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["fit"]["penalty_by_order"]["3"] == 1.5
     assert summary["format"] == "plmscope.fit/1" and summary["q"] == 3 and summary["n"] == 5
     assert summary["cv_r2"] > 0.95 and summary["fit"]["cv_r2"] == summary["cv_r2"]
     assert summary["oracle"]["wildtype"] == GB1
@@ -71,6 +73,34 @@ def test_fit_of_a_planted_table(planted, capsys, monkeypatch):
     monkeypatch.setattr(fourier, "fit", refuse)
     rc, text, err = cli(capsys, *args, "--view", "fourier")
     assert rc == 0 and "nothing recomputed" in text and (out / "effects_fourier.csv").exists()
+
+
+def test_fit_penalty_options_reach_the_fit(planted, capsys, monkeypatch):
+    """--penalty-by-order uniform --no-adaptive is the plain Lasso, and a finished run with
+    other penalty options is not reused."""
+    d, _ = planted
+    from plmscope import fourier
+
+    seen = {}
+    real = fourier.fit
+
+    def spy(*a, **k):
+        seen.update(k)
+        return real(*a, **k)
+
+    monkeypatch.setattr(fourier, "fit", spy)
+    out = d / "plain"
+    rc, text, err = cli(capsys, "fit", "--table", d / "planted.csv", "--fasta", d / "gb1.fasta",
+                        "--threads", 1, "--penalty-by-order", "uniform", "--no-adaptive",
+                        "--out", out)
+    assert rc == 0, err
+    assert seen["penalty_by_order"] == "uniform" and seen["adaptive"] is False
+    assert "weight by order 1: 1, 2: 1, 3: 1, 4: 1, ...; adaptive refit not chosen" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fit"]["adaptive"] is False
+    rc, text, err = cli(capsys, "fit", "--table", d / "planted.csv", "--fasta", d / "gb1.fasta",
+                        "--threads", 1, "--out", out)
+    assert rc != 0 and "adaptive" in err + text
 
 
 def test_compare_fit_with_qsft_of_the_same_function(planted, capsys):

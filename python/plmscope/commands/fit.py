@@ -35,6 +35,12 @@ def register(sub) -> None:
                    help="highest interaction order fitted (default: the regression's)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seeds the folds (default 0)")
+    p.add_argument("--penalty-by-order", choices=("graded", "uniform"), default="graded",
+                   help="graded (default): order-s terms cost s/2, main effects free with 10 "
+                        "variants per coefficient; uniform: the plain Lasso")
+    p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=True,
+                   help="refit with site-set penalties from the Lasso's block norms where the "
+                        "folds prefer it (default on; --no-adaptive: off)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
     p.add_argument("--reference-order", type=int, default=2,
                    help="highest order of the mutation-effects table (default 2)")
@@ -58,6 +64,11 @@ def summary_lines(summary: dict) -> list[str]:
                                      f"{cv:.4f} ({f.get('folds', '?')}-fold cross-validation)"),
              f"  fit R^2:       {summary['in_sample_r2']:.4f} on the table's variants "
              "(in-sample)"]
+    weights = f.get("penalty_by_order")
+    if weights:
+        shown = ", ".join(f"{k}: {v:g}" for k, v in list(weights.items())[:4])
+        lines.append(f"  penalty:       weight by order {shown}{', ...' if len(weights) > 4 else ''}"
+                     f"; adaptive refit {'chosen' if f.get('adaptive') else 'not chosen'}")
     lines += view_and_energy_lines(summary)
     lines.append(f"  time:          {summary['timings']['total']:.1f} s "
                  f"(fit {summary['timings']['fit']:.1f} s)")
@@ -102,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
                                        "variant_column": args.variant_column,
                                        "score_column": table.score_column},
               "wildtype": table.wildtype, "q": table.q, "n": table.n, "sites": labels.to_dict(),
-              "max_order": args.max_order, "folds": args.folds, "seed": args.seed}
+              "max_order": args.max_order, "folds": args.folds, "seed": args.seed,
+              "penalty_by_order": args.penalty_by_order, "adaptive": args.adaptive}
     folder = RunFolder(out, config)
     folder.check()
     if folder.is_finished():
@@ -119,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
     folder.create()
     t0 = time.perf_counter()
     result = fourier.fit(table.variants, table.scores, table.q, max_order=args.max_order,
-                         folds=args.folds, seed=args.seed, nthreads=args.threads)
+                         folds=args.folds, seed=args.seed, nthreads=args.threads,
+                         penalty_by_order=args.penalty_by_order, adaptive=args.adaptive)
     t_fit = time.perf_counter() - t0
     transform = result.transform
     predicted = transform.evaluate(table.variants)

@@ -37,6 +37,7 @@ _MAX_FULL = 1 << 14
 HOLDOUT_FROM = 200_000
 # the all-orders round is tried only with at most this many candidates per answer
 _FULL_PER_ANSWER = 4
+# "graded" penalties: an order-s term costs s / 2 times lambda (see _order_weights)
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Fit:
     rounds: list                     # one dict per hierarchical round (order, candidates, cv_r2)
     timings: dict
     noise_floor: float = 0.0         # |F| below it (3 standard errors) is not shown to be real
+    penalty_by_order: dict = field(default_factory=dict)  # order -> penalty weight used
+    adaptive: bool = False           # the folds chose the adaptive refit (see fit)
     relax: float = 1.0               # final penalty on the chosen support = relax * lam
                                      # (tried below HOLDOUT_FROM variants; 1 = plain Lasso)
     lasso_cv_r2: float = float("nan")  # cross-validated R^2 of the plain Lasso (relax = 1)
@@ -71,6 +74,8 @@ class Fit:
         return {
             "num_coefficients": len(self.transform), "cv_r2": self.cv_r2,
             "lambda": self.lam, "relax": self.relax, "lasso_cv_r2": self.lasso_cv_r2,
+            "penalty_by_order": {str(k): float(v) for k, v in self.penalty_by_order.items()},
+            "adaptive": self.adaptive,
             "folds": self.folds, "num_answers": self.num_answers,
             "num_variants": self.num_variants, "duplicates": self.duplicates,
             "candidates_by_order": {str(k): int(v) for k, v in self.candidates_by_order.items()},
@@ -234,12 +239,44 @@ def _prepare(variants, scores, q, weights):
     return (np.ascontiguousarray(uniq[keep]), yu[keep], wsum[keep], n, duplicates)
 
 
+def _order_weights(penalty_by_order, n: int) -> dict:
+    """Penalty weight of each order 1..n (lambda x weight per |F[k]|; 0 = unpenalised)."""
+    if isinstance(penalty_by_order, str):
+        if penalty_by_order == "uniform":
+            return {s: 1.0 for s in range(1, n + 1)}
+        if penalty_by_order != "graded":
+            raise ValueError(f"penalty_by_order must be 'graded', 'uniform' or a mapping "
+                             f"order -> weight, got penalty_by_order={penalty_by_order!r}")
+        # Main effects are few (n(q-1)) and nearly all real: shrinking them like pairs is
+        # mostly bias (GB1 surrogate, 20,000 answers: R^2 0.700 with weight 1, 0.706 with
+        # 1/2). Higher orders hold ever more candidates, of which ever fewer are real: a
+        # term needs more evidence to enter. Weight 0 for order 1 fits the null main effects
+        # as least-squares noise, every one nonzero: they stay penalised.
+        return {s: s / 2 for s in range(1, n + 1)}
+    try:
+        given = {int(k): float(v) for k, v in dict(penalty_by_order).items()}
+    except (TypeError, ValueError):
+        raise ValueError(f"penalty_by_order must be 'graded', 'uniform' or a mapping order -> "
+                         f"weight, got penalty_by_order={penalty_by_order!r}") from None
+    bad = {k: v for k, v in given.items() if not (1 <= k <= n) or not (math.isfinite(v) and v >= 0)}
+    if bad:
+        raise ValueError(f"penalty_by_order needs orders in [1, n={n}] with finite weights "
+                         f">= 0, got {bad}")
+    return {s: given.get(s, 1.0) for s in range(1, n + 1)}
+
+
+def _spec(block, state):
+    s = len(block.sites)
+    return block.spec(state["q"], state["n"], state["weights"][s] if s else 0.0)
+
+
 # -- the fit ---------------------------------------------------------------------------------
 
 def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=None,
         folds: int | None = None, seed: int = 0, nthreads: int = 0, weights=None,
         num_lambdas: int = 20, lambda_ratio: float | None = None,
-        max_coefficients: int = 2_000_000, tol: float = 1e-5) -> Fit:
+        max_coefficients: int = 2_000_000, tol: float = 1e-5,
+        penalty_by_order="graded", adaptive: bool = True) -> Fit:
     """Sparse q-ary Fourier transform of a function from scored variants.
 
     Parameters
@@ -274,6 +311,17 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
     num_lambdas, lambda_ratio : path of penalties from the smallest that keeps every term
         out, down to lambda_ratio times it (default 1e-3 with more answers than candidates,
         else 1e-2); a fold's path stops early once its held-out error has risen for 4 points.
+    penalty_by_order : "graded", "uniform" or a mapping order -> weight >= 0
+        Each coefficient of order s is penalised by lambda x weight(s). "graded" (default):
+        weight(s) = s / 2. "uniform": the plain Lasso
+        (every weight 1). Orders a mapping leaves out get weight 1. ``Fit.penalty_by_order``
+        says what was used.
+    adaptive : bool
+        After the Lasso, refit with each site-set block's penalty divided by the norm of its
+        coefficients there (an adaptive Lasso over site sets; empty blocks stay out), each
+        fold weighted by its own Lasso fit; kept only if the held-out folds prefer it
+        (``Fit.adaptive``). Real interactions crowd on few site sets: their blocks are
+        then barely shrunk while the many blocks holding only noise are held out.
 
     The penalty shrinks every kept coefficient by about lambda. Below HOLDOUT_FROM variants
     the chosen support is refitted at relax * lambda for relax in RELAX (a relaxed Lasso),
@@ -289,6 +337,8 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
         folds = _check_int("folds", folds, 2)
     num_lambdas = _check_int("num_lambdas", num_lambdas, 1)
     seed = _check_int("seed", seed, 0)
+    if not isinstance(adaptive, (bool, np.bool_)):
+        raise ValueError(f"adaptive must be True or False, got adaptive={adaptive!r}")
     x, y, w, n, duplicates = _prepare(variants, scores, q, weights)
     if max_order is not None:
         max_order = _check_int("max_order", max_order, 0)
@@ -296,6 +346,7 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
             raise ValueError(f"max_order={max_order} is larger than the number of sites n={n}")
     top = n if max_order is None else max_order
     M = x.shape[0]
+    weights_by_order = _order_weights(penalty_by_order, n)
     if folds is None:
         folds = 5 if M < 100_000 else 3
     if M < 2 * folds:
@@ -334,7 +385,7 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
     # multiply the time for no visible change in the chosen penalty.
     evaluated = list(range(folds)) if M < HOLDOUT_FROM else [0]
     state = dict(x=x, y=y, w=w, q=q, n=n, folds=folds, fold_of=fold_of, nthreads=nthreads,
-                 evaluated=evaluated,
+                 evaluated=evaluated, weights=weights_by_order,
                  num_lambdas=num_lambdas, lambda_ratio=lambda_ratio, tol=tol,
                  unit_weights=bool(np.all(w == 1)))
 
@@ -385,6 +436,10 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
     timings["final_fit"] = best["final_fit"]
     t0 = time.perf_counter()
     lasso_cv = best["cv_r2"]
+    if adaptive:
+        best = _adapt(best, state)
+    timings["adaptive"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     # With hundreds of thousands of answers the penalty is ~1e-2 of the effects, and on the
     # GB1 surrogate the folds chose no relaxation at 10^5 and 10^6: skip its cost there.
     if M < HOLDOUT_FROM:
@@ -409,6 +464,7 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
         candidates_by_order=dict(sorted(cand.items())), support_by_order=support,
         rounds=rounds, timings=timings, noise_floor=float(best["noise_floor"]),
         relax=float(best["relax"]), lasso_cv_r2=float(lasso_cv),
+        penalty_by_order=weights_by_order, adaptive=bool(best.get("adaptive", False)),
         config={"q": q, "n": n, "max_order": max_order, "folds": folds,
                 "folds_evaluated": len(evaluated), "seed": seed,
                 "num_lambdas": num_lambdas, "extra_frequencies": len(extra)},
@@ -417,13 +473,23 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
 
 def _path(blocks, state, x, y, w, lambdas, xv, nthreads, max_active=-1, yv=None, wv=None,
           start=None):
-    q, n = state["q"], state["n"]
-    specs = [b.spec(q, n, 1.0) for b in blocks]
+    specs = [_spec(b, state) for b in blocks]
     if state["unit_weights"]:  # the solver's passes skip reading weights that are all 1
         w = wv = None
-    return _core.fourier_lasso_path(x, y, w, q, specs, np.ascontiguousarray(lambdas, np.float64),
+    return _core.fourier_lasso_path(x, y, w, state["q"], specs,
+                                    np.ascontiguousarray(lambdas, np.float64),
                                     xv, yv, wv, tol=state["tol"], max_active=max_active,
                                     nthreads=nthreads, start=start)
+
+
+def _lambda_floor(state) -> float:
+    """Penalties below it only fit rounding errors (1e-9 of the scores' spread)."""
+    if "lambda_floor" not in state:
+        y, w = state["y"], state["w"]
+        mean = np.average(y, weights=w) if w.sum() > 0 else 0.0
+        spread = math.sqrt(np.average((y - mean) ** 2, weights=w)) if w.sum() > 0 else 0.0
+        state["lambda_floor"] = 1e-9 * spread if spread > 0 else np.finfo(float).tiny
+    return state["lambda_floor"]
 
 
 def _fold_threads(state) -> tuple[int, int]:
@@ -454,7 +520,10 @@ def _cross_validate(blocks, state) -> dict:
                  nthreads)["lambda_max"]
     ratio = state["lambda_ratio"] or (1e-3 if x.shape[0] > candidates else 1e-2)
     L = state["num_lambdas"]
-    lambdas = lmax * np.logspace(0, math.log10(ratio), L) if lmax > 0 else np.zeros(1)
+    # Noiseless data an unpenalised part (the mean, graded main effects) explains leave
+    # lambda_max at rounding level: a path below it would only fit rounding errors.
+    floor = _lambda_floor(state)
+    lambdas = lmax * np.logspace(0, math.log10(ratio), L) if lmax > floor else np.array([floor])
 
     workers, inner = _fold_threads(state)
 
@@ -519,20 +588,118 @@ def _cross_validate(blocks, state) -> dict:
             "final_fit": time.perf_counter() - t0}
 
 
+def _block_norms(blocks, coef, q) -> np.ndarray:
+    out, offset = np.zeros(len(blocks)), 0
+    for i, b in enumerate(blocks):
+        c = b.cells(q)
+        out[i] = np.linalg.norm(coef[offset: offset + c])
+        offset += c
+    return out
+
+
+def _adaptive_weights(blocks, coef, state) -> np.ndarray:
+    """Per-block penalty weights order_weight / ||F_block|| (an adaptive Lasso over site
+    sets), scaled so their median over the kept penalised blocks is the order weight's;
+    inf where the block is empty."""
+    norms = _block_norms(blocks, coef, state["q"])
+    base = np.array([state["weights"][len(b.sites)] if b.sites else 0.0 for b in blocks])
+    kept = (norms > 0) & (base > 0)
+    if not np.any(kept):
+        return None
+    ref = float(np.median(norms[kept]))
+    out = np.where(base > 0, np.inf, 0.0)
+    out[kept] = base[kept] * ref / norms[kept]
+    return out
+
+
+def _adapt(best, state) -> dict:
+    """Refits with block weights from the chosen fit (each fold from its own coefficients,
+    so the held-out R^2 stays honest); kept if the folds prefer it."""
+    x, y, w, q, n = state["x"], state["y"], state["w"], state["q"], state["n"]
+    blocks, nthreads = best["blocks"], state["nthreads"]
+    full = _adaptive_weights(blocks, best["coefficients"], state)
+    fold_w = [_adaptive_weights(blocks, c, state) for c in best["fold_coefficients"]]
+    if full is None or any(f is None for f in fold_w):
+        return best
+
+    def restricted(weights):
+        keep = [i for i, b in enumerate(blocks) if not b.sites or np.isfinite(weights[i])]
+        return keep, [blocks[i].spec(q, n, float(weights[i]) if blocks[i].sites else 0.0)
+                      for i in keep]
+
+    offsets = np.concatenate([[0], np.cumsum([b.cells(q) for b in blocks])])
+
+    def expand(keep, flat):
+        """Coefficients of the kept blocks back in the layout of all blocks."""
+        coef, at = np.zeros_like(best["coefficients"]), 0
+        for i in keep:
+            c = blocks[i].cells(q)
+            coef[offsets[i]: offsets[i] + c] = flat[at: at + c]
+            at += c
+        return coef
+
+    keep_full, specs_full = restricted(full)
+    unit = state["unit_weights"]
+    wa = None if unit else w
+    lmax = _core.fourier_lasso_path(x, y, wa, q, specs_full, np.zeros(0),
+                                    np.zeros((0, n), np.uint8), tol=state["tol"],
+                                    nthreads=nthreads)["lambda_max"]
+    if not lmax > _lambda_floor(state):
+        return best
+    lambdas = lmax * np.logspace(0, -3, state["num_lambdas"])
+    workers, inner = _fold_threads(state)
+
+    def one_fold(args):
+        k, weights = args
+        xtr, ytr, wtr, xte, yte, wte = _split(state, k)
+        keep, specs = restricted(weights)
+        res = _core.fourier_lasso_path(xtr, ytr, None if unit else wtr, q, specs, lambdas, xte,
+                                       yte, None if unit else wte, tol=state["tol"],
+                                       nthreads=inner, max_active=int(ytr.size))
+        err = np.full(len(lambdas), np.inf)
+        pred = res["predictions"]
+        err[: pred.shape[0]] = ((pred - yte[None, :]) ** 2) @ wte
+        return err, keep, res["coefficients"]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_fold = list(pool.map(one_fold, zip(state["evaluated"], fold_w)))
+    sse = np.sum([err for err, _, _ in per_fold], axis=0)
+    r2 = 1 - sse / best["sst"] if best["sst"] > 0 else np.zeros_like(sse)
+    r2 = np.where(np.isfinite(r2), r2, np.nan)
+    if not np.any(np.isfinite(r2)):
+        return best
+    index = int(np.nanargmax(r2))
+    if not r2[index] > best["cv_r2"]:
+        return best
+    lam = float(lambdas[index]) * math.sqrt(1 - 1 / state["folds"])
+    res = _core.fourier_lasso_path(x, y, wa, q, specs_full, np.append(lambdas[: index + 1], lam),
+                                   np.zeros((0, n), np.uint8), tol=state["tol"],
+                                   nthreads=nthreads)
+    sigma = math.sqrt(sse[index] / best["held_weight"])
+    return {**best, "coefficients": expand(keep_full, res["coefficients"][-1]),
+            "cv_r2": float(r2[index]), "lam": lam, "lambdas": lambdas, "cv_r2_path": r2,
+            "index": index, "adaptive": True,
+            "fold_coefficients": [expand(keep, c[index]) for _, keep, c in per_fold],
+            "block_weights": full, "fold_block_weights": dict(zip(state["evaluated"], fold_w)),
+            "noise_floor": 3 * sigma / math.sqrt(w.sum())}
+
+
 # Penalty factors tried on the chosen support. The Lasso shrinks every kept coefficient by
 # about lambda; refitting the support at a fraction of it (a relaxed Lasso) removes most of
 # that bias, and the held-out folds say how much of it to remove (1: none).
 RELAX = (1.0, 0.5, 0.25, 0.1, 0.0)
 
 
-def _support_specs(blocks, coef, q, n):
+def _support_specs(blocks, coef, state, block_weights=None):
     """Specs of the blocks with support in coef, each masked to its nonzero cells, and
     their offsets into the full coefficient layout."""
     specs, offsets, offset = [], [], 0
-    for b in blocks:
-        c = b.cells(q)
+    for i, b in enumerate(blocks):
+        c = b.cells(state["q"])
         part = coef[offset: offset + c]
-        spec = b.spec(q, n, 1.0)
+        spec = _spec(b, state)
+        if block_weights is not None and b.sites:
+            spec = (spec[0], spec[1], spec[2], float(block_weights[i]))
         if not b.sites:
             specs.append(spec)
             offsets.append(offset)
@@ -544,13 +711,14 @@ def _support_specs(blocks, coef, q, n):
     return specs, offsets
 
 
-def _restricted_path(blocks, coef, state, x, y, w, lambdas, xv, nthreads, yv=None, wv=None):
-    q, n = state["q"], state["n"]
-    specs, offsets = _support_specs(blocks, coef, q, n)
+def _restricted_path(blocks, coef, state, x, y, w, lambdas, xv, nthreads, yv=None, wv=None,
+                     block_weights=None):
+    specs, offsets = _support_specs(blocks, coef, state, block_weights)
     start = np.concatenate([coef[o: o + len(sp[2])] for sp, o in zip(specs, offsets)])
     if state["unit_weights"]:
         w = wv = None
-    res = _core.fourier_lasso_path(x, y, w, q, specs, np.ascontiguousarray(lambdas, np.float64),
+    res = _core.fourier_lasso_path(x, y, w, state["q"], specs,
+                                   np.ascontiguousarray(lambdas, np.float64),
                                    xv, yv, wv, tol=state["tol"], nthreads=nthreads, start=start,
                                    patience=len(lambdas) + 1)
     return res, specs, offsets
@@ -570,7 +738,8 @@ def _relax(best, state) -> dict:
         k, coef = args
         xtr, ytr, wtr, xte, yte, wte = _split(state, k)
         res, _, _ = _restricted_path(blocks, coef, state, xtr, ytr, wtr, lam * factors, xte,
-                                     inner, yv=yte, wv=wte)
+                                     inner, yv=yte, wv=wte,
+                                     block_weights=best.get("fold_block_weights", {}).get(k))
         return ((res["predictions"] - yte[None, :]) ** 2) @ wte
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -582,7 +751,8 @@ def _relax(best, state) -> dict:
         return best
     res, specs, offsets = _restricted_path(blocks, best["coefficients"], state, x, y, w,
                                            [best["lam"] * factors[pick]],
-                                           np.zeros((0, n), np.uint8), nthreads)
+                                           np.zeros((0, n), np.uint8), nthreads,
+                                           block_weights=best.get("block_weights"))
     coef = np.zeros_like(best["coefficients"])
     flat, at = res["coefficients"][-1], 0
     for sp, o in zip(specs, offsets):
