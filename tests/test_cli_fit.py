@@ -48,7 +48,7 @@ def test_fit_of_a_planted_table(planted, capsys, monkeypatch):
     rc, text, err = cli(capsys, *args)
     assert rc == 0, err
     assert "243 distinct variants, 5 repeated rows averaged" in text and "CV R^2" in text
-    assert "penalty:       weight by order 1: 0, 2: 1, 3: 1.5, 4: 2, ...; adaptive refit" in text
+    assert "penalty:       weight by order 1: 1, 2: 1, 3: 1.5, 4: 2, ...; adaptive refit" in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fit"]["penalty_by_order"]["3"] == 1.5
     assert summary["format"] == "plmscope.fit/1" and summary["q"] == 3 and summary["n"] == 5

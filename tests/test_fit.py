@@ -220,32 +220,35 @@ def test_bad_input_names_the_argument(kwargs, match):
 
 
 def test_graded_penalty_shrinks_by_order():
-    """Default "graded" penalties: an order-s term costs s / 2, so a kept main effect is
-    shrunk half as much as under "uniform" (the plain Lasso): at the final penalty its
-    |gradient| is lambda x relax x weight(order) exactly (the optimality condition)."""
+    """Default "graded" penalties: an order-s term costs max(1, s / 2), a frequency given by
+    the caller costs 1 whatever its order. At the final penalty a kept coefficient's
+    |gradient| is lambda x relax x its weight exactly (the optimality condition); order 3
+    here costs 1.5, and 3.0 when set by hand."""
     rng = np.random.default_rng(11)
-    q, n = 3, 5
-    truth = random_real_transform(q, n, {1: (4, 1.0), 2: (3, 0.3)}, 0.0, rng)
-    x = all_variants(q, n)[rng.choice(q ** n, 200, replace=False)]
-    y = truth.evaluate(x) + 0.5 * rng.standard_normal(x.shape[0])
-    graded = fit(x, y, q, max_order=2, seed=0, adaptive=False)
-    uniform = fit(x, y, q, max_order=2, seed=0, penalty_by_order="uniform", adaptive=False)
-    assert graded.penalty_by_order == {s: s / 2 for s in range(1, n + 1)}
-    assert uniform.penalty_by_order == {s: 1.0 for s in range(1, n + 1)}
-    assert graded.summary()["penalty_by_order"]["3"] == 1.5
-    assert fit(x, y, q, max_order=2, seed=0, adaptive=False,
-               penalty_by_order={2: 3.0}).penalty_by_order == {1: 1.0, 2: 3.0, 3: 1.0, 4: 1.0,
-                                                                5: 1.0}
-    main = candidate_frequencies(q, n, 1)
-    phi = dense_features(x, main, q)
-    for result, weight in ((graded, 0.5), (uniform, 1.0)):
+    q, n = 2, 6
+    truth = random_real_transform(q, n, {1: (4, 1.0), 2: (3, 0.6), 3: (4, 0.6)}, 0.0, rng)
+    x = all_variants(q, n)
+    y = truth.evaluate(x) + 0.3 * rng.standard_normal(x.shape[0])
+    cands = candidate_frequencies(q, n, 3)
+    phi = dense_features(x, cands, q)
+    orders = np.count_nonzero(cands, axis=1)
+    given = np.array([0, 1, 1, 1, 0, 0], np.uint8)  # an order-3 frequency given as extra
+    for pen, want in (("graded", {1: 1.0, 2: 1.0, 3: 1.5}), ({3: 3.0}, {1: 1.0, 2: 1.0, 3: 3.0}),
+                      ("uniform", {1: 1.0, 2: 1.0, 3: 1.0})):
+        result = fit(x, y, q, max_order=3, seed=0, adaptive=False, penalty_by_order=pen,
+                     frequencies=given[None, :])
+        assert {s: result.penalty_by_order[s] for s in (1, 2, 3)} == want
         grad = np.abs(phi.conj().T @ (y - result.predict(x))) / len(y)
         values = dict(zip(map(bytes, result.transform.frequencies), result.transform.values))
-        kept = np.array([abs(values.get(bytes(k), 0)) > 0 for k in main])
-        assert kept.sum() >= 8
+        kept = np.array([abs(values.get(bytes(k), 0)) > 0 for k in cands])
+        assert kept[orders == 3].sum() >= 2
+        weight = np.array([want[o] for o in orders])
+        weight[[bytes(k) == bytes(given) for k in cands]] = 1.0
         expected = result.lam * result.relax * weight
-        assert expected > 0
-        assert np.allclose(grad[kept], expected, rtol=1e-3), (grad[kept], expected)
+        assert result.relax > 0
+        assert np.allclose(grad[kept], expected[kept], rtol=1e-3), (grad[kept], expected[kept])
+    assert result.summary()["penalty_by_order"]["3"] == 1.0
+    assert fit(x, y, q, seed=0).penalty_by_order == {s: max(1.0, s / 2) for s in range(1, 7)}
 
 
 def test_recover_regress_uses_every_answer_and_keeps_peeled_terms():
