@@ -19,7 +19,8 @@ otherwise lose whole time slices at 2 threads. Times are medians of --trials
 warm runs (one warm-up each), for every side. --profile adds, per case, where plmscope's
 time goes: the same transform in place on a warm, already faulted array (arithmetic and
 cache traffic only), and the page faults of a fresh output of that size (np.empty_like(out)
-filled, minus the same fill of a faulted array), which a fresh output costs every side.
+filled by numpy on one thread, minus the same fill of a faulted array), which a fresh output
+costs every side, np.copy included.
 Run: python bench/bench_fft.py [--threads N] [--profile]
 """
 from __future__ import annotations
