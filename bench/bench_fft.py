@@ -11,11 +11,17 @@ The plain baselines a user would write: for q > 2 ``scipy.fft.fftn`` on the (q,)
 array; for the Walsh-Hadamard transform a numpy butterfly (``numpy_wht``: one add/subtract
 per stage on a (.., 2, h) view, then the 2^-n scale qary_fft applies). The floor is one
 ``np.copy`` of the output (a fresh array, as every side returns one): vs_copy = time / copy
-time. "passes" is how often plmscope streams the array (the input copy, fused with the
-cache-blocked low sites for rows above 4 MB, and, when q^n exceeds a block, the column
-panels). Run with OMP_WAIT_POLICY=passive on a loaded machine: spinning OpenMP threads
+time. "passes" is how often plmscope streams the array through memory: the input copy is
+fused into the cache-blocked low sites; rows of up to 4 MB, when the batch spreads evenly
+over the threads, are finished in cache one row per task (one pass: read the input, write
+the output); other rows past one block take a second pass for their column panels. Run with OMP_WAIT_POLICY=passive on a loaded machine: spinning OpenMP threads
 otherwise lose whole time slices at 2 threads. Times are medians of --trials
-warm runs (one warm-up each), for every side. Run: python bench/bench_fft.py [--threads N]
+warm runs (one warm-up each), for every side. --profile adds, per case, where plmscope's
+time goes: the same transform in place on a warm, already faulted array (arithmetic and
+cache traffic only), and the page faults of a fresh output of that size (np.empty_like(out)
+filled by numpy on one thread, minus the same fill of a faulted array), which a fresh output
+costs every side, np.copy included.
+Run: python bench/bench_fft.py [--threads N] [--profile]
 """
 from __future__ import annotations
 
@@ -29,19 +35,20 @@ import scipy.fft
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine_line, median_time, pinned_threads, print_table, thread_counts  # noqa: E402
 
+from plmscope import _core  # noqa: E402
 from plmscope.fourier import qary_fft  # noqa: E402
 
 BLOCK_BYTES = 256 * 1024  # the core's cache block (cpp/src/qary_fft.cpp)
+ROW_CACHE_BYTES = 4 * 1024 * 1024  # rows up to this size are done one row per task
 
 
-FUSED_COPY_ROW_BYTES = 4 * 1024 * 1024  # rows above it copy inside the first pass (fft.py)
-
-
-def passes(q: int, n: int, itemsize: int) -> int:
-    """The input copy (its own pass for rows up to 4 MB, else fused into the block pass),
-    the block pass, and the panel pass past one block."""
+def passes(q: int, n: int, batch: int, itemsize: int, threads: int) -> int:
+    """Passes over memory, input copy included (execute() in cpp/src/qary_fft_kernels.inc)."""
     row = q**n * itemsize
-    return (1 if row > FUSED_COPY_ROW_BYTES else 2) + (row > BLOCK_BYTES)
+    rounds = -(-batch // threads)
+    if row <= BLOCK_BYTES or (row <= ROW_CACHE_BYTES and 4 * rounds * threads <= 5 * batch):
+        return 1
+    return 2
 
 
 def numpy_wht(x: np.ndarray) -> np.ndarray:
@@ -64,6 +71,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="one thread count for every side (default: 1 and all cores)")
     ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--profile", action="store_true",
+                    help="also time the transform in place on a warm array, and the page "
+                         "faults of a fresh output")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     try:
@@ -99,7 +109,7 @@ def main() -> None:
                     "MB": out.nbytes / 1e6, "plmscope_ms": t_ours * 1e3, "numpy_ms": t_np * 1e3,
                     "scipy_ms": t_sp * 1e3, "vs_numpy": t_np / t_ours, "vs_scipy": t_sp / t_ours,
                     "copy_ms": t_copy * 1e3, "vs_copy": t_ours / t_copy,
-                    "passes": passes(q, n, out.itemsize), "max_err": err,
+                    "passes": passes(q, n, batch, out.itemsize, nt), "max_err": err,
                 }
                 if q == 2 and real:
                     wht_err = float(np.abs(numpy_wht(x[0]) - out[0]).max())
@@ -119,6 +129,14 @@ def main() -> None:
                         raise RuntimeError(f"pyfwht disagrees by {fw_err}: not the same transform")
                     t_fw = median_time(lambda: pyfwht.fwht(x[0], backend=backend), args.trials)
                     row["pyfwht_ms"], row["vs_pyfwht"] = t_fw * 1e3, t_fw / t_ours
+                if args.profile:
+                    warm = out.copy()
+                    inplace = (lambda: _core.walsh_hadamard_inplace(warm, False, nt)) if real \
+                        else (lambda: _core.qary_fft_inplace(warm, q, False, nt))
+                    row["inplace_ms"] = median_time(inplace, args.trials) * 1e3
+                    t_touch = median_time(lambda: np.empty_like(out).fill(0), args.trials)
+                    t_fill = median_time(lambda: warm.fill(0), args.trials)
+                    row["faults_ms"] = (t_touch - t_fill) * 1e3
             rows.append(row)
     cols = ["threads", "case", "MB", "plmscope_ms", "numpy_ms", "vs_numpy", "scipy_ms",
             "vs_scipy", "copy_ms", "vs_copy", "passes", "max_err"]
@@ -126,6 +144,8 @@ def main() -> None:
         cols += ["butterfly_ms", "vs_butterfly"]
     if any("pyfwht_ms" in r for r in rows):
         cols += ["pyfwht_ms", "vs_pyfwht"]
+    if args.profile:
+        cols += ["inplace_ms", "faults_ms"]
     print(machine_line(args.threads))
     print("every side pinned to the row's thread count; medians of warm runs; "
           "vs_* = peer time / plmscope time; vs_copy = plmscope time / np.copy time")

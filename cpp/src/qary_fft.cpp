@@ -3,20 +3,28 @@
 // The n sites are grouped into "digits", each transformed by one butterfly (codelet). For
 // q = 2 consecutive sites are fused into radix-8 Hadamard digits, so there are a third as
 // many passes. The lowest digits (small strides) are done block by block while the block
-// sits in cache; the remaining digits are done on column panels copied into a per-thread
-// buffer, which keeps power-of-two row strides from thrashing cache sets. The codelets and
-// the executor live in qary_fft_kernels.inc, compiled once per instruction set (baseline,
+// sits in cache. Rows that fit in cache are finished one row per task: the remaining digits
+// run on the row's columns where they lie, and an out-of-place output is written once.
+// Longer rows take a second sweep over column panels copied into a per-thread buffer,
+// which keeps power-of-two row strides from thrashing cache sets. The codelets and the
+// executor live in qary_fft_kernels.inc, compiled once per instruction set (baseline,
 // AVX2, AVX-512) and picked per call.
 #include "plmscope/qary_fft.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "plmscope/check.h"
 #include "plmscope/parallel.h"
@@ -63,6 +71,13 @@ constexpr std::int64_t kMinPanelWidth = 8;
 // Rows up to this size are transformed one whole row per task when the batch has enough
 // rows, so a row is still in cache (L2/L3) when its column panels read it back.
 constexpr std::int64_t kRowCacheBytes = 4 * 1024 * 1024;
+// Out-of-place outputs of at least this size, finished one row per task, are written past
+// the cache (non-temporal stores): they cannot stay cached anyway, and a plain store to a
+// line not in cache first reads it from memory (q = 20, 56 MB into a faulted array: 15 ms
+// against 17-19 ms at one thread). Into freshly faulted pages, whose zeroed lines the kernel
+// has just left in cache, streaming gains nothing, so the two-sweep path keeps plain stores.
+// Smaller outputs stay in cache for the caller.
+constexpr std::int64_t kStreamBytes = 32 * 1024 * 1024;
 constexpr double kPi = 3.14159265358979323846;
 
 enum class Kind { H2, H4, H8, D3, D4, D5, D8, D20, Direct };
@@ -184,10 +199,87 @@ Plan<E> make_plan(int q, int n, bool inverse, bool hadamard, std::int64_t inner 
       inner > 1 ? std::max<std::int64_t>(1, kInnerBlockBytes / sizeof(E)) : max_block;
   plan.low = low_digits(plan.digits, inner, inner_block, &plan.block);
   const std::int64_t rows = plan.len / plan.block;
-  const std::int64_t w = kPanelBytes / std::int64_t(sizeof(E)) / std::max<std::int64_t>(rows, 1);
+  // Whole cache lines per panel row (for the streamed stores), where the panel is that wide.
+  const std::int64_t line = std::max<std::int64_t>(1, 64 / std::int64_t(sizeof(E)));
+  std::int64_t w = kPanelBytes / std::int64_t(sizeof(E)) / std::max<std::int64_t>(rows, 1);
+  if (w > line) w -= w % line;
   plan.panel_width = std::min(plan.block, std::max(kMinPanelWidth, w));
   return plan;
 }
+
+// An uninitialised, cache-line aligned buffer kept across a thread's tasks: the kernels
+// write every element before reading it, so zeroing megabytes per call would be wasted.
+template <class E>
+class Scratch {
+ public:
+  E* get(std::int64_t count) {
+    if (count > size_) {
+      ptr_.reset(static_cast<E*>(::operator new(count * sizeof(E), std::align_val_t{64})));
+      size_ = count;
+    }
+    return ptr_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(E* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<E, Free> ptr_;
+  std::int64_t size_ = 0;
+};
+
+// dst[0, count) = src[0, count). streamed: with non-temporal stores (SSE2, so every x86-64
+// copy of the kernels has them), which write whole lines without reading them first and
+// leave the cache to the data still being transformed. Needs store_fence() before
+// another thread reads dst.
+template <class E>
+void store_span(E* dst, const E* src, std::int64_t count, bool streamed) {
+  std::size_t bytes = std::size_t(count) * sizeof(E);
+#if defined(__SSE2__)
+  if (streamed) {
+    auto* d = reinterpret_cast<char*>(dst);
+    const auto* s = reinterpret_cast<const char*>(src);
+    const std::size_t head =
+        std::min<std::size_t>(bytes, (16 - reinterpret_cast<std::uintptr_t>(d) % 16) % 16);
+    std::memcpy(d, s, head);
+    d += head;
+    s += head;
+    bytes -= head;
+    for (; bytes >= 16; bytes -= 16, d += 16, s += 16)
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d),
+                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+    std::memcpy(d, s, bytes);
+    return;
+  }
+#endif
+  (void)streamed;
+  std::memcpy(dst, src, bytes);
+}
+
+// Orders this thread's non-temporal stores before whatever it does next.
+inline void store_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// Complex values packed as (re, im, re, im, ...) in GCC/Clang vectors, for the length-20
+// codelet (qary_fft_kernels.inc defines Packed<T> on them for each instruction set: 16-byte
+// vectors in the baseline copy, 32-byte ones in the AVX2 copy). The `u` types load and
+// store them at any complex element's address.
+#if defined(__GNUC__)
+#define PLMSCOPE_PACKED_COMPLEX 1
+typedef double PackedD1 __attribute__((vector_size(16)));
+typedef double PackedD2 __attribute__((vector_size(32)));
+typedef float PackedF1 __attribute__((vector_size(8)));
+typedef float PackedF2 __attribute__((vector_size(16)));
+typedef float PackedF4 __attribute__((vector_size(32)));
+typedef double PackedD1u __attribute__((vector_size(16), aligned(8), may_alias));
+typedef double PackedD2u __attribute__((vector_size(32), aligned(8), may_alias));
+typedef float PackedF1u __attribute__((vector_size(8), aligned(4), may_alias));
+typedef float PackedF2u __attribute__((vector_size(16), aligned(4), may_alias));
+typedef float PackedF4u __attribute__((vector_size(32), aligned(4), may_alias));
+#endif
 
 // The codelets' loops over groups never carry a dependence (see qary_fft_kernels.inc).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -198,9 +290,11 @@ Plan<E> make_plan(int q, int n, bool inverse, bool hadamard, std::int64_t inner 
 #define PLMSCOPE_NO_ALIAS_LOOP
 #endif
 
+#define PLMSCOPE_PACKED_BYTES 16
 namespace baseline {
 #include "qary_fft_kernels.inc"
 }  // namespace baseline
+#undef PLMSCOPE_PACKED_BYTES
 
 // More copies of the kernels, chosen at run time, so wheels stay portable (no -march) and
 // still use wide vectors where the CPU has them: AVX2 for everything, and AVX-512 for the
@@ -213,6 +307,7 @@ namespace baseline {
 #define PLMSCOPE_X86_KERNELS 1
 #pragma GCC push_options
 #pragma GCC target("avx2")
+#define PLMSCOPE_PACKED_BYTES 32
 namespace avx2 {
 #include "qary_fft_kernels.inc"
 }  // namespace avx2
@@ -224,6 +319,7 @@ namespace avx512 {
 #include "qary_fft_kernels.inc"
 }  // namespace avx512
 #undef PLMSCOPE_KERNELS_REAL_ONLY
+#undef PLMSCOPE_PACKED_BYTES
 #pragma GCC pop_options
 #endif
 

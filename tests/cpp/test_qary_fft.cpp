@@ -198,6 +198,22 @@ TEST(QaryFft, OutOfPlaceEqualsInPlaceBitForBit) {
   EXPECT_EQ(0, std::memcmp(wi.data(), wo.data(), w.size() * sizeof(double)));
 }
 
+TEST(QaryFft, StreamedOutputEqualsInPlaceBitForBit) {
+  // Outputs of 32 MB and more are written with non-temporal stores: q = 20 rows done one row
+  // per task (36 MB), and one 2^21 row done in blocks, then panels (34 MB), single and
+  // multi-threaded.
+  for (const auto& [q, n, batch] : {std::tuple{20, 4, 14}, std::tuple{2, 21, 1}})
+    for (int nthreads : {1, 2}) {
+      SCOPED_TRACE("q=" + std::to_string(q) + " n=" + std::to_string(n));
+      const std::int64_t len = plmscope::qary_length(q, n);
+      const std::vector<cd> x = random_signal(len * batch, 9);
+      std::vector<cd> in_place = x, out(x.size());
+      plmscope::qary_fft(in_place.data(), batch, q, n, false, nthreads);
+      plmscope::qary_fft(x.data(), out.data(), batch, q, n, false, nthreads);
+      ASSERT_EQ(0, std::memcmp(in_place.data(), out.data(), x.size() * sizeof(cd)));
+    }
+}
+
 // out[r, x, j] = FFT over x of values[index[(r, j, x)]] - shift: the q-SFT bins layout.
 TEST(QaryFftGather, EqualsGatherThenTransformThenTranspose) {
   const int q = 20, n = 3;

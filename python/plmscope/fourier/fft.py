@@ -9,12 +9,6 @@ from .._memory import require_memory
 from . import gpu
 
 
-# Rows above this size are copied inside the transform's first pass; smaller rows are
-# transformed one whole row per task from cache, where numpy's streaming copy first measured
-# faster (q = 20, 22 rows of 2.6 MB: 23 ms against 27 ms of CPU at one thread).
-_FUSED_COPY_MIN_ROW_BYTES = 4 * 1024 * 1024
-
-
 def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = False,
              device=None):
     """n-dimensional DFT over Z_q^n along the last axis.
@@ -64,8 +58,7 @@ def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = F
     else:
         dtype = np.complex64 if single else np.complex128
     require_memory(x.size * np.dtype(dtype).itemsize, f"qary_fft of shape {x.shape}")
-    if x.size and x.dtype == dtype and x.flags.c_contiguous \
-            and x.shape[-1] * x.itemsize > _FUSED_COPY_MIN_ROW_BYTES:
+    if x.size and x.dtype == dtype and x.flags.c_contiguous:
         # the copy fused into the transform's first pass (one pass over memory less)
         if real:
             return _core.walsh_hadamard_copy(x, bool(inverse), nthreads)
