@@ -36,8 +36,8 @@ def register(sub) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seeds the folds (default 0)")
     p.add_argument("--penalty-by-order", choices=("graded", "uniform"), default="graded",
-                   help="graded (default): order-s terms cost s/2, main effects free with 10 "
-                        "variants per coefficient; uniform: the plain Lasso")
+                   help="graded (default): an order-s term costs max(1, s/2) times a pair; "
+                        "uniform: the plain Lasso")
     p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=True,
                    help="refit with site-set penalties from the Lasso's block norms where the "
                         "folds prefer it (default on; --no-adaptive: off)")

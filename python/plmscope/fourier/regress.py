@@ -266,12 +266,17 @@ def _order_weights(penalty_by_order, n: int) -> dict:
     return {s: given.get(s, 1.0) for s in range(1, n + 1)}
 
 
-def _spec(block, state):
+def _weight(block, state) -> float:
     s = len(block.sites)
     # A frequency a decoder found already has evidence of its own: it is penalised like a
     # pair, not like one of the many candidates of its order.
-    weight = 0.0 if not s else 1.0 if block.given else state["weights"][s]
-    return block.spec(state["q"], state["n"], weight)
+    return 0.0 if not s else 1.0 if block.given else state["weights"][s]
+
+
+def _spec(block, state, weight=None):
+    """The solver's spec of a block at its order's weight, or at `weight` (not the mean)."""
+    return block.spec(state["q"], state["n"],
+                      _weight(block, state) if weight is None or not block.sites else weight)
 
 
 # -- the fit ---------------------------------------------------------------------------------
@@ -318,8 +323,8 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
     penalty_by_order : "graded", "uniform" or a mapping order -> weight >= 0
         Each coefficient of order s is penalised by lambda x weight(s). "graded" (default):
         weight(s) = max(1, s / 2) (1 for orders 1 and 2, 1.5 for 3, 2 for 4, ...).
-        "uniform": the plain Lasso
-        (every weight 1). Orders a mapping leaves out get weight 1. ``Fit.penalty_by_order``
+        "uniform": the plain Lasso (every weight 1). Orders a mapping leaves out get
+        weight 1. ``Fit.penalty_by_order``
         says what was used.
     adaptive : bool
         After the Lasso, refit with each site-set block's penalty divided by the norm of its
@@ -477,22 +482,53 @@ def fit(variants, scores, q: int, *, max_order: int | None = None, frequencies=N
 
 
 def _path(blocks, state, x, y, w, lambdas, xv, nthreads, max_active=-1, yv=None, wv=None,
-          start=None):
-    specs = [_spec(b, state) for b in blocks]
+          start=None, specs=None, **options):
+    """The solver's path over `blocks` at their orders' weights (or over `specs`)."""
+    if specs is None:
+        specs = [_spec(b, state) for b in blocks]
     if state["unit_weights"]:  # the solver's passes skip reading weights that are all 1
         w = wv = None
     return _core.fourier_lasso_path(x, y, w, state["q"], specs,
                                     np.ascontiguousarray(lambdas, np.float64),
                                     xv, yv, wv, tol=state["tol"], max_active=max_active,
-                                    nthreads=nthreads, start=start)
+                                    nthreads=nthreads, start=start, **options)
+
+
+def _held_out_sse(res, yte, wte, num_lambdas) -> np.ndarray:
+    """Weighted squared error on the held-out answers per penalty (inf where the path
+    stopped early)."""
+    err = np.full(num_lambdas, np.inf)
+    pred = res["predictions"]
+    err[: pred.shape[0]] = ((pred - yte[None, :]) ** 2) @ wte
+    return err
+
+
+def _r2_path(sse, sst) -> np.ndarray:
+    r2 = 1 - sse / sst if sst > 0 else np.where(np.isfinite(sse), 1.0, -np.inf)
+    return np.where(np.isfinite(r2), r2, np.nan)
+
+
+def _noise_floor(sse, held_weight, w) -> float:
+    """3 standard errors of one coefficient's estimate, sigma from the held-out error."""
+    sigma = math.sqrt(sse / held_weight) if np.isfinite(sse) else 0.0
+    return 3 * sigma / math.sqrt(w.sum())
+
+
+def _scatter(flat, specs, offsets, like) -> np.ndarray:
+    """A restricted solution (one run of cells per spec) back in the layout of `like`."""
+    coef, at = np.zeros_like(like), 0
+    for sp, o in zip(specs, offsets):
+        c = len(sp[2])
+        coef[o: o + c] = flat[at: at + c]
+        at += c
+    return coef
 
 
 def _lambda_floor(state) -> float:
     """Penalties below it only fit rounding errors (1e-9 of the scores' spread)."""
     if "lambda_floor" not in state:
-        y, w = state["y"], state["w"]
-        mean = np.average(y, weights=w) if w.sum() > 0 else 0.0
-        spread = math.sqrt(np.average((y - mean) ** 2, weights=w)) if w.sum() > 0 else 0.0
+        y, w = state["y"], state["w"]  # every weight > 0 (see _prepare)
+        spread = math.sqrt(np.average((y - np.average(y, weights=w)) ** 2, weights=w))
         state["lambda_floor"] = 1e-9 * spread if spread > 0 else np.finfo(float).tiny
     return state["lambda_floor"]
 
@@ -525,8 +561,8 @@ def _cross_validate(blocks, state) -> dict:
                  nthreads)["lambda_max"]
     ratio = state["lambda_ratio"] or (1e-3 if x.shape[0] > candidates else 1e-2)
     L = state["num_lambdas"]
-    # Noiseless data an unpenalised part (the mean, graded main effects) explains leave
-    # lambda_max at rounding level: a path below it would only fit rounding errors.
+    # Noiseless data that the unpenalised part (the mean, orders given weight 0) explains
+    # leave lambda_max at rounding level: a path below it would only fit rounding errors.
     floor = _lambda_floor(state)
     lambdas = lmax * np.logspace(0, math.log10(ratio), L) if lmax > floor else np.array([floor])
 
@@ -536,10 +572,7 @@ def _cross_validate(blocks, state) -> dict:
         xtr, ytr, wtr, xte, yte, wte = _split(state, k)
         res = _path(blocks, state, xtr, ytr, wtr, lambdas, xte, inner,
                     max_active=int(ytr.size), yv=yte, wv=wte)
-        err = np.full(len(lambdas), np.inf)
-        pred = res["predictions"]
-        err[: pred.shape[0]] = ((pred - yte[None, :]) ** 2) @ wte
-        return err, res["coefficients"]
+        return _held_out_sse(res, yte, wte, len(lambdas)), res["coefficients"]
 
     evaluated = state["evaluated"]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -548,8 +581,7 @@ def _cross_validate(blocks, state) -> dict:
     held = np.isin(fold_of, evaluated)
     mean = np.average(y[held], weights=w[held])
     sst = float(np.sum(w[held] * (y[held] - mean) ** 2))
-    r2 = 1 - sse / sst if sst > 0 else np.where(np.isfinite(sse), 1.0, -np.inf)
-    r2 = np.where(np.isfinite(r2), r2, np.nan)
+    r2 = _r2_path(sse, sst)
     index = int(np.nanargmax(r2)) if np.any(np.isfinite(r2)) else 0
     # The fit at the chosen penalty on all data (also drives hierarchical growth), started
     # from the folds' mean there: the same convex problem as the path's end, reached in a few
@@ -572,8 +604,7 @@ def _cross_validate(blocks, state) -> dict:
     # cross-validated error): smaller terms help prediction a little but are not shown to be
     # interactions. Reports flag them; hierarchical growth starts only above it.
     held_weight = float(w[held].sum())
-    sigma = math.sqrt(sse[index] / held_weight) if np.isfinite(sse[index]) else 0.0
-    floor = 3 * sigma / math.sqrt(w.sum())
+    floor = _noise_floor(sse[index], held_weight, w)
     supported, strong, offset = [], [], 0
     for b in blocks:
         c = b.cells(q)
@@ -607,7 +638,7 @@ def _adaptive_weights(blocks, coef, state) -> np.ndarray:
     sets), scaled so their median over the kept penalised blocks is the order weight's;
     inf where the block is empty."""
     norms = _block_norms(blocks, coef, state["q"])
-    base = np.array([_spec(b, state)[3] for b in blocks])
+    base = np.array([_weight(b, state) for b in blocks])
     kept = (norms > 0) & (base > 0)
     if not np.any(kept):
         return None
@@ -627,28 +658,16 @@ def _adapt(best, state) -> dict:
     if full is None or any(f is None for f in fold_w):
         return best
 
-    def restricted(weights):
-        keep = [i for i, b in enumerate(blocks) if not b.sites or np.isfinite(weights[i])]
-        return keep, [blocks[i].spec(q, n, float(weights[i]) if blocks[i].sites else 0.0)
-                      for i in keep]
-
     offsets = np.concatenate([[0], np.cumsum([b.cells(q) for b in blocks])])
 
-    def expand(keep, flat):
-        """Coefficients of the kept blocks back in the layout of all blocks."""
-        coef, at = np.zeros_like(best["coefficients"]), 0
-        for i in keep:
-            c = blocks[i].cells(q)
-            coef[offsets[i]: offsets[i] + c] = flat[at: at + c]
-            at += c
-        return coef
+    def restricted(weights):
+        """Specs and offsets of the blocks a weight vector keeps (finite weights)."""
+        keep = [i for i, b in enumerate(blocks) if not b.sites or np.isfinite(weights[i])]
+        return [_spec(blocks[i], state, float(weights[i])) for i in keep], offsets[keep]
 
-    keep_full, specs_full = restricted(full)
-    unit = state["unit_weights"]
-    wa = None if unit else w
-    lmax = _core.fourier_lasso_path(x, y, wa, q, specs_full, np.zeros(0),
-                                    np.zeros((0, n), np.uint8), tol=state["tol"],
-                                    nthreads=nthreads)["lambda_max"]
+    specs_full, offsets_full = restricted(full)
+    lmax = _path(None, state, x, y, w, np.zeros(0), np.zeros((0, n), np.uint8), nthreads,
+                 specs=specs_full)["lambda_max"]
     if not lmax > _lambda_floor(state):
         return best
     lambdas = lmax * np.logspace(0, -3, state["num_lambdas"])
@@ -657,36 +676,32 @@ def _adapt(best, state) -> dict:
     def one_fold(args):
         k, weights = args
         xtr, ytr, wtr, xte, yte, wte = _split(state, k)
-        keep, specs = restricted(weights)
-        res = _core.fourier_lasso_path(xtr, ytr, None if unit else wtr, q, specs, lambdas, xte,
-                                       yte, None if unit else wte, tol=state["tol"],
-                                       nthreads=inner, max_active=int(ytr.size))
-        err = np.full(len(lambdas), np.inf)
-        pred = res["predictions"]
-        err[: pred.shape[0]] = ((pred - yte[None, :]) ** 2) @ wte
-        return err, keep, res["coefficients"]
+        specs, offs = restricted(weights)
+        res = _path(None, state, xtr, ytr, wtr, lambdas, xte, inner, max_active=int(ytr.size),
+                    yv=yte, wv=wte, specs=specs)
+        return _held_out_sse(res, yte, wte, len(lambdas)), specs, offs, res["coefficients"]
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         per_fold = list(pool.map(one_fold, zip(state["evaluated"], fold_w)))
-    sse = np.sum([err for err, _, _ in per_fold], axis=0)
-    r2 = 1 - sse / best["sst"] if best["sst"] > 0 else np.zeros_like(sse)
-    r2 = np.where(np.isfinite(r2), r2, np.nan)
+    sse = np.sum([f[0] for f in per_fold], axis=0)
+    r2 = _r2_path(sse, best["sst"])
     if not np.any(np.isfinite(r2)):
         return best
     index = int(np.nanargmax(r2))
     if not r2[index] > best["cv_r2"]:
         return best
     lam = float(lambdas[index]) * math.sqrt(1 - 1 / state["folds"])
-    res = _core.fourier_lasso_path(x, y, wa, q, specs_full, np.append(lambdas[: index + 1], lam),
-                                   np.zeros((0, n), np.uint8), tol=state["tol"],
-                                   nthreads=nthreads)
-    sigma = math.sqrt(sse[index] / best["held_weight"])
-    return {**best, "coefficients": expand(keep_full, res["coefficients"][-1]),
+    res = _path(None, state, x, y, w, np.append(lambdas[: index + 1], lam),
+                np.zeros((0, n), np.uint8), nthreads, specs=specs_full)
+    like = best["coefficients"]
+    return {**best, "coefficients": _scatter(res["coefficients"][-1], specs_full, offsets_full,
+                                             like),
             "cv_r2": float(r2[index]), "lam": lam, "lambdas": lambdas, "cv_r2_path": r2,
             "index": index, "adaptive": True,
-            "fold_coefficients": [expand(keep, c[index]) for _, keep, c in per_fold],
+            "fold_coefficients": [_scatter(c[index], sp, offs, like)
+                                  for _, sp, offs, c in per_fold],
             "block_weights": full, "fold_block_weights": dict(zip(state["evaluated"], fold_w)),
-            "noise_floor": 3 * sigma / math.sqrt(w.sum())}
+            "noise_floor": _noise_floor(sse[index], best["held_weight"], w)}
 
 
 # Penalty factors tried on the chosen support. The Lasso shrinks every kept coefficient by
@@ -702,9 +717,7 @@ def _support_specs(blocks, coef, state, block_weights=None):
     for i, b in enumerate(blocks):
         c = b.cells(state["q"])
         part = coef[offset: offset + c]
-        spec = _spec(b, state)
-        if block_weights is not None and b.sites:
-            spec = (spec[0], spec[1], spec[2], float(block_weights[i]))
+        spec = _spec(b, state, None if block_weights is None else float(block_weights[i]))
         if not b.sites:
             specs.append(spec)
             offsets.append(offset)
@@ -720,12 +733,8 @@ def _restricted_path(blocks, coef, state, x, y, w, lambdas, xv, nthreads, yv=Non
                      block_weights=None):
     specs, offsets = _support_specs(blocks, coef, state, block_weights)
     start = np.concatenate([coef[o: o + len(sp[2])] for sp, o in zip(specs, offsets)])
-    if state["unit_weights"]:
-        w = wv = None
-    res = _core.fourier_lasso_path(x, y, w, state["q"], specs,
-                                   np.ascontiguousarray(lambdas, np.float64),
-                                   xv, yv, wv, tol=state["tol"], nthreads=nthreads, start=start,
-                                   patience=len(lambdas) + 1)
+    res = _path(None, state, x, y, w, lambdas, xv, nthreads, yv=yv, wv=wv, start=start,
+                specs=specs, patience=len(lambdas) + 1)
     return res, specs, offsets
 
 
@@ -745,7 +754,7 @@ def _relax(best, state) -> dict:
         res, _, _ = _restricted_path(blocks, coef, state, xtr, ytr, wtr, lam * factors, xte,
                                      inner, yv=yte, wv=wte,
                                      block_weights=best.get("fold_block_weights", {}).get(k))
-        return ((res["predictions"] - yte[None, :]) ** 2) @ wte
+        return _held_out_sse(res, yte, wte, len(factors))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         sse = np.sum(list(pool.map(one_fold, zip(state["evaluated"],
@@ -758,15 +767,10 @@ def _relax(best, state) -> dict:
                                            [best["lam"] * factors[pick]],
                                            np.zeros((0, n), np.uint8), nthreads,
                                            block_weights=best.get("block_weights"))
-    coef = np.zeros_like(best["coefficients"])
-    flat, at = res["coefficients"][-1], 0
-    for sp, o in zip(specs, offsets):
-        c = len(sp[2])
-        coef[o: o + c] = flat[at: at + c]
-        at += c
-    sigma = math.sqrt(sse[pick] / best["held_weight"])
+    coef = _scatter(res["coefficients"][-1], specs, offsets, best["coefficients"])
     return {**best, "coefficients": coef, "cv_r2": float(r2[pick]),
-            "relax": float(factors[pick]), "noise_floor": 3 * sigma / math.sqrt(w.sum())}
+            "relax": float(factors[pick]),
+            "noise_floor": _noise_floor(sse[pick], best["held_weight"], w)}
 
 
 def _transform(blocks, coef, q, n) -> SparseFourier:
