@@ -14,8 +14,9 @@ per stage on a (.., 2, h) view, then the 2^-n scale qary_fft applies). The floor
 time. "passes" is how often plmscope streams the array through memory: the input copy is
 fused into the cache-blocked low sites; rows of up to 4 MB, when the batch spreads evenly
 over the threads, are finished in cache one row per task (one pass: read the input, write
-the output); other rows past one block take a second pass for their column panels. Run with OMP_WAIT_POLICY=passive on a loaded machine: spinning OpenMP threads
-otherwise lose whole time slices at 2 threads. Times are medians of --trials
+the output); other rows past one block take a second pass for their column panels. Run
+with OMP_WAIT_POLICY=passive on a loaded machine: spinning OpenMP threads otherwise lose
+whole time slices at 2 threads. Times are medians of --trials
 warm runs (one warm-up each), for every side. --profile adds, per case, where plmscope's
 time goes: the same transform in place on a warm, already faulted array (arithmetic and
 cache traffic only), and the page faults of a fresh output of that size (np.empty_like(out)
