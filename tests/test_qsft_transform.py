@@ -87,8 +87,9 @@ def test_structural_dedup_equals_sorting(q, n, b, C, R, kind, seed, how):
     M = design.subsampling_matrices(rng, q, n, b, C)
     D = design.delay_rows(rng, q, n, kind, R)
     points, _ = design.query_points(M, D, q)
-    unique, inverse, removed, found_by = design.design_order_variants(points, M, D, q)
-    assert found_by == how
+    unique, inverse, removed, found_by = design.design_order_variants(points, M, D, q,
+                                                                      method="structure")
+    assert found_by == how  # "sort" where the structure cannot be used
     ref_unique, ref_inverse = first_occurrence_order(points)
     np.testing.assert_array_equal(unique, ref_unique)
     np.testing.assert_array_equal(inverse, ref_inverse)
@@ -109,6 +110,7 @@ def test_inverse_mod_composite_q():
 
 
 def test_recover_same_with_sorted_fallback(monkeypatch):
+    monkeypatch.setattr(design, "SORT_BELOW", 0)  # this small design would be sorted anyway
     q, n, b = 5, 6, 2
     truth = random_real_transform(q, n, {1: (4, 1.0), 2: (4, 0.5)}, 0.2, np.random.default_rng(0))
     oracle = SurrogateOracle(truth, 0.05, seed=1)
@@ -123,3 +125,27 @@ def test_recover_same_with_sorted_fallback(monkeypatch):
     np.testing.assert_array_equal(sorted_run.transform.frequencies, ours.transform.frequencies)
     np.testing.assert_array_equal(sorted_run.transform.values, ours.transform.values)
     assert "found from the design's structure" in str(qsft.plan(q, n, b, 3, "nso", 2))
+
+
+@pytest.mark.parametrize("q,n,b,C,R,seed", [(20, 6, 2, 2, 2, 3), (4, 10, 4, 2, 2, 0),
+                                            (2, 5, 2, 4, 3, 5)])
+def test_small_designs_sorted_large_solved(monkeypatch, q, n, b, C, R, seed):
+    rng = np.random.default_rng(seed)
+    M = design.subsampling_matrices(rng, q, n, b, C)
+    D = design.delay_rows(rng, q, n, "nso", R)
+    points, _ = design.query_points(M, D, q)
+    total = points.shape[0] * points.shape[1] * points.shape[2]
+    small = design.design_order_variants(points, M, D, q)
+    assert total < design.SORT_BELOW and small[3] == "sort"
+    assert "found by sorting" in str(qsft.plan(q, n, b, C, "nso", R))
+    monkeypatch.setattr(design, "SORT_BELOW", total)  # now it counts as large
+    large = design.design_order_variants(points, M, D, q)
+    forced = design.design_order_variants(points, M, D, q, method="structure")
+    assert large[3] == forced[3]  # the structure where it can be used, else still sorting
+    monkeypatch.setattr(design, "FEW_REMOVED", 0)  # the masked compaction
+    masked = design.design_order_variants(points, M, D, q)
+    for a, b_, c_ in zip(small[:3], large[:3], masked[:3]):
+        np.testing.assert_array_equal(a, b_)
+        np.testing.assert_array_equal(a, c_)
+    with pytest.raises(ValueError, match="method must be"):
+        design.design_order_variants(points, M, D, q, method="hash")

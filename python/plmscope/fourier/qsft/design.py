@@ -60,7 +60,8 @@ class QueryPlan:
         return (f"q-SFT plan: {self.num_samples:,} queries = {self.num_subsample} subsamples x "
                 f"{self.q}^{self.b} = {self.num_bins:,} bins x {self.num_delays} delays "
                 f"({self.delays}, {self.num_repeat} repeat(s)); at most {self.num_samples:,} "
-                f"oracle calls: {DEDUP_NOTE}; ~{self.memory_bytes / _GIB:.2f} GiB of memory")
+                f"oracle calls: {dedup_note(self.num_samples)}; "
+                f"~{self.memory_bytes / _GIB:.2f} GiB of memory")
 
 
     def arguments(self) -> dict:
@@ -70,9 +71,14 @@ class QueryPlan:
 
 
 # Why and how the design is de-duplicated (the plan printout says it).
-DEDUP_NOTE = ("points that coincide are asked once, found from the design's structure (two "
-              "groups always share the P points l = 0; other coincidences are solved for "
-              "from the matrices, not sorted out of all points), asked in design order")
+def dedup_note(num_samples: int) -> str:
+    if num_samples < SORT_BELOW:
+        return ("points that coincide are asked once, found by sorting the points (under "
+                f"{SORT_BELOW:,} points that is cheaper than solving for them from the "
+                "matrices), asked in design order")
+    return ("points that coincide are asked once, found from the design's structure (two "
+            "groups always share the P points l = 0; other coincidences are solved for "
+            "from the matrices, not sorted out of all points), asked in design order")
 
 
 def plan(q: int, n: int, b: int, num_subsample: int = 3, delays: str = "nso",
@@ -196,8 +202,9 @@ def _with_variants(the_plan, seed, matrices, delays, nthreads, t0) -> Design:
     q = the_plan.q
     points, _ = query_points(matrices, delays, q, False, nthreads)
     t1 = time.perf_counter()
-    # asked in design order, each point where it first occurs; duplicates solved for from the
-    # matrices (sorting every point costs 10x more where 22 of 7.04M coincide)
+    # asked in design order, each point where it first occurs; in a large design the
+    # duplicates are solved for from the matrices (sorting costs 30x more where 22 of 7.04M
+    # coincide), a small one is sorted
     variants, inverse, _, how = design_order_variants(points, matrices, delays, q, nthreads)
     del points
     timings = {"design": t1 - t0, "dedup": time.perf_counter() - t1}
@@ -562,32 +569,51 @@ def structural_duplicates(points: np.ndarray, matrices: np.ndarray, delays: np.n
     return positions[first].astype(np.int64), sources[first].astype(np.int64)
 
 
+# Below this many design points sorting them is cheaper than solving for the coincidences
+# (measured: 11,264 points sort in 1 ms, the structural solve takes 3.4 ms; at 2^18 both
+# take ~15 ms; at 7.04M sorting takes 1.8 s, the solve 0.06 s).
+SORT_BELOW = 2**18
+FEW_REMOVED = 1024  # up to this many duplicates the kept runs are copied slice by slice
+
+
 def design_order_variants(points: np.ndarray, matrices: np.ndarray, delays: np.ndarray,
-                          q: int, nthreads: int = 0):
+                          q: int, nthreads: int = 0, method: str = "auto"):
     """(distinct variants (m, n) uint8 in design order, inverse index of every point,
     number of duplicates removed, how they were found: "structure" or "sort"). A point is
     kept where it first occurs in (group, delay, l) order, so the answers arrive in nearly
-    the order the transform reads them. The duplicates are solved for from the matrices
-    (:func:`structural_duplicates`); where that cannot be used the points are sorted, with
-    the same result."""
+    the order the transform reads them. ``method="auto"`` sorts the points of a design
+    smaller than ``SORT_BELOW`` and solves for the duplicates from the matrices
+    (:func:`structural_duplicates`) in a larger one, falling back to sorting where the
+    structure cannot be used; "structure" and "sort" force one way. Every way gives the
+    same result."""
+    if method not in ("auto", "structure", "sort"):
+        raise ValueError(f"method must be 'auto', 'structure' or 'sort', got {method!r}")
     n = points.shape[-1]
     flat = points.reshape(-1, n)
     total = flat.shape[0]
+    if method == "sort" or (method == "auto" and total < SORT_BELOW):
+        return _sorted_design_order(flat, q, nthreads) + ("sort",)
     found = structural_duplicates(points, matrices, delays, q)
     if found is None:
         return _sorted_design_order(flat, q, nthreads) + ("sort",)
     positions, sources = found
     if positions.size == 0:
         return flat, np.arange(total, dtype=np.int64), 0, "structure"
-    # every point after the k-th removed one moves k places up; a removed one points where
-    # its first occurrence went (never itself removed: it is the earliest copy)
-    inverse = np.empty(total, dtype=np.int64)
-    unique = np.empty((total - positions.size, n), dtype=np.uint8)
-    starts = np.concatenate([[0], positions + 1])
-    bounds = np.append(positions, total)
-    for k, (s, e) in enumerate(zip(starts, bounds)):
-        inverse[s:e] = np.arange(s - k, e - k)
-        unique[s - k:e - k] = flat[s:e]
+    # a kept point moves up by the removed points before it; a removed one points where its
+    # first occurrence went (never itself removed: it is the earliest copy). Few removed
+    # points: copy the runs between them (one pass, as a slice each); many: a mask.
+    if positions.size <= FEW_REMOVED:
+        inverse = np.empty(total, dtype=np.int64)
+        unique = np.empty((total - positions.size, n), dtype=np.uint8)
+        starts = np.concatenate([[0], positions + 1])
+        for k, (s, e) in enumerate(zip(starts, np.append(positions, total))):
+            inverse[s:e] = np.arange(s - k, e - k)
+            unique[s - k:e - k] = flat[s:e]
+    else:
+        kept = np.ones(total, dtype=bool)
+        kept[positions] = False
+        inverse = np.arange(total, dtype=np.int64) - np.cumsum(~kept)
+        unique = flat[kept]
     inverse[positions] = inverse[sources]
     return unique, inverse, int(positions.size), "structure"
 
