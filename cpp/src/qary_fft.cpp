@@ -22,10 +22,6 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "plmscope/check.h"
 #include "plmscope/parallel.h"
 #include "plmscope/simd.h"
@@ -71,13 +67,6 @@ constexpr std::int64_t kMinPanelWidth = 8;
 // Rows up to this size are transformed one whole row per task when the batch has enough
 // rows, so a row is still in cache (L2/L3) when its column panels read it back.
 constexpr std::int64_t kRowCacheBytes = 4 * 1024 * 1024;
-// Out-of-place outputs of at least this size, finished one row per task, are written past
-// the cache (non-temporal stores): they cannot stay cached anyway, and a plain store to a
-// line not in cache first reads it from memory (q = 20, 56 MB into a faulted array: 15 ms
-// against 17-19 ms at one thread). Into freshly faulted pages, whose zeroed lines the kernel
-// has just left in cache, streaming gains nothing, so the two-sweep path keeps plain stores.
-// Smaller outputs stay in cache for the caller.
-constexpr std::int64_t kStreamBytes = 32 * 1024 * 1024;
 constexpr double kPi = 3.14159265358979323846;
 
 enum class Kind { H2, H4, H8, D3, D4, D5, D8, D20, Direct };
@@ -227,41 +216,6 @@ class Scratch {
   std::unique_ptr<E, Free> ptr_;
   std::int64_t size_ = 0;
 };
-
-// dst[0, count) = src[0, count). streamed: with non-temporal stores (SSE2, so every x86-64
-// copy of the kernels has them), which write whole lines without reading them first and
-// leave the cache to the data still being transformed. Needs store_fence() before
-// another thread reads dst.
-template <class E>
-void store_span(E* dst, const E* src, std::int64_t count, bool streamed) {
-  std::size_t bytes = std::size_t(count) * sizeof(E);
-#if defined(__SSE2__)
-  if (streamed) {
-    auto* d = reinterpret_cast<char*>(dst);
-    const auto* s = reinterpret_cast<const char*>(src);
-    const std::size_t head =
-        std::min<std::size_t>(bytes, (16 - reinterpret_cast<std::uintptr_t>(d) % 16) % 16);
-    std::memcpy(d, s, head);
-    d += head;
-    s += head;
-    bytes -= head;
-    for (; bytes >= 16; bytes -= 16, d += 16, s += 16)
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d),
-                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
-    std::memcpy(d, s, bytes);
-    return;
-  }
-#endif
-  (void)streamed;
-  std::memcpy(dst, src, bytes);
-}
-
-// Orders this thread's non-temporal stores before whatever it does next.
-inline void store_fence() {
-#if defined(__SSE2__)
-  _mm_sfence();
-#endif
-}
 
 // Complex values packed as (re, im, re, im, ...) in GCC/Clang vectors, for the length-20
 // codelet (qary_fft_kernels.inc defines Packed<T> on them for each instruction set: 16-byte
