@@ -5,13 +5,18 @@ how close `plmscope plan`'s prediction comes to a measured run.
    Sides: LocalExecutor (no Ray), RayExecutor with 2 actors, and the plain Ray code a user
    would write beside it: 2 actors holding the oracle, ``ray.util.ActorPool.map_unordered``
    over the same shards, results collected on the driver (``plain_ray_run``; ActorPool keeps
-   one shard per actor in flight, RayExecutor two). Every Ray side starts its actors inside
-   the timed run and stops them at its end. The per-shard cost is the slope between two shard
-   counts, (T(S2) - T(S1)) / (S2 - S1), so actor start-up cancels out; each T is the median
-   of --trials runs after one warm-up. It bounds how many shards per second one driver can
-   hand out (the planner assumes it keeps up). "vs plain" = per-shard cost / the plain
-   loop's: what RayExecutor's bookkeeping (shard checks, retries, progress, per-actor table)
-   costs over the bare loop.
+   one shard per actor in flight, RayExecutor two). Both Ray sides keep their actors warm
+   between runs (RayExecutor inside ``with``; the plain actors are started once): actor
+   start-up varies by a second from run to run, which over a few hundred shards would swamp
+   a cost of a millisecond per shard. Each actor asks for half a CPU, so both sides' actors
+   stay up together on a 2-CPU cluster (they idle in turn; the oracle needs no CPU). The
+   per-shard cost is the slope between two shard counts, (T(S2) - T(S1)) / (S2 - S1), so
+   fixed per-run costs (RayExecutor sends the oracle's recipe to its kept actors) cancel
+   out; each T is the median of --trials runs after one warm-up, the sides taking turns so
+   they share the load. It bounds how many shards per second one driver can hand out (the
+   planner assumes it keeps up). "vs plain" = per-shard cost / the plain loop's: what
+   RayExecutor's bookkeeping (shard checks, retries, progress, per-actor table) costs over
+   the bare loop.
 2. Prediction: a simulated device that takes m / rate seconds per shard (sleeping, so it
    needs no CPU and 1..4 actors fit on a 2-core machine), the run timed end to end against
    ``estimate_run(queries, rate, actors, ...)`` with the actors' mean start-up (ready_s) as
@@ -64,31 +69,44 @@ class PlainScorer:
         return index, self.oracle(variants)
 
 
-def plain_ray_run(ray, oracle, tasks, on_result, num_actors=2, num_cpus=1.0) -> None:
-    """The strongest plain baseline beside RayExecutor.run: ``num_actors`` PlainScorer actors,
-    an ActorPool handing each free actor the next shard, ``on_result(index, values)`` on the
-    driver as shards finish; the actors are stopped at the end, as RayExecutor's are."""
+def start_plain_actors(ray, oracle, num_actors=2, num_cpus=1.0) -> list:
+    """``num_actors`` PlainScorer actors holding ``oracle``."""
+    scorer = ray.remote(PlainScorer).options(num_cpus=num_cpus)
+    return [scorer.remote(oracle) for _ in range(num_actors)]
+
+
+def plain_ray_run(actors, tasks, on_result) -> None:
+    """The strongest plain baseline beside RayExecutor.run: an ActorPool handing each free
+    actor the next (index, variants) shard, ``on_result(index, values)`` on the driver as
+    shards finish."""
     from ray.util import ActorPool
 
-    scorer = ray.remote(PlainScorer).options(num_cpus=num_cpus)
-    actors = [scorer.remote(oracle) for _ in range(num_actors)]
-    try:
-        pool = ActorPool(actors)
-        for index, values in pool.map_unordered(lambda a, t: a.score.remote(*t), tasks):
-            on_result(index, values)
-    finally:
-        for actor in actors:
-            ray.kill(actor)
+    pool = ActorPool(actors)
+    for index, values in pool.map_unordered(lambda a, t: a.score.remote(*t), tasks):
+        on_result(index, values)
 
 
 class PlainRay:
-    """plain_ray_run with the executor interface, so one timing loop runs every side."""
+    """The plain loop with the executor interface, so one timing loop runs every side. The
+    actors start on the first run, with its oracle, and are kept until the ``with`` block
+    ends (as RayExecutor keeps its own inside one); later runs reuse them and their oracle."""
 
-    def __init__(self, ray, num_actors, num_cpus):
+    def __init__(self, ray, num_actors=2, num_cpus=1.0):
         self.ray, self.num_actors, self.num_cpus = ray, num_actors, num_cpus
+        self.actors = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for actor in self.actors:
+            self.ray.kill(actor)
+        self.actors = []
 
     def run(self, oracle, tasks, on_result):
-        plain_ray_run(self.ray, oracle, tasks, on_result, self.num_actors, self.num_cpus)
+        if not self.actors:
+            self.actors = start_plain_actors(self.ray, oracle, self.num_actors, self.num_cpus)
+        plain_ray_run(self.actors, tasks, on_result)
 
 
 def tasks_of(num, size, n=10, seed=0):
@@ -112,23 +130,23 @@ def main() -> None:
     ray.init(num_cpus=args.cpus, num_gpus=0, include_dashboard=False, logging_level="ERROR")
     try:
         rows = []
-        m, s1, s2 = 1000, 50, 250
+        m, s1, s2 = 1000, 100, 1100
         small, big = tasks_of(s1, m), tasks_of(s2, m)
-        sides = [("local", LocalExecutor),
-                 ("ray, 2 actors: RayExecutor", lambda: RayExecutor(num_actors=2, num_cpus=1,
-                                                                    progress=False)),
-                 ("ray, 2 actors: plain ActorPool loop", lambda: PlainRay(ray, 2, 1))]
-        times = {name: {s1: [], s2: []} for name, _ in sides}
-        print(f"1. executor overhead: shards of {m:,} variants (n = 10), an oracle doing no work; "
-              f"vs plain = per-shard cost / the plain ActorPool loop's")
-        with pinned_threads(0) as pin:
+        print(f"1. executor overhead: shards of {m:,} variants (n = 10), an oracle doing no work, "
+              f"warm actors; vs plain = per-shard cost / the plain ActorPool loop's")
+        with pinned_threads(0) as pin, \
+                RayExecutor(num_actors=2, num_cpus=0.5, progress=False) as executor, \
+                PlainRay(ray, num_actors=2, num_cpus=0.5) as plain:
+            sides = [("local", LocalExecutor()), ("ray, 2 actors: RayExecutor", executor),
+                     ("ray, 2 actors: plain ActorPool loop", plain)]
+            times = {name: {s1: [], s2: []} for name, _ in sides}
             print(machine_line(pin.threads))
-            for name, make in sides:  # warm-up: the cluster's worker pool, imports
-                run_once(make(), Zeros(), small)
+            for name, side in sides:  # warm-up: starts the actors
+                run_once(side, Zeros(), small)
             for _ in range(args.trials):  # the sides take turns, so they share the load
-                for name, make in sides:
+                for name, side in sides:
                     for count, tasks in ((s1, small), (s2, big)):
-                        times[name][count].append(run_once(make(), Zeros(), tasks))
+                        times[name][count].append(run_once(side, Zeros(), tasks))
             load_after = os.getloadavg()[0]
         for name, _ in sides:
             t1, t2 = (statistics.median(times[name][c]) for c in (s1, s2))
@@ -137,9 +155,9 @@ def main() -> None:
                          "per shard ms": per_shard * 1e3,
                          "shards/s": 1 / per_shard if per_shard > 0 else float("inf"),
                          "variants/s": m / per_shard if per_shard > 0 else float("inf")})
-        plain = rows[-1]["per shard ms"]
+        plain_ms = rows[-1]["per shard ms"]
         for row in rows:
-            row["vs plain"] = row["per shard ms"] / plain
+            row["vs plain"] = row["per shard ms"] / plain_ms
         print_table(rows, list(rows[0]))
         print(f"load at the end: {load_after:.2f}")
 
