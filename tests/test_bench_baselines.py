@@ -144,16 +144,20 @@ def bench_on_worker_path():
 
 
 @pytest.mark.slow  # starts a Ray cluster
-def test_plain_ray_loop_answers_every_shard_once(ray_cluster):
-    tasks = bench_distributed.tasks_of(7, 13)
+def test_plain_ray_loop_answers_every_shard_once_and_reuses_its_actors(ray_cluster):
     got = {}
 
     def collect(index, values):
         assert index not in got
         got[index] = np.asarray(values)
 
-    bench_distributed.PlainRay(ray_cluster, num_actors=2, num_cpus=1).run(RowSums(), tasks,
-                                                                          collect)
-    assert sorted(got) == [index for index, _ in tasks]
-    for index, variants in tasks:
-        np.testing.assert_array_equal(got[index], RowSums()(variants))
+    with bench_distributed.PlainRay(ray_cluster, num_actors=2, num_cpus=0.5) as plain:
+        for num in (7, 3):  # the second run on the actors the first started
+            tasks = bench_distributed.tasks_of(num, 13, seed=num)
+            got.clear()
+            plain.run(RowSums(), tasks, collect)
+            assert sorted(got) == [index for index, _ in tasks]
+            for index, variants in tasks:
+                np.testing.assert_array_equal(got[index], RowSums()(variants))
+            assert len(plain.actors) == 2
+    assert plain.actors == []
