@@ -1,4 +1,4 @@
-"""GPU kernels against the device's memory bandwidth, the libraries peers and plain torch.
+"""GPU kernels against the device's memory bandwidth, the published libraries and plain torch.
 
 1. qary_fft, q = 20 / n = 5 / batch 64 and q = 2 / n = 26 (complex64; also complex128 and
    the real float32 Walsh-Hadamard path). Kernel: the in-place transform's effective
@@ -32,8 +32,10 @@
    itself costs; target under 1 s) and of the whole wall time. Needs plmscope.fourier.qsft
    and the published transform under PLMSCOPE_DATA; reported as skipped without them.
 
-Fixed seeds; every side of every table is timed the same way: 2 warm-up runs, then the median
-of --trials (>= 3) timings, each ended by a device synchronise.
+Fixed seeds; every side of every comparison is timed the same way: 2 warm-up runs, then the
+median of --trials (>= 3) timings, each ended by a device synchronise (the in-place kernel:
+a forward and an inverse per timing, halved; the --sweep of launch shapes: 1 warm-up and
+max(3, trials / 2) timings).
 Run on a GPU machine with a CUDA build (PLMSCOPE_ENABLE_CUDA=ON), torch and (optional) CuPy:
     PYTHONPATH=python python3 bench/bench_gpu.py [--trials 10] [--skip-qsft] [--sweep]
 """
