@@ -1,22 +1,23 @@
-"""RayExecutor on a local Ray cluster: its per-shard overhead against a plain Ray loop, and
+"""RayExecutor on a local Ray cluster: its per-shard overhead against plain Ray loops, and
 how close `plmscope plan`'s prediction comes to a measured run.
 
 1. Overhead: an oracle that does no work (returns zeros), S shards of m variants (n = 10).
    Sides: LocalExecutor (no Ray), RayExecutor with 2 actors, and the plain Ray code a user
-   would write beside it: 2 actors holding the oracle, ``ray.util.ActorPool.map_unordered``
-   over the same shards, results collected on the driver (``plain_ray_run``; ActorPool keeps
-   one shard per actor in flight, RayExecutor two). Both Ray sides keep their actors warm
+   would write beside it, 2 actors holding the oracle and the results collected on the
+   driver: ``ray.util.ActorPool.map_unordered`` over the same shards (``plain_ray_run``; one
+   shard per actor in flight), and a ``ray.wait`` loop keeping two shards per actor in
+   flight as RayExecutor does (``plain_wait_run``). The Ray sides keep their actors warm
    between runs (RayExecutor inside ``with``; the plain actors are started once): actor
    start-up varies by a second from run to run, which over a few hundred shards would swamp
-   a cost of a millisecond per shard. Each actor asks for half a CPU, so both sides' actors
+   a cost of a millisecond per shard. Each actor asks for a quarter of a CPU, so all six
    stay up together on a 2-CPU cluster (they idle in turn; the oracle needs no CPU). The
    per-shard cost is the slope between two shard counts, (T(S2) - T(S1)) / (S2 - S1), so
    fixed per-run costs (RayExecutor sends the oracle's recipe to its kept actors) cancel
    out; each T is the median of --trials runs after one warm-up, the sides taking turns so
    they share the load. It bounds how many shards per second one driver can hand out (the
-   planner assumes it keeps up). "vs plain" = per-shard cost / the plain loop's: what
-   RayExecutor's bookkeeping (shard checks, retries, progress, per-actor table) costs over
-   the bare loop.
+   planner assumes it keeps up). "vs pool" and "vs wait" = per-shard cost / that plain
+   loop's: what RayExecutor's bookkeeping (shard checks, retries, progress, per-actor table)
+   costs over a bare loop.
 2. Prediction: a simulated device that takes m / rate seconds per shard (sleeping, so it
    needs no CPU and 1..4 actors fit on a 2-core machine), the run timed end to end against
    ``estimate_run(queries, rate, actors, ...)`` with the actors' mean start-up (ready_s) as
@@ -86,13 +87,38 @@ def plain_ray_run(actors, tasks, on_result) -> None:
         on_result(index, values)
 
 
-class PlainRay:
-    """The plain loop with the executor interface, so one timing loop runs every side. The
-    actors start on the first run, with its oracle, and are kept until the ``with`` block
-    ends (as RayExecutor keeps its own inside one); later runs reuse them and their oracle."""
+def plain_wait_run(ray, actors, tasks, on_result, inflight=2) -> None:
+    """The same with ``inflight`` shards queued on each actor (RayExecutor's default depth),
+    so an actor never waits for the driver: ``ray.wait`` for the first answer, hand that
+    actor the next shard."""
+    pending = iter(tasks)
+    running = {}
 
-    def __init__(self, ray, num_actors=2, num_cpus=1.0):
-        self.ray, self.num_actors, self.num_cpus = ray, num_actors, num_cpus
+    def submit(actor):
+        task = next(pending, None)
+        if task is not None:
+            running[actor.score.remote(*task)] = actor
+
+    for _ in range(inflight):
+        for actor in actors:
+            submit(actor)
+    while running:
+        (ref,), _ = ray.wait(list(running), num_returns=1)
+        actor = running.pop(ref)
+        submit(actor)
+        on_result(*ray.get(ref))
+
+
+class PlainRay:
+    """A plain loop ("pool": plain_ray_run, "wait": plain_wait_run) with the executor
+    interface, so one timing loop runs every side. The actors start on the first run, with
+    its oracle, and are kept until the ``with`` block ends (as RayExecutor keeps its own
+    inside one); later runs reuse them and their oracle."""
+
+    def __init__(self, ray, num_actors=2, num_cpus=1.0, loop="pool"):
+        if loop not in ("pool", "wait"):
+            raise ValueError(f"loop must be 'pool' or 'wait', got {loop!r}")
+        self.ray, self.num_actors, self.num_cpus, self.loop = ray, num_actors, num_cpus, loop
         self.actors = []
 
     def __enter__(self):
@@ -106,7 +132,10 @@ class PlainRay:
     def run(self, oracle, tasks, on_result):
         if not self.actors:
             self.actors = start_plain_actors(self.ray, oracle, self.num_actors, self.num_cpus)
-        plain_ray_run(self.actors, tasks, on_result)
+        if self.loop == "pool":
+            plain_ray_run(self.actors, tasks, on_result)
+        else:
+            plain_wait_run(self.ray, self.actors, tasks, on_result)
 
 
 def tasks_of(num, size, n=10, seed=0):
@@ -133,12 +162,15 @@ def main() -> None:
         m, s1, s2 = 1000, 100, 1100
         small, big = tasks_of(s1, m), tasks_of(s2, m)
         print(f"1. executor overhead: shards of {m:,} variants (n = 10), an oracle doing no work, "
-              f"warm actors; vs plain = per-shard cost / the plain ActorPool loop's")
+              f"warm actors; vs pool / vs wait = per-shard cost / that plain loop's")
+        cpus = 0.25  # three Ray sides x 2 actors on 2 CPUs
         with pinned_threads(0) as pin, \
-                RayExecutor(num_actors=2, num_cpus=0.5, progress=False) as executor, \
-                PlainRay(ray, num_actors=2, num_cpus=0.5) as plain:
+                RayExecutor(num_actors=2, num_cpus=cpus, progress=False) as executor, \
+                PlainRay(ray, 2, cpus, loop="pool") as pool, \
+                PlainRay(ray, 2, cpus, loop="wait") as wait:
             sides = [("local", LocalExecutor()), ("ray, 2 actors: RayExecutor", executor),
-                     ("ray, 2 actors: plain ActorPool loop", plain)]
+                     ("ray, 2 actors: plain ActorPool loop", pool),
+                     ("ray, 2 actors: plain ray.wait loop, 2 in flight", wait)]
             times = {name: {s1: [], s2: []} for name, _ in sides}
             print(machine_line(pin.threads))
             for name, side in sides:  # warm-up: starts the actors
@@ -155,9 +187,10 @@ def main() -> None:
                          "per shard ms": per_shard * 1e3,
                          "shards/s": 1 / per_shard if per_shard > 0 else float("inf"),
                          "variants/s": m / per_shard if per_shard > 0 else float("inf")})
-        plain_ms = rows[-1]["per shard ms"]
+        pool_ms, wait_ms = rows[-2]["per shard ms"], rows[-1]["per shard ms"]
         for row in rows:
-            row["vs plain"] = row["per shard ms"] / plain_ms
+            row["vs pool"] = row["per shard ms"] / pool_ms
+            row["vs wait"] = row["per shard ms"] / wait_ms
         print_table(rows, list(rows[0]))
         print(f"load at the end: {load_after:.2f}")
 
