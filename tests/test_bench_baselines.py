@@ -143,15 +143,21 @@ def bench_on_worker_path():
         os.environ["PYTHONPATH"] = saved
 
 
+def test_plain_ray_names_the_loops_it_knows():
+    with pytest.raises(ValueError, match="loop must be 'pool' or 'wait'"):
+        bench_distributed.PlainRay(None, loop="actorpool")
+
+
 @pytest.mark.slow  # starts a Ray cluster
-def test_plain_ray_loop_answers_every_shard_once_and_reuses_its_actors(ray_cluster):
+@pytest.mark.parametrize("loop", ["pool", "wait"])
+def test_plain_ray_loops_answer_every_shard_once_and_reuse_their_actors(ray_cluster, loop):
     got = {}
 
     def collect(index, values):
         assert index not in got
         got[index] = np.asarray(values)
 
-    with bench_distributed.PlainRay(ray_cluster, num_actors=2, num_cpus=0.5) as plain:
+    with bench_distributed.PlainRay(ray_cluster, num_actors=2, num_cpus=0.5, loop=loop) as plain:
         for num in (7, 3):  # the second run on the actors the first started
             tasks = bench_distributed.tasks_of(num, 13, seed=num)
             got.clear()
