@@ -10,18 +10,18 @@ threadpoolctl) and plmscope gets the same nthreads; numpy.fft is single-threaded
 The plain baselines a user would write: for q > 2 ``scipy.fft.fftn`` on the (q,)*n reshaped
 array; for the Walsh-Hadamard transform a numpy butterfly (``numpy_wht``: one add/subtract
 per stage on a (.., 2, h) view, then the 2^-n scale qary_fft applies). The floor is one
-``np.copy`` of the output (a fresh array, as every side returns one): vs_copy = time / copy
-time. "passes" is how often plmscope streams the array through memory: the input copy is
-fused into the cache-blocked low sites; rows of up to 4 MB, when the batch spreads evenly
-over the threads, are finished in cache one row per task (one pass: read the input, write
-the output); other rows past one block take a second pass for their column panels. Run
-with OMP_WAIT_POLICY=passive on a loaded machine: spinning OpenMP threads otherwise lose
-whole time slices at 2 threads. Times are medians of --trials
-warm runs (one warm-up each), for every side. --profile adds, per case, where plmscope's
-time goes: the same transform in place on a warm, already faulted array (arithmetic and
-cache traffic only), and the page faults of a fresh output of that size (np.empty_like(out)
-filled by numpy on one thread, minus the same fill of a faulted array), which a fresh output
-costs every side, np.copy included.
+``np.copy`` of the output (a fresh array, as every side returns one), timed in turns with
+plmscope (a, b, a, b, ...): vs_copy = time / copy time. "passes" is how often plmscope
+streams the array through memory: the input copy is fused into the cache-blocked low sites;
+rows of up to 4 MB, when the batch spreads evenly over the threads, are finished in cache
+one row per task (one pass: read the input, write the output); other rows past one block
+take a second pass for their column panels. Run with OMP_WAIT_POLICY=passive on a loaded
+machine: spinning OpenMP threads otherwise lose whole time slices at 2 threads. Times are
+medians of --trials warm runs (one warm-up each), for every side. --profile adds, per case,
+where plmscope's time goes: the same transform in place on a warm, already faulted array
+(arithmetic and cache traffic only), and the page faults of a fresh output of that size
+(np.empty_like(out) filled by numpy on one thread, minus the same fill of a faulted array),
+which a fresh output costs every side, np.copy included.
 Run: python bench/bench_fft.py [--threads N] [--profile]
 """
 from __future__ import annotations
@@ -34,7 +34,8 @@ import numpy as np
 import scipy.fft
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_line, median_time, pinned_threads, print_table, thread_counts  # noqa: E402
+from common import (machine_line, median_time, paired_median_times, pinned_threads,  # noqa: E402
+                    print_table, thread_counts)
 
 from plmscope import _core  # noqa: E402
 from plmscope.fourier import qary_fft  # noqa: E402
@@ -71,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=0,
                     help="one thread count for every side (default: 1 and all cores)")
-    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--trials", type=int, default=9)
     ap.add_argument("--profile", action="store_true",
                     help="also time the transform in place on a warm array, and the page "
                          "faults of a fresh output")
@@ -96,14 +97,16 @@ def main() -> None:
                 out = qary_fft(x, q, real=real, nthreads=nt)
                 ref = scipy.fft.fftn(cube, axes=axes, workers=nt).reshape(shape) / q**n
                 err = float(np.abs(out - ref).max())
-                t_ours = median_time(lambda: qary_fft(x, q, real=real, nthreads=nt), args.trials)
+                # the floor is timed in turns with plmscope, so both see the same machine
+                t_ours, t_copy = paired_median_times(
+                    lambda: qary_fft(x, q, real=real, nthreads=nt), lambda: np.copy(out),
+                    args.trials)
                 if q**n * batch <= 2**22:
                     t_np = median_time(lambda: np.fft.fftn(cube, axes=axes), args.trials)
                     t_sp = median_time(lambda: scipy.fft.fftn(cube, axes=axes, workers=nt),
                                        args.trials)
                 else:  # fftn over 24 length-2 axes takes tens of seconds: the butterfly stands in
                     t_np = t_sp = float("nan")
-                t_copy = median_time(lambda: np.copy(out), args.trials)
                 row = {
                     "threads": nt,
                     "case": f"q={q} n={n} batch={batch}" + (" real" if real else ""),

@@ -18,6 +18,23 @@ def median_time(fn, trials: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def paired_median_times(fa, fb, trials: int = 5, warmup: int = 1) -> tuple[float, float]:
+    """Median wall times of fa() and fb() in seconds, the calls alternating (a, b, a, b, ...)
+    after `warmup` calls of each, so both sides see the same machine: on a shared VM the
+    load and the state of freed memory (pages handed back to the host cost ~2.5 ms/MB to
+    touch again) drift between two blocks of trials timed one after the other."""
+    for _ in range(warmup):
+        fa()
+        fb()
+    ta, tb = [], []
+    for _ in range(trials):
+        for fn, times in ((fa, ta), (fb, tb)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb)
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     """Print rows as an aligned text table (floats to 4 significant digits)."""
     def fmt(v):
