@@ -1,3 +1,6 @@
+import gc
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -142,3 +145,30 @@ def test_out_of_place_equals_copy_then_in_place(q, n, batch, dtype, real, invers
                  else _core.qary_fft_copy(x, q, inverse, nthreads))
         np.testing.assert_array_equal(fused, want)
     np.testing.assert_array_equal(qary_fft(x, q, inverse=inverse, real=real, nthreads=1), want)
+
+
+@pytest.mark.parametrize("q,n,batch,real,kind", [
+    (20, 2, 3, False, "complex"), (20, 2, 3, False, "real"), (3, 1, 1, False, "int"),
+    (2, 5, 1, True, "real"), (20, 4, 5, False, "complex"), (2, 20, 1, True, "real"),
+    (20, 4, 5, False, "real")])
+def test_outputs_are_aligned_and_independent(q, n, batch, real, kind):
+    # the core's outputs from 4 MB on start on a 2 MB boundary (huge pages), others (and
+    # every converted input) on 64 bytes
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, q**n))
+    if kind == "complex":
+        x = x + 1j * rng.standard_normal(x.shape)
+    elif kind == "int":
+        x = np.round(10 * x).astype(np.int32)
+    out = qary_fft(x, q, real=real)
+    native = kind == "complex" or real
+    assert out.ctypes.data % (2 << 20 if native and out.nbytes >= 4 << 20 else 64) == 0
+    assert out.flags.writeable and out.flags.c_contiguous and out.shape == x.shape
+    expected = qary_fft_ref(x, q)
+    del x  # the output outlives its input
+    gc.collect()
+    np.testing.assert_allclose(out, expected.real if real else expected, atol=1e-12)
+    again = pickle.loads(pickle.dumps(out))
+    np.testing.assert_array_equal(again, out)
+    out[...] = 0  # its own memory: writing it changes no other array
+    np.testing.assert_allclose(again, expected.real if real else expected, atol=1e-12)

@@ -63,10 +63,22 @@ def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = F
         if real:
             return _core.walsh_hadamard_copy(x, bool(inverse), nthreads)
         return _core.qary_fft_copy(x, q, bool(inverse), nthreads)
-    out = np.array(x, dtype=dtype, order="C", copy=True)
+    out = _aligned_empty(x.shape, dtype)
+    np.copyto(out, x, casting="unsafe")
     if out.size:
         if real:
             _core.walsh_hadamard_inplace(out, bool(inverse), nthreads)
         else:
             _core.qary_fft_inplace(out, q, bool(inverse), nthreads)
     return out
+
+
+def _aligned_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array starting on a 64-byte boundary, as the core's own
+    outputs do: numpy's large arrays start 16 bytes past one, so the codelets' 64-byte loads
+    would each span two cache lines (1.2x slower at 2^24)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(nbytes + 64, dtype=np.uint8)
+    start = -buf.ctypes.data % 64
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
