@@ -27,7 +27,7 @@ side runs inside ``bench/common.py``'s ``pinned_threads`` at 1 thread and at all
 (small) / --paper-trials (paper) runs of ``recover`` after one warm-up, each peer
 --peer-trials / --paper-peer-trials runs after one warm-up. "bare FFT" is ``qary_fft`` of
 the (C P, q^b) samples alone, the transform phase's floor, and "transform_warm" the transform
-phase repeated on the same answers, timed as the bare FFT is (warm-up, then median): on
+phase repeated on the same answers, timed in turns with the bare FFT (warm-up, then median): on
 this VM memory freed for more than ~0.5 s is handed back to the host and costs ~2.5 ms/MB
 to touch again, which the phase inside a run pays for its fresh bins after the oracle
 phase (as every peer's phase does) and a repeated call does not. qsft 0.0.2 needs Python <= 3.10
@@ -62,7 +62,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_line, pinned_threads, print_table, thread_counts  # noqa: E402
+from common import (machine_line, paired_median_times, pinned_threads,  # noqa: E402
+                    print_table, thread_counts)
 
 from plmscope.fourier import SparseFourier, SurrogateOracle, qary_fft, qsft  # noqa: E402
 from plmscope.fourier.qsft import design  # noqa: E402
@@ -214,9 +215,8 @@ def run_plmscope(case: Case, trials: int, counts: list[int]):
                     for _ in range(trials)]
             timings[pin.threads] = {k: statistics.median(r.timings[k] for r in runs)
                                     for k in first.timings}
-            timings[pin.threads]["bare_fft"] = bare_fft(table, q, n, pin.threads, trials)
-            timings[pin.threads]["transform_warm"] = warm_transform(runs[0], table,
-                                                                    pin.threads, trials)
+            timings[pin.threads]["transform_warm"], timings[pin.threads]["bare_fft"] = \
+                warm_transform_and_bare_fft(runs[0], table, pin.threads, trials)
         accs[pin.threads] = accuracy(runs[0].transform, case)
     if len({json.dumps(a, sort_keys=True) for a in accs.values()}) > 1:
         raise RuntimeError(f"plmscope differs between thread counts: {accs}")
@@ -224,37 +224,19 @@ def run_plmscope(case: Case, trials: int, counts: list[int]):
     return timings, next(iter(accs.values())), accuracy(peel_only.transform, case), table, first
 
 
-def warm_transform(run, table: TableOracle, nthreads: int, trials: int) -> float:
-    """Median time of the transform phase (recover's design_bins: gather, mean, FFTs)
-    repeated on one run's answers right after a warm-up call, as bare_fft is timed. In a
-    run the phase follows seconds of oracle calls, and this VM hands memory freed that long
-    ago back to its host: a fresh 112 MB array then costs ~0.3 s to touch (np.copy of 128 MB
-    measured 310-380 ms at that point of a run, 10-15 ms when repeated), which the warm
-    figure leaves out and the run's own figure (and every peer's) includes."""
+def warm_transform_and_bare_fft(run, table: TableOracle, nthreads: int, trials: int):
+    """Median times of the transform phase (recover's design_bins: gather, mean, FFTs)
+    repeated on one run's answers, and of the bare FFT (qary_fft of the (C P, q^b) samples
+    alone, in design order), timed in turns after a warm-up each. In a run the phase
+    follows seconds of oracle calls, and this VM hands memory freed that long ago back to
+    its host: a fresh 112 MB array then costs ~0.3 s to touch (np.copy of 128 MB measured
+    310-380 ms at that point of a run, 10-15 ms when repeated), which the warm figure
+    leaves out and the run's own figure (and every peer's) includes."""
     d = run.design
     answers = table(d.variants)
-    design_bins(d, answers, nthreads)
-    times = []
-    for _ in range(trials):
-        t0 = time.perf_counter()
-        design_bins(d, answers, nthreads)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def bare_fft(table: TableOracle, q: int, n: int, nthreads: int, trials: int) -> float:
-    """Median time of qary_fft on the (C P, q^b) samples alone (answers in design order)."""
-    matrices, delays = plmscope_design(q, n, B)
-    points, _ = design.query_points(matrices, delays, q)
-    samples = table(points.reshape(-1, n)).reshape(-1, q**B)
-    del points
-    qary_fft(samples, q, nthreads=nthreads)
-    times = []
-    for _ in range(trials):
-        t0 = time.perf_counter()
-        qary_fft(samples, q, nthreads=nthreads)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    samples = answers[d.inverse].reshape(-1, d.plan.num_bins)
+    return paired_median_times(lambda: design_bins(d, answers, nthreads),
+                               lambda: qary_fft(samples, d.plan.q, nthreads=nthreads), trials)
 
 
 def peer_median(run, trials: int):
@@ -441,7 +423,7 @@ def compare(case: Case, args, trials: int, peer_trials: int):
         print(f"{label}: transform phase warm {t['transform_warm']:.4f} s = "
               f"{t['transform_warm'] / t['bare_fft']:.2f}x the bare FFT ({t['bare_fft']:.4f} s, "
               f"timed the same way; target <= 1.5x); in the run {t['transform']:.4f} s "
-              "(fresh memory after the oracle phase: see warm_transform)")
+              "(fresh memory after the oracle phase: see warm_transform_and_bare_fft)")
     if peers:
         print("ratios (peer time / plmscope time, same thread count; design_x includes "
               "de-duplication, decode_x includes refine):")
