@@ -196,10 +196,11 @@ def test_query_points_match_definition():
         for p in range(D.shape[0]):
             np.testing.assert_array_equal(pts[c, p], (grid @ M[c].T.astype(int) + D[p]) % 5)
     np.testing.assert_array_equal(codes, design.variant_codes(pts.reshape(-1, 4), 5))
-    uniq, inv = design.unique_variants(pts, codes, 5)
+    uniq, inv, removed, _ = design.design_order_variants(pts, M, D, 5)
     np.testing.assert_array_equal(uniq[inv], pts.reshape(-1, 4))
     ref = np.unique(pts.reshape(-1, 4), axis=0)
-    np.testing.assert_array_equal(uniq, ref)
+    np.testing.assert_array_equal(np.unique(uniq, axis=0), ref)
+    assert len(uniq) == len(ref) and removed == pts.reshape(-1, 4).shape[0] - len(ref)
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -390,16 +390,6 @@ def query_points(matrices: np.ndarray, delays: np.ndarray, q: int, with_codes: b
     return points, (codes if with_codes else None)
 
 
-def unique_variants(points: np.ndarray, codes: np.ndarray | None, q: int, nthreads: int = 0):
-    """(distinct variants (m, n) uint8 in code order, inverse index of every point)."""
-    n = points.shape[-1]
-    if codes is not None:
-        _, inverse, first = _core.unique_codes(codes, nthreads)
-        return np.take(points.reshape(-1, n), first, axis=0), inverse
-    unique, inverse = np.unique(points.reshape(-1, n), axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1)
-
-
 def variant_codes(points: np.ndarray, q: int) -> np.ndarray:
     """Flat index sum x_i q^(n-1-i) of each variant (int64); needs q^n < 2^63."""
     n = points.shape[-1]
