@@ -188,7 +188,8 @@ Plan<E> make_plan(int q, int n, bool inverse, bool hadamard, std::int64_t inner 
       inner > 1 ? std::max<std::int64_t>(1, kInnerBlockBytes / sizeof(E)) : max_block;
   plan.low = low_digits(plan.digits, inner, inner_block, &plan.block);
   const std::int64_t rows = plan.len / plan.block;
-  // Whole cache lines per panel row (for the streamed stores), where the panel is that wide.
+  // Whole cache lines per panel row, where the panel is that wide: two panels (two threads)
+  // never write the same line.
   const std::int64_t line = std::max<std::int64_t>(1, 64 / std::int64_t(sizeof(E)));
   std::int64_t w = kPanelBytes / std::int64_t(sizeof(E)) / std::max<std::int64_t>(rows, 1);
   if (w > line) w -= w % line;
