@@ -52,11 +52,11 @@ py::array_t<T> aligned_output(const std::vector<py::ssize_t>& shape) {
   const std::size_t bytes = std::max<std::size_t>(count, 1) * sizeof(T);
   constexpr std::size_t kHuge = std::size_t(2) << 20;
   const std::size_t align = bytes >= (std::size_t(4) << 20) ? kHuge : 64;
+  const std::size_t rounded = (bytes + align - 1) / align * align;
   void* raw = nullptr;
-  if (posix_memalign(&raw, align, (bytes + align - 1) / align * align) != 0)
-    throw std::bad_alloc();
+  if (posix_memalign(&raw, align, rounded) != 0) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (align == kHuge) madvise(raw, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
+  if (align == kHuge) madvise(raw, rounded, MADV_HUGEPAGE);
 #endif
   py::capsule owner(raw, [](void* p) { std::free(p); });
   return py::array_t<T>(shape, static_cast<T*>(raw), owner);
@@ -589,6 +589,12 @@ PYBIND11_MODULE(_core, m) {
         "Out-of-place real Walsh-Hadamard transform over the last axis (a new array).");
   m.def("walsh_hadamard_copy", &wht_copy<float>, py::arg("data").noconvert(),
         py::arg("inverse") = false, py::arg("nthreads") = 0);
+  m.def("aligned_bytes", [](std::int64_t nbytes) {
+          PLMSCOPE_CHECK(nbytes >= 0, "nbytes must be >= 0, got nbytes=" << nbytes);
+          return aligned_output<std::uint8_t>({static_cast<py::ssize_t>(nbytes)});
+        }, py::arg("nbytes"),
+        "An uninitialised uint8 array of nbytes, aligned as the transforms' outputs are (64 "
+        "bytes; 2 MB with huge pages from 4 MB), for inputs converted before a transform.");
   m.def("qary_fft_gather", &fft_gather, py::arg("values"), py::arg("index").noconvert(),
         py::arg("shift"), py::arg("q"), py::arg("nthreads") = 0,
         "Forward q-ary FFT of values[index] - shift over the last axis of index (rows, inner, "

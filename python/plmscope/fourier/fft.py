@@ -74,11 +74,9 @@ def qary_fft(x, q: int, inverse: bool = False, nthreads: int = 0, real: bool = F
 
 
 def _aligned_empty(shape, dtype) -> np.ndarray:
-    """An uninitialised C-contiguous array starting on a 64-byte boundary, as the core's own
-    outputs do: numpy's large arrays start 16 bytes past one, so the codelets' 64-byte loads
-    would each span two cache lines (1.2x slower at 2^24)."""
+    """An uninitialised C-contiguous array aligned as the core's own outputs are (numpy's
+    large arrays start 16 bytes past a 64-byte boundary, where the codelets' 64-byte loads
+    each span two cache lines: 1.2x slower at 2^24)."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(nbytes + 64, dtype=np.uint8)
-    start = -buf.ctypes.data % 64
-    return buf[start:start + nbytes].view(dtype).reshape(shape)
+    return _core.aligned_bytes(nbytes).view(dtype).reshape(shape)
