@@ -8,14 +8,7 @@ import time
 
 def median_time(fn, trials: int = 5, warmup: int = 1) -> float:
     """Median wall time of fn() in seconds over `trials` runs after `warmup` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(trials):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_times(fn, trials=trials, warmup=warmup)[0]
 
 
 def paired_median_times(fa, fb, trials: int = 5, warmup: int = 1) -> tuple[float, float]:
@@ -23,16 +16,22 @@ def paired_median_times(fa, fb, trials: int = 5, warmup: int = 1) -> tuple[float
     after `warmup` calls of each, so both sides see the same machine: on a shared VM the
     load and the state of freed memory (pages handed back to the host cost ~2.5 ms/MB to
     touch again) drift between two blocks of trials timed one after the other."""
+    return median_times(fa, fb, trials=trials, warmup=warmup)
+
+
+def median_times(*fns, trials: int = 5, warmup: int = 1) -> tuple[float, ...]:
+    """Median wall time in seconds of each fn, the calls taking turns, after `warmup`
+    rounds of them all."""
     for _ in range(warmup):
-        fa()
-        fb()
-    ta, tb = [], []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(trials):
-        for fn, times in ((fa, ta), (fb, tb)):
+        for fn, spent in zip(fns, times):
             t0 = time.perf_counter()
             fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(ta), statistics.median(tb)
+            spent.append(time.perf_counter() - t0)
+    return tuple(statistics.median(t) for t in times)
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:
