@@ -55,6 +55,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import machine_line, median_time, pinned_threads, print_table  # noqa: E402
 
 import plmscope  # noqa: E402
+from plmscope._checks import qary_log  # noqa: E402
 from plmscope import _core  # noqa: E402
 from plmscope.isotropy import gpu as isotropy_gpu  # noqa: E402
 from plmscope.fourier import SparseFourier, qary_fft  # noqa: E402
@@ -67,17 +68,6 @@ WARMUP = 2  # runs before the timed ones, the same for every side (cuFFT plans, 
 
 # -- baselines: plain code a competent user would write, for any device -------------------
 
-def qary_sites(length: int, q: int) -> int:
-    """n with q**n == length (n >= 1), or ValueError."""
-    n, size = 1, q
-    while size < length:
-        size, n = size * q, n + 1
-    if size != length:
-        raise ValueError(f"the last axis must have length q**n with n >= 1, got {length} "
-                         f"for q={q}")
-    return n
-
-
 def torch_fftn(x, q: int, inverse: bool = False):
     """qary_fft by torch.fft over the n sites: the last axis viewed as (q,) * n in C order
     (most significant site first, qary_fft's index order); norm="forward" puts q^-n on the
@@ -86,7 +76,7 @@ def torch_fftn(x, q: int, inverse: bool = False):
     refuses a dozen length-2 axes in one call on the CPU."""
     import torch
 
-    n = qary_sites(x.shape[-1], q)
+    n = qary_log(x.shape[-1], q)
     y = x.reshape(tuple(x.shape[:-1]) + (q,) * n)
     transform = torch.fft.ifftn if inverse else torch.fft.fftn
     for first in range(-n, 0, 3):
@@ -97,7 +87,7 @@ def torch_fftn(x, q: int, inverse: bool = False):
 def xp_fftn(fft, x, q: int, inverse: bool = False):
     """The same with a numpy-style FFT module: ``cupy.fft`` on the GPU (``numpy.fft`` in
     the tests, the same API)."""
-    n = qary_sites(x.shape[-1], q)
+    n = qary_log(x.shape[-1], q)
     grid = x.reshape(tuple(x.shape[:-1]) + (q,) * n)
     transform = fft.ifftn if inverse else fft.fftn
     return transform(grid, axes=tuple(range(-n, 0)), norm="forward").reshape(x.shape)
@@ -110,7 +100,7 @@ def torch_wht(x, inverse: bool = False):
     Out of place; the dtype of x is kept."""
     import torch
 
-    n = qary_sites(x.shape[-1], 2)
+    n = qary_log(x.shape[-1], 2)
     y = x.clone(memory_format=torch.contiguous_format)
     spare = torch.empty_like(y)
     h = 1

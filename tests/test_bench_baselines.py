@@ -87,14 +87,16 @@ def test_numpy_style_fftn_is_qary_fft(q, n):
                                qary_fft(x, q, inverse=True), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("length,q", [(1, 2), (12, 2), (400, 3), (21, 20)])
-def test_qary_sites_rejects_a_length_that_is_no_power_of_q(length, q):
+@pytest.mark.parametrize("length,q", [(12, 2), (400, 3), (21, 20)])
+def test_baselines_reject_a_length_that_is_no_power_of_q(length, q):
+    x = torch.zeros(length, dtype=torch.complex128)
     with pytest.raises(ValueError, match="q\\*\\*n"):
-        bench_gpu.qary_sites(length, q)
-
-
-def test_qary_sites():
-    assert [bench_gpu.qary_sites(q**n, q) for q, n in [(2, 1), (2, 26), (20, 5)]] == [1, 26, 5]
+        bench_gpu.torch_fftn(x, q)
+    with pytest.raises(ValueError, match="q\\*\\*n"):
+        bench_gpu.xp_fftn(np.fft, x.numpy(), q)
+    if q == 2:
+        with pytest.raises(ValueError, match="q\\*\\*n"):
+            bench_gpu.torch_wht(x.real)
 
 
 # -- the similarity peers, and plmscope's covariance formed from its sums ------------------
