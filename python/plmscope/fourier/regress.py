@@ -605,15 +605,13 @@ def _cross_validate(blocks, state) -> dict:
     # interactions. Reports flag them; hierarchical growth starts only above it.
     held_weight = float(w[held].sum())
     floor = _noise_floor(sse[index], held_weight, w)
-    supported, strong, offset = [], [], 0
-    for b in blocks:
-        c = b.cells(q)
-        magnitude = np.abs(coef[offset: offset + c])
+    supported, strong = [], []
+    for b, _, part in _parts(blocks, coef, q):
+        magnitude = np.abs(part)
         if np.any(magnitude > 0):
             supported.append(b)
         if np.any(magnitude >= floor):
             strong.append(b)
-        offset += c
     return {"blocks": blocks, "lambdas": lambdas, "cv_r2_path": r2, "index": index, "lam": lam,
             "fold_coefficients": [c[index] for _, c in per_fold], "sst": sst, "relax": 1.0,
             "held_weight": held_weight,
@@ -624,13 +622,17 @@ def _cross_validate(blocks, state) -> dict:
             "final_fit": time.perf_counter() - t0}
 
 
-def _block_norms(blocks, coef, q) -> np.ndarray:
-    out, offset = np.zeros(len(blocks)), 0
-    for i, b in enumerate(blocks):
+def _parts(blocks, coef, q):
+    """(block, offset, its coefficients) for each block of the flat coefficient layout."""
+    offset = 0
+    for b in blocks:
         c = b.cells(q)
-        out[i] = np.linalg.norm(coef[offset: offset + c])
+        yield b, offset, coef[offset: offset + c]
         offset += c
-    return out
+
+
+def _block_norms(blocks, coef, q) -> np.ndarray:
+    return np.array([np.linalg.norm(part) for _, _, part in _parts(blocks, coef, q)])
 
 
 def _adaptive_weights(blocks, coef, state) -> np.ndarray:
@@ -713,10 +715,8 @@ RELAX = (1.0, 0.5, 0.25, 0.1, 0.0)
 def _support_specs(blocks, coef, state, block_weights=None):
     """Specs of the blocks with support in coef, each masked to its nonzero cells, and
     their offsets into the full coefficient layout."""
-    specs, offsets, offset = [], [], 0
-    for i, b in enumerate(blocks):
-        c = b.cells(state["q"])
-        part = coef[offset: offset + c]
+    specs, offsets = [], []
+    for i, (b, offset, part) in enumerate(_parts(blocks, coef, state["q"])):
         spec = _spec(b, state, None if block_weights is None else float(block_weights[i]))
         if not b.sites:
             specs.append(spec)
@@ -725,7 +725,6 @@ def _support_specs(blocks, coef, state, block_weights=None):
             mask = (part != 0).astype(np.uint8)
             specs.append((spec[0], spec[1], mask, spec[3]))
             offsets.append(offset)
-        offset += c
     return specs, offsets
 
 
@@ -774,15 +773,12 @@ def _relax(best, state) -> dict:
 
 
 def _transform(blocks, coef, q, n) -> SparseFourier:
-    freqs, vals, offset = [], [], 0
-    for b in blocks:
-        c = b.cells(q)
-        part = coef[offset: offset + c]
+    freqs, vals = [], []
+    for b, _, part in _parts(blocks, coef, q):
         nz = np.flatnonzero(part)
         if nz.size:
             freqs.append(b.frequencies(q, n, nz))
             vals.append(part[nz])
-        offset += c
     if not freqs:
         return SparseFourier(np.zeros((1, n), np.uint8), np.zeros(1, complex), q)
     # a frequency that is its own mirror appears twice in its block (cell frequencies 1 and
